@@ -1,0 +1,154 @@
+#include <algorithm>
+#include <cstring>
+
+#include "bits.h"
+#include "ibcm/wire/mad.h"
+#include "ibcm/wire/schema.h"
+
+namespace ibcm::wire {
+namespace {
+
+template <class M>
+void encode_fields(const M& m, uint8_t* region) {
+  for (const auto& f : Schema<M>::fields) {
+    if (f.is_number()) {
+      bits::put(region, f.byte, f.bit, f.width, f.get(m));
+    } else {
+      auto src = f.bytes(m);
+      std::memcpy(region + f.byte, src.data(), src.size());
+    }
+  }
+}
+
+template <class M>
+void decode_fields(const uint8_t* region, M& m) {
+  for (const auto& f : Schema<M>::fields) {
+    if (f.is_number()) {
+      f.set(m, bits::get(region, f.byte, f.bit, f.width));
+    } else {
+      auto dst = f.mutable_bytes(m);
+      std::memcpy(dst.data(), region + f.byte, dst.size());
+    }
+  }
+}
+
+// Lengths that the receiver would otherwise use to index the 72-byte ARI / AdditionalInformation.
+bool lengths_ok(const Message& m) {
+  if (auto* rej = std::get_if<Rej>(&m)) return rej->rejected_info_length <= kAriSize;
+  if (auto* sr = std::get_if<SidrRep>(&m)) return sr->additional_information_length <= kAriSize;
+  if (auto* apr = std::get_if<Apr>(&m)) return apr->additional_information_length <= kAriSize;
+  return true;
+}
+
+template <size_t I = 0>
+bool decode_body(uint16_t attr_id, const uint8_t* data, Message& out) {
+  if constexpr (I < std::variant_size_v<Message>) {
+    using M = std::variant_alternative_t<I, Message>;
+    if (attr_id == static_cast<uint16_t>(Schema<M>::attr)) {
+      M m{};
+      decode_fields(data, m);
+      out = m;
+      return true;
+    }
+    return decode_body<I + 1>(attr_id, data, out);
+  } else {
+    return false;
+  }
+}
+
+bool method_ok(uint16_t attr_id, uint8_t method) {
+  if (attr_id == static_cast<uint16_t>(AttrId::ClassPortInfo))
+    return method == static_cast<uint8_t>(Method::Get) ||
+           method == static_cast<uint8_t>(Method::Set) ||
+           method == static_cast<uint8_t>(Method::GetResp);
+  return method == static_cast<uint8_t>(Method::Send);
+}
+
+}  // namespace
+
+std::string_view to_string(DecodeError e) {
+  switch (e) {
+    case DecodeError::ShortBuffer: return "short buffer";
+    case DecodeError::LongBuffer: return "long buffer";
+    case DecodeError::BaseVersion: return "bad base version";
+    case DecodeError::MgmtClass: return "not the CM class";
+    case DecodeError::ClassVersion: return "bad class version";
+    case DecodeError::Method: return "bad method";
+    case DecodeError::UnknownAttribute: return "unknown attribute";
+    case DecodeError::LengthField: return "length field out of range";
+  }
+  return "?";
+}
+
+void encode(const Mad& mad, std::span<uint8_t, kMadSize> out) {
+  std::memset(out.data(), 0, out.size());
+  MadHeader h = mad.header;
+  h.attribute_id = static_cast<uint16_t>(attr_of(mad.message));
+  encode_fields(h, out.data());
+  std::visit([&](const auto& m) { encode_fields(m, out.data() + kMadHeaderSize); }, mad.message);
+}
+
+MadBytes encode(const Mad& mad) {
+  MadBytes out;
+  encode(mad, out);
+  return out;
+}
+
+bool decode_header(std::span<const uint8_t> in, MadHeader& out) {
+  if (in.size() < kMadHeaderSize) return false;
+  decode_fields(in.data(), out);
+  return true;
+}
+
+Expected<Mad, DecodeFailure> decode(std::span<const uint8_t> in) {
+  MadHeader h{};
+  if (in.size() < kMadSize) {
+    decode_header(in, h);
+    return Unexpected{DecodeFailure{DecodeError::ShortBuffer, h}};
+  }
+  decode_header(in, h);
+  if (in.size() > kMadSize) return Unexpected{DecodeFailure{DecodeError::LongBuffer, h}};
+  auto fail = [&](DecodeError e) { return Unexpected{DecodeFailure{e, h}}; };
+  if (h.base_version != kBaseVersion) return fail(DecodeError::BaseVersion);
+  if (h.mgmt_class != kCmClass) return fail(DecodeError::MgmtClass);
+  if (h.class_version != kCmClassVersion) return fail(DecodeError::ClassVersion);
+  Mad mad{h, Rtu{}};
+  if (!decode_body(h.attribute_id, in.data() + kMadHeaderSize, mad.message))
+    return fail(DecodeError::UnknownAttribute);
+  if (!method_ok(h.attribute_id, h.method)) return fail(DecodeError::Method);
+  if (!lengths_ok(mad.message)) return fail(DecodeError::LengthField);
+  return mad;
+}
+
+AttrId attr_of(const Message& m) {
+  return std::visit([](const auto& x) { return Schema<std::decay_t<decltype(x)>>::attr; }, m);
+}
+
+std::string_view name_of(const Message& m) {
+  return std::visit([](const auto& x) { return Schema<std::decay_t<decltype(x)>>::name; }, m);
+}
+
+namespace {
+template <size_t I = 0>
+std::string_view attr_name_impl(uint16_t id) {
+  if constexpr (I < std::variant_size_v<Message>) {
+    using M = std::variant_alternative_t<I, Message>;
+    if (id == static_cast<uint16_t>(Schema<M>::attr)) return Schema<M>::name;
+    return attr_name_impl<I + 1>(id);
+  } else {
+    return "";
+  }
+}
+}  // namespace
+
+std::string_view attr_name(uint16_t attr_id) { return attr_name_impl(attr_id); }
+
+Mad make_mad(Message m, uint64_t tid) {
+  Mad mad;
+  mad.header.transaction_id = tid;
+  mad.header.attribute_id = static_cast<uint16_t>(attr_of(m));
+  mad.message = std::move(m);
+  return mad;
+}
+
+}  // namespace ibcm::wire

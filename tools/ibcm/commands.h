@@ -1,0 +1,18 @@
+// Subcommands of the ibcm CLI. Each add_* registers one subcommand and sets `run` when chosen.
+#pragma once
+
+#include <functional>
+
+namespace CLI {
+class App;
+}
+
+namespace ibcm::cli {
+
+using Runner = std::function<int()>;
+
+void add_decode(CLI::App& app, Runner& run);
+
+inline void add_commands(CLI::App& app, Runner& run) { add_decode(app, run); }
+
+}  // namespace ibcm::cli
