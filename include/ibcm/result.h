@@ -6,6 +6,9 @@
 
 namespace ibcm {
 
+// The value of a call that succeeds with nothing to return.
+struct Ok {};
+
 template <class E>
 struct Unexpected {
   E error;

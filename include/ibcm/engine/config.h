@@ -1,0 +1,37 @@
+// Configuration of one CM (one CA port). Every limit has a default and can be changed.
+#pragma once
+
+#include <cstdint>
+
+#include "ibcm/engine/types.h"
+
+namespace ibcm {
+
+struct Config {
+  uint64_t ca_guid = 0;  // this CA's GUID (REQ/REP LocalCAGUID, REJ 4 ARI)
+  Address local;         // this port's address (the source of what we send)
+  uint64_t seed = 0;     // randomness (communication IDs, TIDs): injected, never read from the OS
+
+  // TIMEWAIT length. 0: computed per connection as the spec asks, from the path's local ACK
+  // timeout (which covers 2 x packet lifetime plus the target's ACK delay), see docs/engine.md.
+  Time timewait{0};
+  // Our CM response time, advertised in REQ (LocalCMResponseTimeout) and used when a peer
+  // needs to know how long we take: exponent t means 4.096 us x 2^t.
+  uint8_t cm_response_timeout = 20;
+  uint8_t max_cm_retries = 15;
+  // Service timeout we advertise in an MRA (exponent).
+  uint8_t mra_service_timeout = 24;
+  // SIDR: how long to wait for a SIDR_REP per try, and how many retries.
+  Time sidr_timeout = std::chrono::milliseconds(500);
+  uint8_t sidr_retries = 3;
+
+  // Resource limits. Hitting one gives a clear error (consumer) or a counted REJ 3 / drop (wire).
+  uint32_t max_connections = 1u << 24;
+  uint32_t max_half_open = 1u << 16;  // passive connections not yet ESTABLISHED (REQ flood bound)
+  uint32_t max_listeners = 1u << 16;
+  uint32_t max_sidr = 1u << 16;        // outstanding SIDR requests, each direction
+  uint32_t max_pending_tx = 1u << 20;  // MADs waiting in poll_transmit
+  uint32_t max_pending_events = 1u << 20;
+};
+
+}  // namespace ibcm

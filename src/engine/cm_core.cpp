@@ -1,0 +1,260 @@
+// Shared machinery of the engine: records, maps, timers, output queues, message builders.
+#include <algorithm>
+#include <cstring>
+
+#include "engine/impl.h"
+#include "ibcm/wire/time.h"
+
+namespace ibcm {
+
+using namespace engine;
+using wire::cm_time;
+
+size_t engine::SidrKeyHash::operator()(const SidrKey& k) const {
+  uint64_t a, b;
+  std::memcpy(&a, k.gid.data(), 8);
+  std::memcpy(&b, k.gid.data() + 8, 8);
+  return hash_fields(k.id, a, b);
+}
+
+Cm::Impl::Impl(const Config& c)
+    : cfg_(c), rng_(c.seed ^ 0x7469642d73656564ull), ids_(c.seed), timers_(Time{0}) {}
+
+void Cm::Impl::log(LogLevel level, const std::string& msg) {
+  if (log_) log_(level, msg);
+}
+
+void Cm::Impl::count_drop(Drop d, std::string_view msg_name, std::string_view why) {
+  ++counters_.drop(d);
+  if (log_) {
+    std::string line = "drop ";
+    line += msg_name;
+    line += ": ";
+    line += why;
+    log_(LogLevel::Info, line);
+  }
+}
+
+uint64_t Cm::Impl::new_tid() {
+  return splitmix64(rng_);
+}
+
+void Cm::Impl::emit(Event e) {
+  if (events_.size() >= cfg_.max_pending_events) {
+    count_drop(Drop::EventQueueFull, event_name(e), "event queue full");
+    return;
+  }
+  events_.push(std::move(e));
+}
+
+void Cm::Impl::emit_for(const Conn& c, Event e) {
+  if (!c.detached) emit(std::move(e));
+}
+
+void Cm::Impl::send_bytes(const Address& to, const wire::MadBytes& bytes, uint16_t attr,
+                          bool retry) {
+  if (tx_queue_.size() >= cfg_.max_pending_tx) {
+    count_drop(Drop::TxQueueFull, wire::attr_name(attr), "transmit queue full");
+    return;
+  }
+  CountedMsg m = counted_msg(attr);
+  if (m != CountedMsg::kCount) {
+    ++counters_.of(m).tx;
+    if (retry) ++counters_.of(m).tx_retries;
+  }
+  tx_queue_.push(Transmit{to, bytes});
+}
+
+void Cm::Impl::send(const Address& to, const wire::Mad& mad) {
+  send_bytes(to, wire::encode(mad), static_cast<uint16_t>(wire::attr_of(mad.message)), false);
+}
+
+void Cm::Impl::keep_tx(Conn& c, const wire::Mad& mad) {
+  if (c.tx == kNoIndex) c.tx = tx_bufs_.alloc();
+  wire::encode(mad, tx_bufs_.items[c.tx]);
+  send_bytes(c.peer, tx_bufs_.items[c.tx], static_cast<uint16_t>(wire::attr_of(mad.message)),
+             false);
+}
+
+void Cm::Impl::release_tx(Conn& c) {
+  if (c.tx != kNoIndex) tx_bufs_.release(c.tx);
+  c.tx = kNoIndex;
+}
+
+void Cm::Impl::resend_kept(Conn& c, bool is_retry) {
+  if (c.tx == kNoIndex) return;
+  const auto& b = tx_bufs_.items[c.tx];
+  send_bytes(c.peer, b, static_cast<uint16_t>(b[16] << 8 | b[17]), is_retry);
+}
+
+void Cm::Impl::arm(Conn& c, uint32_t idx, Time delay) {
+  if (c.timer != TimerWheel::kNone) timers_.cancel(c.timer);
+  c.timer = timers_.arm(now_ + delay, timer_cookie(TimerKind::Conn, idx));
+}
+
+void Cm::Impl::disarm(Conn& c) {
+  if (c.timer != TimerWheel::kNone) timers_.cancel(c.timer);
+  c.timer = TimerWheel::kNone;
+}
+
+Conn* Cm::Impl::find(ConnId id, uint32_t* idx) {
+  const uint32_t* i = by_local_.find(id);
+  if (!i) return nullptr;
+  if (idx) *idx = *i;
+  return &conns_.items[*i];
+}
+
+const Conn* Cm::Impl::find(ConnId id) const {
+  const uint32_t* i = by_local_.find(id);
+  return i ? &conns_.items[*i] : nullptr;
+}
+
+uint32_t Cm::Impl::new_conn() {
+  uint32_t id;
+  do {
+    id = ids_.next();
+  } while (id == 0 || by_local_.find(id));
+  uint32_t idx = conns_.alloc();
+  if (setup_.size() < conns_.items.size()) setup_.resize(conns_.items.size());
+  setup_[idx] = Setup{};
+  conns_.items[idx].local_id = id;
+  by_local_.insert(id, idx);
+  return idx;
+}
+
+void Cm::Impl::free_conn(uint32_t idx) {
+  Conn& c = conns_.items[idx];
+  disarm(c);
+  release_tx(c);
+  if (c.half_open) --half_open_;
+  if (c.in_remote_map) by_remote_.erase(RemoteKey{c.remote_id, c.remote_guid});
+  if (c.in_rqpn_map) {
+    const uint32_t* owner = by_rqpn_.find(QpKey{c.remote_qpn, c.remote_guid});
+    if (owner && *owner == idx) by_rqpn_.erase(QpKey{c.remote_qpn, c.remote_guid});
+  }
+  unbind_local_qpn(c, idx);
+  if (c.p2p) remove_p2p(idx);
+  by_local_.erase(c.local_id);
+  c = Conn{};
+  conns_.release(idx);
+}
+
+void Cm::Impl::set_state(Conn& c, State s) {
+  if (c.half_open && s != State::ReqRcvd && s != State::MraReqSent && s != State::RepSent &&
+      s != State::MraRepRcvd) {
+    c.half_open = false;
+    --half_open_;
+  }
+  c.state = s;
+}
+
+void Cm::Impl::set_remote(Conn& c, uint32_t idx, uint32_t remote_id, uint64_t guid, uint32_t rqpn) {
+  c.remote_id = remote_id;
+  c.remote_guid = guid;
+  c.remote_qpn = rqpn;
+  c.in_remote_map = by_remote_.insert(RemoteKey{remote_id, guid}, idx);
+  c.in_rqpn_map = by_rqpn_.insert(QpKey{rqpn, guid}, idx);
+}
+
+void Cm::Impl::bind_local_qpn(Conn& c, uint32_t idx, uint32_t qpn) {
+  c.local_qpn = qpn;
+  c.in_lqpn_map = by_lqpn_.insert(qpn, idx);
+}
+
+void Cm::Impl::unbind_local_qpn(Conn& c, uint32_t idx) {
+  if (!c.in_lqpn_map) return;
+  const uint32_t* owner = by_lqpn_.find(c.local_qpn);
+  if (owner && *owner == idx) by_lqpn_.erase(c.local_qpn);
+  c.in_lqpn_map = false;
+}
+
+std::optional<Error> Cm::Impl::local_qpn_busy(uint32_t qpn) const {
+  const uint32_t* i = by_lqpn_.find(qpn);
+  if (!i) return std::nullopt;
+  return conns_.items[*i].state == State::TimeWait ? Error::QpnInTimeWait : Error::QpnInUse;
+}
+
+Time Cm::Impl::retry_interval(const Conn& c) const {
+  return 2 * cm_time(c.plt) + cm_time(c.peer_resp);
+}
+
+Time Cm::Impl::timewait_length(const Conn& c) const {
+  if (cfg_.timewait.count() > 0) return cfg_.timewait;
+  return cm_time(c.ack_timeout);
+}
+
+void Cm::Impl::enter_timewait(Conn& c, uint32_t idx) {
+  release_tx(c);
+  set_state(c, State::TimeWait);
+  c.lap = LapState::Idle;
+  arm(c, idx, timewait_length(c));
+}
+
+namespace {
+void copy_pd(std::span<uint8_t> dst, std::span<const uint8_t> src) {
+  std::copy_n(src.begin(), std::min(src.size(), dst.size()), dst.begin());
+}
+}  // namespace
+
+wire::Mad Cm::Impl::make_rej(const Conn& c, wire::MsgRef rejected, wire::RejReason reason,
+                             std::span<const uint8_t> ari, std::span<const uint8_t> pd) const {
+  wire::Rej r;
+  r.local_comm_id = c.local_id;
+  r.remote_comm_id = c.remote_id;
+  r.message_rejected = rejected;
+  r.reason = reason;
+  r.rejected_info_length = static_cast<uint8_t>(std::min(ari.size(), wire::kAriSize));
+  copy_pd(r.ari, ari);
+  copy_pd(r.private_data, pd);
+  return wire::make_mad(r, c.tid);
+}
+
+wire::Mad Cm::Impl::make_dreq(const Conn& c, std::span<const uint8_t> pd) {
+  wire::Dreq d;
+  d.local_comm_id = c.local_id;
+  d.remote_comm_id = c.remote_id;
+  d.remote_qpn = c.remote_qpn;
+  copy_pd(d.private_data, pd);
+  return wire::make_mad(d, new_tid());
+}
+
+wire::Mad Cm::Impl::make_drep(const Conn& c, std::span<const uint8_t> pd) const {
+  wire::Drep d;
+  d.local_comm_id = c.local_id;
+  d.remote_comm_id = c.remote_id;
+  copy_pd(d.private_data, pd);
+  return wire::make_mad(d, c.tid);
+}
+
+wire::Mad Cm::Impl::make_rtu(const Conn& c, std::span<const uint8_t> pd) const {
+  wire::Rtu r;
+  r.local_comm_id = c.local_id;
+  r.remote_comm_id = c.remote_id;
+  copy_pd(r.private_data, pd);
+  return wire::make_mad(r, c.tid);
+}
+
+wire::Mad Cm::Impl::make_mra(const Conn& c, wire::MsgRef what, uint8_t service_timeout,
+                             std::span<const uint8_t> pd) const {
+  wire::Mra m;
+  m.local_comm_id = c.local_id;
+  m.remote_comm_id = c.remote_id;
+  m.message_mraed = what;
+  m.service_timeout = service_timeout & 31;
+  copy_pd(m.private_data, pd);
+  return wire::make_mad(m, c.tid);
+}
+
+void Cm::Impl::send_rej_timeout(const Conn& c, wire::MsgRef rejected) {
+  // REJ 4 names the CA that timed out: its GUID in the ARI.
+  uint8_t ari[8];
+  for (int i = 0; i < 8; ++i) ari[i] = static_cast<uint8_t>(cfg_.ca_guid >> (56 - 8 * i));
+  send(c.peer, make_rej(c, rejected, wire::RejReason::Timeout, ari, {}));
+}
+
+void Cm::Impl::handle_timeout(Time now) {
+  if (now > now_) now_ = now;
+  timers_.advance(now_, [this](uint64_t cookie) { on_timer(cookie); });
+}
+
+}  // namespace ibcm

@@ -1,0 +1,264 @@
+// Connection establishment: REQ, MRA, REJ, REP, RTU, their timers, and stale-connection handling.
+#include <algorithm>
+
+#include "engine/impl.h"
+#include "ibcm/wire/time.h"
+
+namespace ibcm {
+
+using namespace engine;
+using wire::cm_time;
+
+void Cm::Impl::reject_req(const Address& from, const wire::Mad& mad, wire::RejReason reason,
+                          std::span<const uint8_t> ari) {
+  const auto& req = std::get<wire::Req>(mad.message);
+  wire::Rej r;
+  r.local_comm_id = 0;  // no connection of ours stands behind this REJ
+  r.remote_comm_id = req.local_comm_id;
+  r.message_rejected = wire::MsgRef::Req;
+  r.reason = reason;
+  r.rejected_info_length = static_cast<uint8_t>(std::min(ari.size(), wire::kAriSize));
+  std::copy_n(ari.begin(), r.rejected_info_length, r.ari.begin());
+  if (reason == wire::RejReason::StaleConnection) ++counters_.rej_sent_stale;
+  send(from, wire::make_mad(r, mad.header.transaction_id));
+}
+
+void Cm::Impl::on_new_req(const Address& from, const wire::Mad& mad) {
+  const auto& req = std::get<wire::Req>(mad.message);
+  // RC, UC and XRC; RD needs an EE context we do not have.
+  bool transport_ok = req.transport_service_type == wire::TransportType::RC ||
+                      req.transport_service_type == wire::TransportType::UC ||
+                      (req.transport_service_type == wire::TransportType::Extended &&
+                       req.extended_transport_type == wire::ExtendedTransport::XRC);
+  if (!transport_ok || req.local_qpn == 0) {
+    reject_req(from, mad, wire::RejReason::InvalidTransportType);
+    return;
+  }
+  if (peer_to_peer_collision(from, mad)) return;
+
+  // Stale connection: we still hold a connection with this remote QPN and CA GUID.
+  if (const uint32_t* old = by_rqpn_.find(QpKey{req.local_qpn, req.local_ca_guid})) {
+    uint32_t old_idx = *old;
+    reject_req(from, mad, wire::RejReason::StaleConnection);
+    tear_down_stale(old_idx, req.local_qpn);
+    return;
+  }
+  auto listener = match_listener(req.service_id);
+  if (!listener) {
+    reject_req(from, mad, wire::RejReason::InvalidServiceId);
+    return;
+  }
+  if (half_open_ >= cfg_.max_half_open || conns_.live >= cfg_.max_connections) {
+    reject_req(from, mad, wire::RejReason::NoResources);
+    return;
+  }
+  uint32_t idx = new_conn();
+  Conn& c = conns_.items[idx];
+  c.half_open = true;
+  ++half_open_;
+  accept_req_into(c, idx, from, mad, *listener, false);
+}
+
+void Cm::Impl::accept_req_into(Conn& c, uint32_t idx, const Address& from, const wire::Mad& mad,
+                               ListenId listener, bool p2p) {
+  const auto& req = std::get<wire::Req>(mad.message);
+  c.active = false;
+  c.p2p = p2p;
+  c.peer = from;
+  c.listener = listener;
+  c.service_id = req.service_id;
+  c.tid = mad.header.transaction_id;
+  c.max_retries = req.max_cm_retries;
+  // The REQ carries no packet lifetime; its local ACK timeout covers about two of them.
+  c.plt = req.primary.local_ack_timeout > 0 ? req.primary.local_ack_timeout - 1 : 0;
+  c.peer_resp = req.local_cm_response_timeout;
+  c.ack_timeout = std::max(req.primary.local_ack_timeout, req.alternate.local_ack_timeout);
+  set_remote(c, idx, req.local_comm_id, req.local_ca_guid, req.local_qpn);
+  set_state(c, State::ReqRcvd);
+
+  Setup& s = setup_[idx];
+  // The REQ describes the path from the active side; seen from here local and remote swap.
+  auto flip = [](wire::PathInfo p) {
+    std::swap(p.local_lid, p.remote_lid);
+    std::swap(p.local_gid, p.remote_gid);
+    return p;
+  };
+  s.primary = flip(req.primary);
+  if (req.alternate.local_lid != 0 || req.alternate.local_gid != wire::Gid{})
+    s.alternate = flip(req.alternate);
+  s.mtu = req.path_mtu;
+  s.transport = req.transport_service_type;
+  s.remote_psn = req.starting_psn;
+  s.qkey = req.local_qkey;
+  s.pkey = req.partition_key;
+  s.retry_count = req.retry_count;
+  s.rnr_retry = req.rnr_retry_count;
+  s.max_dest_rd_atomic = req.initiator_depth;
+  s.max_rd_atomic = req.responder_resources;
+  emit(ev::ReqReceived{c.local_id, listener, from, req, p2p});
+}
+
+bool Cm::Impl::peer_to_peer_collision(const Address& from, const wire::Mad& mad) {
+  const auto& req = std::get<wire::Req>(mad.message);
+  for (uint32_t idx : p2p_pending_) {
+    Conn& c = conns_.items[idx];
+    if (c.service_id != req.service_id || c.peer.gid != from.gid) continue;
+    if (c.state != State::ReqSent && c.state != State::MraReqRcvd) continue;
+    // The collision rule: the side with the larger (CA GUID, QPN) stays active; the other
+    // abandons its REQ and answers the peer's as the passive side. Both sides compute the same.
+    bool we_stay_active = cfg_.ca_guid != req.local_ca_guid ? cfg_.ca_guid > req.local_ca_guid
+                                                            : c.local_qpn > req.local_qpn;
+    if (we_stay_active) {
+      count_drop(Drop::PeerToPeerLost, "REQ", "peer-to-peer collision: we stay active");
+      return true;
+    }
+    disarm(c);
+    release_tx(c);
+    remove_p2p(idx);
+    c.p2p = true;
+    accept_req_into(c, idx, from, mad, 0, true);
+    return true;
+  }
+  return false;
+}
+
+void Cm::Impl::remove_p2p(uint32_t idx) {
+  auto it = std::find(p2p_pending_.begin(), p2p_pending_.end(), idx);
+  if (it != p2p_pending_.end()) {
+    *it = p2p_pending_.back();
+    p2p_pending_.pop_back();
+  }
+}
+
+void Cm::Impl::tear_down_stale(uint32_t idx, uint32_t remote_qpn) {
+  Conn& c = conns_.items[idx];
+  switch (c.state) {
+    case State::TimeWait:
+    case State::DreqSent:
+      return;  // already going away; its DREQ (if any) keeps being retried
+    case State::DreqRcvd:
+      // The peer asked to disconnect and has since forgotten the connection: finish now.
+      send(c.peer, make_drep(c, {}));
+      emit_for(c, ev::StaleConnection{c.local_id, remote_qpn, c.remote_guid});
+      enter_timewait(c, idx);
+      return;
+    default:
+      break;
+  }
+  // Any other state, not only ESTABLISHED: DREQ with RemoteQPN = the QPN the peer reused.
+  disarm(c);
+  release_tx(c);
+  c.lap = LapState::Idle;
+  c.remote_qpn = remote_qpn;
+  if (c.max_retries == 0) c.max_retries = cfg_.max_cm_retries;
+  c.retries_left = c.max_retries;
+  set_state(c, State::DreqSent);
+  auto dreq = make_dreq(c, {});
+  keep_tx(c, dreq);
+  ++counters_.dreq_sent_stale;
+  arm(c, idx, retry_interval(c));
+  emit_for(c, ev::StaleConnection{c.local_id, remote_qpn, c.remote_guid});
+}
+
+void Cm::Impl::act_rep_accept(Conn& c, uint32_t idx, const Address& from, const wire::Mad& mad) {
+  const auto& rep = std::get<wire::Rep>(mad.message);
+  if (const uint32_t* old = by_rqpn_.find(QpKey{rep.local_qpn, rep.local_ca_guid});
+      old && *old != idx) {
+    // The REP's QP still has a connection here: REJ 10 for this REP, DREQ for the old one, and
+    // our own attempt stops (its REQ retries too) and waits out TIMEWAIT.
+    uint32_t old_idx = *old;
+    wire::Rej r;
+    r.local_comm_id = c.local_id;
+    r.remote_comm_id = rep.local_comm_id;
+    r.message_rejected = wire::MsgRef::Rep;
+    r.reason = wire::RejReason::StaleConnection;
+    ++counters_.rej_sent_stale;
+    send(from, wire::make_mad(r, mad.header.transaction_id));
+    tear_down_stale(old_idx, rep.local_qpn);
+    Conn& self = conns_.items[idx];
+    if (self.p2p) remove_p2p(idx);
+    emit_for(self, ev::Aborted{self.local_id, wire::RejReason::StaleConnection});
+    enter_timewait(self, idx);
+    return;
+  }
+  disarm(c);
+  release_tx(c);
+  if (c.p2p) remove_p2p(idx);
+  set_remote(c, idx, rep.local_comm_id, rep.local_ca_guid, rep.local_qpn);
+  Setup& s = setup_[idx];
+  s.remote_psn = rep.starting_psn;
+  s.max_rd_atomic = std::min(s.max_rd_atomic, rep.responder_resources);
+  s.max_dest_rd_atomic = std::min(s.max_dest_rd_atomic, rep.initiator_depth);
+  s.rnr_retry = rep.rnr_retry_count;
+  if (rep.failover_accepted != 0) s.alternate.reset();
+  set_state(c, State::RepRcvd);
+  emit_for(c, ev::RepReceived{c.local_id, rep});
+}
+
+void Cm::Impl::act_rej_connect(Conn& c, uint32_t idx, const wire::Mad& mad) {
+  const auto& rej = std::get<wire::Rej>(mad.message);
+  // A peer-to-peer REQ may reach the peer before it listens: keep retrying instead.
+  if (c.p2p && c.state == State::ReqSent && rej.reason == wire::RejReason::InvalidServiceId) {
+    count_drop(Drop::InvalidState, "REJ", "peer-to-peer: the peer does not listen yet");
+    return;
+  }
+  State prior = c.state;
+  emit_for(c, ev::RejReceived{c.local_id, prior, rej});
+  if (rej.reason == wire::RejReason::StaleConnection) {
+    // The peer still holds a connection for our QP: keep it out of use for TIMEWAIT.
+    if (c.p2p) remove_p2p(idx);
+    enter_timewait(c, idx);
+  } else {
+    free_conn(idx);
+  }
+}
+
+void Cm::Impl::act_mra_wait(Conn& c, uint32_t idx, const wire::Mad& mad) {
+  const auto& mra = std::get<wire::Mra>(mad.message);
+  wire::MsgRef expected = c.state == State::ReqSent ? wire::MsgRef::Req : wire::MsgRef::Rep;
+  if (mra.message_mraed != expected) {
+    count_drop(Drop::InvalidState, "MRA", "MRA for a message we did not send last");
+    return;
+  }
+  set_state(c, c.state == State::ReqSent ? State::MraReqRcvd : State::MraRepRcvd);
+  arm(c, idx, cm_time(mra.service_timeout) + cm_time(c.plt));
+  emit_for(c, ev::MraReceived{c.local_id, mra});
+}
+
+void Cm::Impl::act_rtu_establish(Conn& c, uint32_t idx, const wire::Mad& mad) {
+  (void)idx;
+  disarm(c);
+  release_tx(c);
+  set_state(c, State::Established);
+  emit_for(c, ev::RtuReceived{c.local_id, std::get<wire::Rtu>(mad.message)});
+  emit_for(c, ev::Established{c.local_id});
+}
+
+void Cm::Impl::act_retry_req(Conn& c, uint32_t idx) {
+  if (c.retries_left > 0) {
+    --c.retries_left;
+    set_state(c, State::ReqSent);  // an MRA wait that ran out goes back to retrying
+    resend_kept(c, true);
+    arm(c, idx, retry_interval(c));
+    return;
+  }
+  send_rej_timeout(c, wire::MsgRef::Req);
+  emit_for(c, ev::ReqTimeout{c.local_id});
+  free_conn(idx);
+}
+
+void Cm::Impl::act_retry_rep(Conn& c, uint32_t idx) {
+  if (c.retries_left > 0) {
+    --c.retries_left;
+    set_state(c, State::RepSent);
+    resend_kept(c, true);
+    arm(c, idx, retry_interval(c));
+    return;
+  }
+  send_rej_timeout(c, wire::MsgRef::Rep);
+  emit_for(c, ev::RepTimeout{c.local_id});
+  // Our QP may be in RTR with the peer's QPN: protect it for TIMEWAIT.
+  enter_timewait(c, idx);
+}
+
+}  // namespace ibcm

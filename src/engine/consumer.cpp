@@ -1,0 +1,518 @@
+// The consumer API: each call checks the connection's state, sends, and moves the state on.
+#include <algorithm>
+
+#include "engine/impl.h"
+#include "ibcm/wire/time.h"
+
+namespace ibcm {
+
+using namespace engine;
+using wire::cm_time;
+
+namespace {
+constexpr uint32_t k24 = 0xFFFFFF;
+Unexpected<Error> fail(Error e) {
+  return Unexpected{e};
+}
+void copy_pd(std::span<uint8_t> dst, std::span<const uint8_t> src) {
+  std::copy_n(src.begin(), std::min(src.size(), dst.size()), dst.begin());
+}
+bool in(State s, std::initializer_list<State> states) {
+  return std::find(states.begin(), states.end(), s) != states.end();
+}
+}  // namespace
+
+Cm::Cm(const Config& config) : impl_(std::make_unique<Impl>(config)) {}
+Cm::~Cm() = default;
+Cm::Cm(Cm&&) noexcept = default;
+Cm& Cm::operator=(Cm&&) noexcept = default;
+
+void Cm::handle_mad(Time now, const Address& from, std::span<const uint8_t> mad) {
+  impl_->handle_mad(now, from, mad);
+}
+void Cm::handle_timeout(Time now) {
+  impl_->handle_timeout(now);
+}
+std::optional<Time> Cm::next_timeout() const {
+  return impl_->timers_.next_wakeup();
+}
+std::optional<Transmit> Cm::poll_transmit() {
+  return impl_->tx_queue_.pop();
+}
+std::optional<Event> Cm::poll_event() {
+  return impl_->events_.pop();
+}
+const Counters& Cm::counters() const {
+  return impl_->counters_;
+}
+size_t Cm::connection_count() const {
+  return impl_->conns_.live;
+}
+size_t Cm::timer_count() const {
+  return impl_->timers_.size();
+}
+size_t Cm::sidr_count() const {
+  return impl_->sidr_in_.live + impl_->sidr_out_.live;
+}
+const Config& Cm::config() const {
+  return impl_->cfg_;
+}
+void Cm::set_logger(Logger log) {
+  impl_->log_ = std::move(log);
+}
+
+std::optional<State> Cm::state(ConnId c) const {
+  const Conn* p = impl_->find(c);
+  return p ? std::optional(p->state) : std::nullopt;
+}
+std::optional<LapState> Cm::lap_state(ConnId c) const {
+  const Conn* p = impl_->find(c);
+  return p ? std::optional(p->lap) : std::nullopt;
+}
+
+std::optional<ListenId> Cm::Impl::match_listener(uint64_t sid) const {
+  for (uint32_t i = 0; i < listeners_.items.size(); ++i) {
+    const auto& l = listeners_.items[i];
+    if (l.used && (sid & l.mask) == (l.service_id & l.mask)) return i + 1;
+  }
+  return std::nullopt;
+}
+
+Expected<ListenId, Error> Cm::listen(uint64_t service_id, uint64_t mask) {
+  auto& ls = impl_->listeners_;
+  for (const auto& l : ls.items)
+    if (l.used && l.mask == mask && (l.service_id & mask) == (service_id & mask))
+      return fail(Error::ServiceInUse);
+  if (ls.live >= impl_->cfg_.max_listeners) return fail(Error::LimitReached);
+  uint32_t i = ls.alloc();
+  ls.items[i] = Listener{service_id, mask, true};
+  return ListenId{i + 1};
+}
+
+Status Cm::unlisten(ListenId id) {
+  auto& ls = impl_->listeners_;
+  if (id == 0 || id > ls.items.size() || !ls.items[id - 1].used)
+    return fail(Error::UnknownListener);
+  ls.items[id - 1] = Listener{};
+  ls.release(id - 1);
+  return Ok{};
+}
+
+Expected<ConnId, Error> Cm::connect(Time now, const ConnectParams& p) {
+  Impl& m = *impl_;
+  m.handle_timeout(now);
+  if (p.qpn == 0 || p.qpn > k24 || p.psn > k24 || p.max_cm_retries > 15)
+    return fail(Error::InvalidArgument);
+  if (p.private_data.size() > 92) return fail(Error::PrivateDataTooLong);
+  if (auto busy = m.local_qpn_busy(p.qpn)) return fail(*busy);
+  if (m.conns_.live >= m.cfg_.max_connections) return fail(Error::LimitReached);
+
+  uint32_t idx = m.new_conn();
+  Conn& c = m.conns_.items[idx];
+  c.active = true;
+  c.p2p = p.peer_to_peer;
+  c.peer = p.dest;
+  c.service_id = p.service_id;
+  c.tid = m.new_tid();
+  c.plt = p.packet_life_time & 31;
+  c.peer_resp = p.remote_cm_response_timeout & 31;
+  c.ack_timeout = p.primary.local_ack_timeout ? p.primary.local_ack_timeout
+                                              : static_cast<uint8_t>(std::min(31, c.plt + 1));
+  c.max_retries = c.retries_left = p.max_cm_retries;
+  m.bind_local_qpn(c, idx, p.qpn);
+
+  wire::Req r;
+  r.local_comm_id = c.local_id;
+  r.vendor_id = p.vendor_id & k24;
+  r.service_id = p.service_id;
+  r.local_ca_guid = m.cfg_.ca_guid;
+  r.local_qkey = p.qkey;
+  r.local_qpn = p.qpn;
+  r.responder_resources = p.responder_resources;
+  r.initiator_depth = p.initiator_depth;
+  r.remote_cm_response_timeout = c.peer_resp;
+  r.transport_service_type = p.transport;
+  r.end_to_end_flow_control = p.flow_control;
+  r.starting_psn = p.psn;
+  r.local_cm_response_timeout = m.cfg_.cm_response_timeout & 31;
+  r.retry_count = p.retry_count & 7;
+  r.partition_key = p.pkey;
+  r.path_mtu = p.mtu;
+  r.rnr_retry_count = p.rnr_retry_count & 7;
+  r.max_cm_retries = p.max_cm_retries;
+  r.srq = p.srq;
+  r.extended_transport_type = p.extended;
+  r.primary = p.primary;
+  if (r.primary.local_ack_timeout == 0) r.primary.local_ack_timeout = c.ack_timeout;
+  if (p.alternate) r.alternate = *p.alternate;
+  copy_pd(r.private_data, p.private_data);
+
+  Setup& s = m.setup_[idx];
+  s.primary = r.primary;
+  s.alternate = p.alternate;
+  s.mtu = p.mtu;
+  s.transport = p.transport;
+  s.local_psn = p.psn;
+  s.qkey = p.qkey;
+  s.pkey = p.pkey;
+  s.max_rd_atomic = p.initiator_depth;
+  s.max_dest_rd_atomic = p.responder_resources;
+  s.retry_count = p.retry_count;
+  s.rnr_retry = p.rnr_retry_count;
+
+  m.set_state(c, State::ReqSent);
+  m.keep_tx(c, wire::make_mad(r, c.tid));
+  m.arm(c, idx, m.retry_interval(c));
+  if (c.p2p) m.p2p_pending_.push_back(idx);
+  return c.local_id;
+}
+
+Status Cm::accept(Time now, ConnId id, const AcceptParams& p) {
+  Impl& m = *impl_;
+  m.handle_timeout(now);
+  uint32_t idx;
+  Conn* c = m.find(id, &idx);
+  if (!c) return fail(Error::UnknownConnection);
+  if (!in(c->state, {State::ReqRcvd, State::MraReqSent})) return fail(Error::InvalidState);
+  if (p.qpn == 0 || p.qpn > k24 || p.psn > k24) return fail(Error::InvalidArgument);
+  if (p.private_data.size() > 196) return fail(Error::PrivateDataTooLong);
+  // A peer-to-peer connection turned passive already holds its QPN.
+  bool own_qpn = c->in_lqpn_map && c->local_qpn == p.qpn;
+  if (!own_qpn) {
+    if (auto busy = m.local_qpn_busy(p.qpn)) return fail(*busy);
+    m.unbind_local_qpn(*c, idx);
+    m.bind_local_qpn(*c, idx, p.qpn);
+  }
+
+  wire::Rep r;
+  r.local_comm_id = c->local_id;
+  r.remote_comm_id = c->remote_id;
+  r.local_qkey = p.qkey;
+  r.local_qpn = p.qpn;
+  r.vendor_id_high = static_cast<uint8_t>(p.vendor_id >> 16);
+  r.vendor_id_mid = static_cast<uint8_t>(p.vendor_id >> 8);
+  r.vendor_id_low = static_cast<uint8_t>(p.vendor_id);
+  r.starting_psn = p.psn;
+  r.responder_resources = p.responder_resources;
+  r.initiator_depth = p.initiator_depth;
+  r.target_ack_delay = p.target_ack_delay & 31;
+  r.failover_accepted = p.failover_accepted & 3;
+  r.end_to_end_flow_control = p.flow_control;
+  r.rnr_retry_count = p.rnr_retry_count & 7;
+  r.srq = p.srq;
+  r.local_ca_guid = m.cfg_.ca_guid;
+  copy_pd(r.private_data, p.private_data);
+
+  Setup& s = m.setup_[idx];
+  s.local_psn = p.psn;
+  s.max_rd_atomic = std::min(s.max_rd_atomic, p.initiator_depth);
+  s.max_dest_rd_atomic = p.responder_resources;
+  if (p.failover_accepted != 0) s.alternate.reset();
+
+  c->retries_left = c->max_retries;
+  m.set_state(*c, State::RepSent);
+  m.keep_tx(*c, wire::make_mad(r, c->tid));
+  m.arm(*c, idx, m.retry_interval(*c));
+  return Ok{};
+}
+
+Status Cm::reject(Time now, ConnId id, wire::RejReason reason, std::span<const uint8_t> ari,
+                  std::span<const uint8_t> pd) {
+  Impl& m = *impl_;
+  m.handle_timeout(now);
+  uint32_t idx;
+  Conn* c = m.find(id, &idx);
+  if (!c) return fail(Error::UnknownConnection);
+  wire::MsgRef what;
+  if (in(c->state, {State::ReqRcvd, State::MraReqSent}))
+    what = wire::MsgRef::Req;
+  else if (in(c->state, {State::RepRcvd, State::MraRepSent}))
+    what = wire::MsgRef::Rep;
+  else
+    return fail(Error::InvalidState);
+  if (ari.size() > wire::kAriSize || pd.size() > 148) return fail(Error::PrivateDataTooLong);
+  m.send(c->peer, m.make_rej(*c, what, reason, ari, pd));
+  m.free_conn(idx);
+  return Ok{};
+}
+
+Status Cm::send_mra(Time now, ConnId id, uint8_t service_timeout, std::span<const uint8_t> pd) {
+  Impl& m = *impl_;
+  m.handle_timeout(now);
+  Conn* c = m.find(id);
+  if (!c) return fail(Error::UnknownConnection);
+  if (pd.size() > 222) return fail(Error::PrivateDataTooLong);
+  wire::MsgRef what;
+  if (c->state == State::ReqRcvd) {
+    what = wire::MsgRef::Req;
+    m.set_state(*c, State::MraReqSent);
+  } else if (c->state == State::RepRcvd) {
+    what = wire::MsgRef::Rep;
+    m.set_state(*c, State::MraRepSent);
+  } else if (c->state == State::Established && c->lap == LapState::LapRcvd) {
+    what = wire::MsgRef::Other;
+    c->lap = LapState::MraLapSent;
+  } else {
+    return fail(Error::InvalidState);
+  }
+  m.keep_tx(*c, m.make_mra(*c, what, service_timeout, pd));
+  return Ok{};
+}
+
+Status Cm::send_rtu(Time now, ConnId id, std::span<const uint8_t> pd) {
+  Impl& m = *impl_;
+  m.handle_timeout(now);
+  Conn* c = m.find(id);
+  if (!c) return fail(Error::UnknownConnection);
+  if (!in(c->state, {State::RepRcvd, State::MraRepSent})) return fail(Error::InvalidState);
+  if (pd.size() > 224) return fail(Error::PrivateDataTooLong);
+  m.release_tx(*c);
+  m.send(c->peer, m.make_rtu(*c, pd));
+  m.set_state(*c, State::Established);
+  m.emit_for(*c, ev::Established{c->local_id});
+  return Ok{};
+}
+
+Status Cm::establish(Time now, ConnId id) {
+  Impl& m = *impl_;
+  m.handle_timeout(now);
+  Conn* c = m.find(id);
+  if (!c) return fail(Error::UnknownConnection);
+  if (!in(c->state, {State::RepSent, State::MraRepRcvd})) return fail(Error::InvalidState);
+  m.disarm(*c);
+  m.release_tx(*c);
+  m.set_state(*c, State::Established);
+  m.emit_for(*c, ev::Established{c->local_id});
+  return Ok{};
+}
+
+Status Cm::disconnect(Time now, ConnId id, std::span<const uint8_t> pd) {
+  Impl& m = *impl_;
+  m.handle_timeout(now);
+  uint32_t idx;
+  Conn* c = m.find(id, &idx);
+  if (!c) return fail(Error::UnknownConnection);
+  if (c->state != State::Established) return fail(Error::InvalidState);
+  if (pd.size() > 220) return fail(Error::PrivateDataTooLong);
+  m.disarm(*c);  // a LAP in flight is abandoned
+  c->lap = LapState::Idle;
+  m.setup_[idx].pending_alternate.reset();
+  c->retries_left = c->max_retries;
+  m.set_state(*c, State::DreqSent);
+  m.keep_tx(*c, m.make_dreq(*c, pd));
+  m.arm(*c, idx, m.retry_interval(*c));
+  return Ok{};
+}
+
+Status Cm::send_drep(Time now, ConnId id, std::span<const uint8_t> pd) {
+  Impl& m = *impl_;
+  m.handle_timeout(now);
+  uint32_t idx;
+  Conn* c = m.find(id, &idx);
+  if (!c) return fail(Error::UnknownConnection);
+  if (c->state != State::DreqRcvd) return fail(Error::InvalidState);
+  if (pd.size() > 224) return fail(Error::PrivateDataTooLong);
+  m.send(c->peer, m.make_drep(*c, pd));
+  m.enter_timewait(*c, idx);
+  return Ok{};
+}
+
+Status Cm::load_alternate_path(Time now, ConnId id, const wire::PathInfo& alt,
+                               std::span<const uint8_t> pd) {
+  Impl& m = *impl_;
+  m.handle_timeout(now);
+  uint32_t idx;
+  Conn* c = m.find(id, &idx);
+  if (!c) return fail(Error::UnknownConnection);
+  if (c->state != State::Established || c->lap != LapState::Idle) return fail(Error::InvalidState);
+  if (pd.size() > 168) return fail(Error::PrivateDataTooLong);
+  wire::Lap l;
+  l.local_comm_id = c->local_id;
+  l.remote_comm_id = c->remote_id;
+  l.remote_qpn = c->remote_qpn;
+  l.remote_cm_response_timeout = c->peer_resp;
+  l.alternate = alt;
+  copy_pd(l.private_data, pd);
+  m.setup_[idx].pending_alternate = alt;
+  c->tid = m.new_tid();
+  c->retries_left = c->max_retries;
+  c->lap = LapState::LapSent;
+  m.keep_tx(*c, wire::make_mad(l, c->tid));
+  m.arm(*c, idx, m.retry_interval(*c));
+  return Ok{};
+}
+
+Status Cm::send_apr(Time now, ConnId id, wire::ApStatus status, std::span<const uint8_t> info,
+                    std::span<const uint8_t> pd) {
+  Impl& m = *impl_;
+  m.handle_timeout(now);
+  uint32_t idx;
+  Conn* c = m.find(id, &idx);
+  if (!c) return fail(Error::UnknownConnection);
+  if (c->state != State::Established ||
+      (c->lap != LapState::LapRcvd && c->lap != LapState::MraLapSent))
+    return fail(Error::InvalidState);
+  if (info.size() > wire::kAriSize || pd.size() > 148) return fail(Error::PrivateDataTooLong);
+  wire::Apr a;
+  a.local_comm_id = c->local_id;
+  a.remote_comm_id = c->remote_id;
+  a.ap_status = status;
+  a.additional_information_length = static_cast<uint8_t>(info.size());
+  copy_pd(a.additional_information, info);
+  copy_pd(a.private_data, pd);
+  Setup& s = m.setup_[idx];
+  if (status == wire::ApStatus::Success) s.alternate = s.pending_alternate;
+  s.pending_alternate.reset();
+  m.release_tx(*c);
+  c->lap = LapState::Idle;
+  m.send(c->peer, wire::make_mad(a, c->tid));
+  return Ok{};
+}
+
+Status Cm::migrate(ConnId id) {
+  Impl& m = *impl_;
+  uint32_t idx;
+  Conn* c = m.find(id, &idx);
+  if (!c) return fail(Error::UnknownConnection);
+  Setup& s = m.setup_[idx];
+  if (c->state != State::Established || !s.alternate) return fail(Error::InvalidState);
+  // After migration the old primary is gone; the spec's APM re-arms with a new LAP.
+  s.primary = *s.alternate;
+  s.alternate.reset();
+  return Ok{};
+}
+
+Expected<SidrId, Error> Cm::sidr_request(Time now, const SidrParams& p) {
+  Impl& m = *impl_;
+  m.handle_timeout(now);
+  if (p.private_data.size() > 216) return fail(Error::PrivateDataTooLong);
+  if (m.sidr_out_.live >= m.cfg_.max_sidr) return fail(Error::LimitReached);
+  uint32_t request_id;
+  do {
+    request_id = static_cast<uint32_t>(splitmix64(m.rng_));
+  } while (request_id == 0 || m.sidr_out_by_id_.find(request_id));
+  uint32_t idx = m.sidr_out_.alloc();
+  SidrOut& s = m.sidr_out_.items[idx];
+  s.request_id = request_id;
+  s.dest = p.dest;
+  s.tid = m.new_tid();
+  s.retries_left = m.cfg_.sidr_retries;
+  wire::SidrReq r;
+  r.request_id = request_id;
+  r.partition_key = p.pkey;
+  r.service_id = p.service_id;
+  copy_pd(r.private_data, p.private_data);
+  s.tx = m.tx_bufs_.alloc();
+  wire::encode(wire::make_mad(r, s.tid), m.tx_bufs_.items[s.tx]);
+  m.send_bytes(s.dest, m.tx_bufs_.items[s.tx], static_cast<uint16_t>(wire::AttrId::SidrReq), false);
+  m.sidr_out_by_id_.insert(request_id, idx);
+  s.timer = m.timers_.arm(m.now_ + m.cfg_.sidr_timeout, timer_cookie(TimerKind::SidrOut, idx));
+  return request_id;
+}
+
+Status Cm::sidr_reply(Time now, SidrId id, const SidrReplyParams& p) {
+  Impl& m = *impl_;
+  m.handle_timeout(now);
+  const uint32_t* i = m.sidr_in_by_handle_.find(id);
+  if (!i) return fail(Error::UnknownSidr);
+  SidrIn& s = m.sidr_in_.items[*i];
+  if (s.tx != kNoIndex) return fail(Error::InvalidState);  // answered already
+  if (p.qpn > k24) return fail(Error::InvalidArgument);
+  if (p.additional_info.size() > wire::kAriSize || p.private_data.size() > 136)
+    return fail(Error::PrivateDataTooLong);
+  wire::SidrRep r;
+  r.request_id = s.key.id;
+  r.status = p.status;
+  r.qpn = p.qpn;
+  r.qkey = p.qkey;
+  r.service_id = s.service_id;
+  r.additional_information_length = static_cast<uint8_t>(p.additional_info.size());
+  copy_pd(r.additional_information, p.additional_info);
+  copy_pd(r.private_data, p.private_data);
+  s.tx = m.tx_bufs_.alloc();
+  wire::encode(wire::make_mad(r, s.tid), m.tx_bufs_.items[s.tx]);
+  m.send_bytes(s.from, m.tx_bufs_.items[s.tx], static_cast<uint16_t>(wire::AttrId::SidrRep), false);
+  return Ok{};
+}
+
+void Cm::destroy(Time now, ConnId id) {
+  Impl& m = *impl_;
+  m.handle_timeout(now);
+  uint32_t idx;
+  Conn* c = m.find(id, &idx);
+  if (!c) return;
+  c->detached = true;
+  switch (c->state) {
+    case State::Idle:
+      m.free_conn(idx);
+      return;
+    case State::ReqSent:
+    case State::MraReqRcvd:
+      // As Linux does: the peer learns the attempt is over through a REJ 4 naming our CA.
+      m.send_rej_timeout(*c, wire::MsgRef::Req);
+      m.free_conn(idx);
+      return;
+    case State::ReqRcvd:
+    case State::MraReqSent:
+      m.send(c->peer, m.make_rej(*c, wire::MsgRef::Req, wire::RejReason::ConsumerDefined, {}, {}));
+      m.free_conn(idx);
+      return;
+    case State::RepRcvd:
+    case State::MraRepSent:
+      m.send(c->peer, m.make_rej(*c, wire::MsgRef::Rep, wire::RejReason::ConsumerDefined, {}, {}));
+      m.free_conn(idx);
+      return;
+    case State::RepSent:
+    case State::MraRepRcvd:
+      // The peer may already use the connection: REJ, then keep the QPN out of use.
+      m.send(c->peer, m.make_rej(*c, wire::MsgRef::Rep, wire::RejReason::ConsumerDefined, {}, {}));
+      m.enter_timewait(*c, idx);
+      return;
+    case State::Established:
+      m.send(c->peer, m.make_dreq(*c, {}));
+      m.enter_timewait(*c, idx);
+      return;
+    case State::DreqSent:
+      m.enter_timewait(*c, idx);
+      return;
+    case State::DreqRcvd:
+      m.send(c->peer, m.make_drep(*c, {}));
+      m.enter_timewait(*c, idx);
+      return;
+    case State::TimeWait:
+    case State::kCount:
+      return;  // TIMEWAIT runs out on its own and frees the record
+  }
+}
+
+Expected<QpAttr, Error> Cm::qp_attributes(ConnId id, QpState target) const {
+  const Impl& m = *impl_;
+  const uint32_t* i = m.by_local_.find(id);
+  if (!i) return fail(Error::UnknownConnection);
+  const Conn& c = m.conns_.items[*i];
+  const Setup& s = m.setup_[*i];
+  QpAttr a;
+  a.state = target;
+  a.pkey = s.pkey;
+  a.qkey = s.qkey;
+  if (target == QpState::Init || target == QpState::Err) return a;
+  bool remote_known = c.remote_qpn != 0;
+  if (!remote_known || c.state == State::Idle || c.state == State::TimeWait)
+    return fail(Error::InvalidState);
+  a.dest_qpn = c.remote_qpn;
+  a.rq_psn = s.remote_psn;
+  a.path_mtu = s.mtu;
+  a.max_dest_rd_atomic = s.max_dest_rd_atomic;
+  a.min_rnr_timer = s.min_rnr_timer;
+  a.primary = s.primary;
+  a.alternate = s.alternate;
+  if (target == QpState::Rtr) return a;
+  a.sq_psn = s.local_psn;
+  a.timeout = s.primary.local_ack_timeout;
+  a.retry_count = s.retry_count;
+  a.rnr_retry = s.rnr_retry;
+  a.max_rd_atomic = s.max_rd_atomic;
+  return a;
+}
+
+}  // namespace ibcm

@@ -1,0 +1,279 @@
+// Private state of a Cm: connection records, lookup maps, timers and output queues.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/comm_id.h"
+#include "engine/fifo.h"
+#include "engine/flat_map.h"
+#include "engine/state_table.h"
+#include "engine/timer_wheel.h"
+#include "ibcm/engine/cm.h"
+#include "ibcm/wire/mad.h"
+
+namespace ibcm {
+
+namespace engine {
+
+constexpr uint32_t kNoIndex = UINT32_MAX;
+
+// The hot part of a connection, kept small: what routing, the state table and timers need.
+struct Conn {
+  ConnId local_id = 0;
+  uint32_t remote_id = 0;
+  uint64_t remote_guid = 0;
+  uint64_t service_id = 0;
+  uint64_t tid = 0;  // the transaction our next reply copies (REQ's, DREQ's, LAP's)
+  uint32_t local_qpn = 0;
+  uint32_t remote_qpn = 0;
+  uint32_t timer = TimerWheel::kNone;
+  uint32_t tx = kNoIndex;  // the last MAD we sent that a retry or a duplicate repeats
+  ListenId listener = 0;
+  Address peer;
+  State state = State::Idle;
+  LapState lap = LapState::Idle;
+  uint8_t retries_left = 0;
+  uint8_t max_retries = 0;
+  uint8_t plt = 0;          // packet lifetime exponent
+  uint8_t peer_resp = 0;    // the peer CM's response time exponent
+  uint8_t ack_timeout = 0;  // the path's local ACK timeout exponent (TIMEWAIT length)
+  bool active = false;      // we sent the REQ
+  bool p2p = false;
+  bool detached = false;  // destroyed by the consumer: no more events
+  bool in_remote_map = false;
+  bool in_rqpn_map = false;
+  bool in_lqpn_map = false;
+  bool half_open = false;  // counted against max_half_open
+};
+
+// What the QP attribute sets need; set while connecting, read by qp_attributes().
+struct Setup {
+  wire::PathInfo primary;  // local = ours
+  std::optional<wire::PathInfo> alternate;
+  std::optional<wire::PathInfo> pending_alternate;  // from a LAP, until APR success
+  wire::Mtu mtu = wire::Mtu::None;
+  wire::TransportType transport = wire::TransportType::RC;
+  uint32_t local_psn = 0;
+  uint32_t remote_psn = 0;
+  uint32_t qkey = 0;
+  uint16_t pkey = 0xFFFF;
+  uint8_t max_rd_atomic = 0;       // our initiator depth
+  uint8_t max_dest_rd_atomic = 0;  // our responder resources
+  uint8_t retry_count = 0;
+  uint8_t rnr_retry = 0;
+  uint8_t min_rnr_timer = 0;
+};
+
+struct RemoteKey {  // (remote comm ID, remote CA GUID): finds duplicate REQs
+  uint32_t id;
+  uint64_t guid;
+  bool operator==(const RemoteKey&) const = default;
+};
+struct QpKey {  // (remote QPN, remote CA GUID): finds stale connections
+  uint32_t qpn;
+  uint64_t guid;
+  bool operator==(const QpKey&) const = default;
+};
+struct SidrKey {  // (RequestID, requester GID): SIDR duplicate detection
+  uint32_t id;
+  wire::Gid gid;
+  bool operator==(const SidrKey&) const = default;
+};
+struct RemoteKeyHash {
+  size_t operator()(const RemoteKey& k) const { return hash_fields(k.id, k.guid); }
+};
+struct QpKeyHash {
+  size_t operator()(const QpKey& k) const { return hash_fields(k.qpn, k.guid); }
+};
+struct SidrKeyHash {
+  size_t operator()(const SidrKey& k) const;
+};
+
+struct Listener {
+  uint64_t service_id = 0;
+  uint64_t mask = 0;
+  bool used = false;
+};
+
+struct SidrOut {
+  uint32_t request_id = 0;
+  Address dest;
+  uint64_t tid = 0;
+  uint32_t tx = kNoIndex;
+  uint32_t timer = TimerWheel::kNone;
+  uint8_t retries_left = 0;
+  bool used = false;
+};
+struct SidrIn {
+  SidrKey key{};
+  SidrId handle = 0;  // what the consumer answers with
+  Address from;
+  uint64_t tid = 0;
+  uint64_t service_id = 0;
+  uint32_t tx = kNoIndex;  // our SIDR_REP, repeated for duplicates until the entry expires
+  uint32_t timer = TimerWheel::kNone;
+  bool used = false;
+};
+
+enum class TimerKind : uint8_t { Conn, SidrOut, SidrIn };
+constexpr uint64_t timer_cookie(TimerKind k, uint32_t index) {
+  return uint64_t{static_cast<uint8_t>(k)} << 32 | index;
+}
+
+// A slab of records with stable indices and a free list.
+template <class T>
+struct Slab {
+  std::vector<T> items;
+  std::vector<uint32_t> free;
+  size_t live = 0;
+  uint32_t alloc() {
+    ++live;
+    if (!free.empty()) {
+      uint32_t i = free.back();
+      free.pop_back();
+      items[i] = T{};
+      return i;
+    }
+    items.emplace_back();
+    return static_cast<uint32_t>(items.size() - 1);
+  }
+  void release(uint32_t i) {
+    --live;
+    free.push_back(i);
+  }
+};
+
+}  // namespace engine
+
+class Cm::Impl {
+ public:
+  explicit Impl(const Config& c);
+
+  // input
+  void handle_mad(Time now, const Address& from, std::span<const uint8_t> bytes);
+  void handle_timeout(Time now);
+
+  // --- shared machinery (cm_core.cpp) ---
+  Time now_{0};
+  Config cfg_;
+  Counters counters_;
+  Logger log_;
+  uint64_t rng_;
+  engine::CommIdGenerator ids_;
+  engine::TimerWheel timers_;
+  engine::Fifo<Transmit> tx_queue_;
+  engine::Fifo<Event> events_;
+
+  engine::Slab<engine::Conn> conns_;
+  std::vector<engine::Setup> setup_;  // parallel to conns_.items
+  engine::Slab<wire::MadBytes> tx_bufs_;
+  engine::FlatMap<uint32_t, uint32_t> by_local_;
+  engine::FlatMap<engine::RemoteKey, uint32_t, engine::RemoteKeyHash> by_remote_;
+  engine::FlatMap<engine::QpKey, uint32_t, engine::QpKeyHash> by_rqpn_;
+  engine::FlatMap<uint32_t, uint32_t> by_lqpn_;
+  std::vector<uint32_t> p2p_pending_;  // connections in REQ_SENT that are peer-to-peer
+  size_t half_open_ = 0;
+
+  engine::Slab<engine::Listener> listeners_;  // ListenId = index + 1
+  engine::Slab<engine::SidrOut> sidr_out_;
+  engine::FlatMap<uint32_t, uint32_t> sidr_out_by_id_;
+  engine::Slab<engine::SidrIn> sidr_in_;
+  engine::FlatMap<engine::SidrKey, uint32_t, engine::SidrKeyHash> sidr_in_by_key_;
+  uint32_t next_sidr_in_handle_ = 1;
+  engine::FlatMap<uint32_t, uint32_t> sidr_in_by_handle_;
+
+  void log(LogLevel level, const std::string& msg);
+  void count_drop(Drop d, std::string_view msg_name, std::string_view why);
+  uint64_t new_tid();
+  void emit(Event e);
+  void emit_for(const engine::Conn& c, Event e);  // suppressed once the consumer destroyed c
+  void send(const Address& to, const wire::Mad& mad);
+  void send_bytes(const Address& to, const wire::MadBytes& bytes, uint16_t attr, bool retry);
+  // The MAD kept for retries / duplicate answers on connection c.
+  void keep_tx(engine::Conn& c, const wire::Mad& mad);
+  void release_tx(engine::Conn& c);
+  void resend_kept(engine::Conn& c, bool is_retry);
+  void arm(engine::Conn& c, uint32_t idx, Time delay);
+  void disarm(engine::Conn& c);
+
+  engine::Conn* find(ConnId id, uint32_t* idx = nullptr);
+  const engine::Conn* find(ConnId id) const;
+  uint32_t index_of(const engine::Conn& c) const {
+    return static_cast<uint32_t>(&c - conns_.items.data());
+  }
+  uint32_t new_conn();  // allocates a record with a fresh local comm ID
+  void free_conn(uint32_t idx);
+  void set_state(engine::Conn& c, State s);
+  void set_remote(engine::Conn& c, uint32_t idx, uint32_t remote_id, uint64_t guid, uint32_t rqpn);
+  void bind_local_qpn(engine::Conn& c, uint32_t idx, uint32_t qpn);
+  void unbind_local_qpn(engine::Conn& c, uint32_t idx);
+  std::optional<Error> local_qpn_busy(uint32_t qpn) const;
+
+  Time retry_interval(const engine::Conn& c) const;
+  Time timewait_length(const engine::Conn& c) const;
+  void enter_timewait(engine::Conn& c, uint32_t idx);
+
+  // Message builders (the current comm IDs and TID of c).
+  wire::Mad make_rej(const engine::Conn& c, wire::MsgRef rejected, wire::RejReason reason,
+                     std::span<const uint8_t> ari, std::span<const uint8_t> pd) const;
+  wire::Mad make_dreq(const engine::Conn& c, std::span<const uint8_t> pd);
+  wire::Mad make_drep(const engine::Conn& c, std::span<const uint8_t> pd) const;
+  wire::Mad make_rtu(const engine::Conn& c, std::span<const uint8_t> pd) const;
+  wire::Mad make_mra(const engine::Conn& c, wire::MsgRef what, uint8_t service_timeout,
+                     std::span<const uint8_t> pd) const;
+  void send_rej_timeout(const engine::Conn& c, wire::MsgRef rejected);
+
+  // --- routing and the state table (router.cpp) ---
+  void on_cm_mad(const Address& from, const wire::Mad& mad);
+  void on_class_port_info(const Address& from, const wire::Mad& mad);
+  void answer_status(const Address& from, const wire::MadHeader& h, wire::MadStatus status);
+  void dispatch(engine::Conn& c, uint32_t idx, engine::Input in, const Address& from,
+                const wire::Mad& mad);
+  void dispatch_lap(engine::Conn& c, uint32_t idx, engine::LapInput in, const wire::Mad& mad);
+  void on_timer(uint64_t cookie);
+
+  // --- establishment (connect.cpp) ---
+  void on_new_req(const Address& from, const wire::Mad& mad);
+  bool peer_to_peer_collision(const Address& from, const wire::Mad& mad);
+  void accept_req_into(engine::Conn& c, uint32_t idx, const Address& from, const wire::Mad& mad,
+                       ListenId listener, bool p2p);
+  void reject_req(const Address& from, const wire::Mad& mad, wire::RejReason reason,
+                  std::span<const uint8_t> ari = {});
+  void tear_down_stale(uint32_t idx, uint32_t remote_qpn);
+  void act_rep_accept(engine::Conn& c, uint32_t idx, const Address& from, const wire::Mad& mad);
+  void act_rej_connect(engine::Conn& c, uint32_t idx, const wire::Mad& mad);
+  void act_mra_wait(engine::Conn& c, uint32_t idx, const wire::Mad& mad);
+  void act_rtu_establish(engine::Conn& c, uint32_t idx, const wire::Mad& mad);
+  void act_retry_req(engine::Conn& c, uint32_t idx);
+  void act_retry_rep(engine::Conn& c, uint32_t idx);
+  void remove_p2p(uint32_t idx);
+
+  // --- release (disconnect.cpp) ---
+  void on_unknown_dreq(const Address& from, const wire::Mad& mad);
+  void act_dreq(engine::Conn& c, uint32_t idx, const wire::Mad& mad);
+  void act_drep(engine::Conn& c, uint32_t idx, const wire::Mad& mad);
+  void act_retry_dreq(engine::Conn& c, uint32_t idx);
+  void act_exit_timewait(engine::Conn& c, uint32_t idx);
+
+  // --- alternate paths (lap.cpp) ---
+  void act_lap_accept(engine::Conn& c, const wire::Mad& mad);
+  void act_apr_done(engine::Conn& c, uint32_t idx, const wire::Mad& mad);
+  void act_lap_mra(engine::Conn& c, uint32_t idx, const wire::Mad& mad);
+  void act_lap_rejected(engine::Conn& c, uint32_t idx, const wire::Mad& mad);
+  void act_retry_lap(engine::Conn& c, uint32_t idx);
+
+  // --- SIDR (sidr.cpp) ---
+  void on_sidr_req(const Address& from, const wire::Mad& mad);
+  void on_sidr_rep(const Address& from, const wire::Mad& mad);
+  void on_sidr_timer(engine::TimerKind kind, uint32_t index);
+  void finish_sidr_out(uint32_t idx);
+  void finish_sidr_in(uint32_t idx);
+
+  // listeners
+  std::optional<ListenId> match_listener(uint64_t service_id) const;
+};
+
+}  // namespace ibcm

@@ -1,0 +1,113 @@
+// SIDR: resolving a service ID to a UD QP, with retries and duplicate detection by
+// (RequestID, requester GID) — the GID, not the LID, so that it works on RoCE.
+#include <algorithm>
+
+#include "engine/impl.h"
+
+namespace ibcm {
+
+using namespace engine;
+
+void Cm::Impl::on_sidr_req(const Address& from, const wire::Mad& mad) {
+  const auto& req = std::get<wire::SidrReq>(mad.message);
+  SidrKey key{req.request_id, from.gid};
+  if (const uint32_t* i = sidr_in_by_key_.find(key)) {
+    ++counters_.of(CountedMsg::SidrReq).rx_duplicates;
+    SidrIn& s = sidr_in_.items[*i];
+    if (s.tx != kNoIndex) {  // already answered: the answer was lost, repeat it
+      send_bytes(s.from, tx_bufs_.items[s.tx], static_cast<uint16_t>(wire::AttrId::SidrRep), false);
+    } else {
+      ++counters_.drop(Drop::DuplicateDropped);
+    }
+    return;
+  }
+  auto reply_now = [&](wire::SidrStatus status) {
+    wire::SidrRep rep;
+    rep.request_id = req.request_id;
+    rep.status = status;
+    rep.service_id = req.service_id;
+    send(from, wire::make_mad(rep, mad.header.transaction_id));
+  };
+  auto listener = match_listener(req.service_id);
+  if (!listener) {
+    reply_now(wire::SidrStatus::ServiceIdNotSupported);
+    return;
+  }
+  if (sidr_in_.live >= cfg_.max_sidr) {
+    count_drop(Drop::LimitReached, "SIDR_REQ", "max_sidr incoming requests outstanding");
+    reply_now(wire::SidrStatus::Rejected);
+    return;
+  }
+  uint32_t idx = sidr_in_.alloc();
+  SidrIn& s = sidr_in_.items[idx];
+  s.key = key;
+  s.from = from;
+  s.tid = mad.header.transaction_id;
+  s.service_id = req.service_id;
+  do {
+    s.handle = next_sidr_in_handle_++;
+  } while (s.handle == 0 || sidr_in_by_handle_.find(s.handle));
+  sidr_in_by_key_.insert(key, idx);
+  sidr_in_by_handle_.insert(s.handle, idx);
+  // Kept for as long as the requester may still retry, so duplicates get the same answer.
+  s.timer = timers_.arm(now_ + cfg_.sidr_timeout * (cfg_.sidr_retries + 2),
+                        timer_cookie(TimerKind::SidrIn, idx));
+  emit(ev::SidrReqReceived{s.handle, *listener, from, req});
+}
+
+void Cm::Impl::on_sidr_rep(const Address& from, const wire::Mad& mad) {
+  const auto& rep = std::get<wire::SidrRep>(mad.message);
+  const uint32_t* i = sidr_out_by_id_.find(rep.request_id);
+  if (!i) {
+    count_drop(Drop::UnknownConnection, "SIDR_REP", "no SIDR request with that RequestID");
+    return;
+  }
+  uint32_t idx = *i;
+  SidrOut& s = sidr_out_.items[idx];
+  if (from.gid != s.dest.gid) {
+    count_drop(Drop::WrongSource, "SIDR_REP", "not from the node we asked");
+    return;
+  }
+  emit(ev::SidrRepReceived{rep.request_id, rep});
+  finish_sidr_out(idx);
+}
+
+void Cm::Impl::finish_sidr_out(uint32_t idx) {
+  SidrOut& s = sidr_out_.items[idx];
+  if (s.timer != TimerWheel::kNone) timers_.cancel(s.timer);
+  if (s.tx != kNoIndex) tx_bufs_.release(s.tx);
+  sidr_out_by_id_.erase(s.request_id);
+  s = SidrOut{};
+  sidr_out_.release(idx);
+}
+
+void Cm::Impl::finish_sidr_in(uint32_t idx) {
+  SidrIn& s = sidr_in_.items[idx];
+  if (s.timer != TimerWheel::kNone) timers_.cancel(s.timer);
+  if (s.tx != kNoIndex) tx_bufs_.release(s.tx);
+  sidr_in_by_key_.erase(s.key);
+  sidr_in_by_handle_.erase(s.handle);
+  s = SidrIn{};
+  sidr_in_.release(idx);
+}
+
+void Cm::Impl::on_sidr_timer(TimerKind kind, uint32_t index) {
+  if (kind == TimerKind::SidrOut) {
+    SidrOut& s = sidr_out_.items[index];
+    s.timer = TimerWheel::kNone;
+    if (s.retries_left > 0) {
+      --s.retries_left;
+      send_bytes(s.dest, tx_bufs_.items[s.tx], static_cast<uint16_t>(wire::AttrId::SidrReq), true);
+      s.timer = timers_.arm(now_ + cfg_.sidr_timeout, timer_cookie(TimerKind::SidrOut, index));
+      return;
+    }
+    SidrId id = s.request_id;
+    finish_sidr_out(index);
+    emit(ev::SidrTimeout{id});
+    return;
+  }
+  sidr_in_.items[index].timer = TimerWheel::kNone;
+  finish_sidr_in(index);
+}
+
+}  // namespace ibcm

@@ -1,0 +1,91 @@
+// The CM state machine as two explicit tables, to be read against IBTA Vol 1 ch. 12 (the state
+// diagrams of 12.9 and the alternate-path diagram of 12.8): what each message or timeout does in
+// each connection state. A REQ that matches no connection and a DREQ for an unknown connection
+// are not cells here: they create or answer without a connection (see router.cpp).
+#pragma once
+
+#include <cstdint>
+
+#include "ibcm/engine/types.h"
+
+namespace ibcm::engine {
+
+enum class Input : uint8_t { Req, Mra, Rej, Rep, Rtu, Dreq, Drep, Lap, Apr, Timeout, kCount };
+
+enum class Act : uint8_t {
+  Drop,          // not valid in this state: counted (Drop::InvalidState) and ignored
+  DupDrop,       // a duplicate that needs no answer: counted (rx_duplicates)
+  ResendMra,     // a duplicate of what we MRAed: send the MRA again
+  ResendRtu,     // a duplicate REP after our RTU: send the RTU again
+  ResendDrep,    // a duplicate DREQ in TIMEWAIT: send the DREP again
+  RejStale,      // a duplicate REQ for a connection in TIMEWAIT: REJ 10
+  MraWait,       // MRA for what we sent: stop retrying, wait ServiceTimeout + PacketLifeTime
+  RejConnect,    // REJ during establishment: the attempt ends (TIMEWAIT if reason 10)
+  RepAccept,     // REP for our REQ (after the stale check): REP_RCVD
+  RtuEstablish,  // RTU for our REP: ESTABLISHED
+  DreqAccept,    // DREQ for a connection the peer considers established: DREQ_RCVD
+  DreqCollide,   // DREQ while our DREQ is outstanding: DREQ_RCVD (we then send DREP)
+  DrepTimeWait,  // DREP for our DREQ: TIMEWAIT
+  RetryReq,      // REQ timer: resend REQ, or REJ 4 + REQ timeout when retries are spent
+  RetryRep,      // REP timer: resend REP, or REJ 4 + REP timeout (TIMEWAIT)
+  RetryDreq,     // DREQ timer: resend DREQ, or DREQ timeout + TIMEWAIT
+  ExitTimeWait,  // TIMEWAIT over: the connection and its QPN are released
+  Lap,           // alternate-path message or timer: see the LAP table
+};
+
+constexpr size_t kStates = static_cast<size_t>(State::kCount);
+constexpr size_t kInputs = static_cast<size_t>(Input::kCount);
+
+// clang-format off
+inline constexpr Act kTable[kStates][kInputs] = {
+  //                 REQ          MRA           REJ            REP            RTU              DREQ            DREP             LAP        APR        Timeout
+  /* Idle        */ {Act::Drop,    Act::Drop,    Act::Drop,     Act::Drop,     Act::Drop,       Act::Drop,        Act::Drop,         Act::Drop, Act::Drop, Act::Drop},
+  /* ReqSent     */ {Act::Drop,    Act::MraWait, Act::RejConnect, Act::RepAccept, Act::Drop,     Act::Drop,        Act::Drop,         Act::Drop, Act::Drop, Act::RetryReq},
+  /* ReqRcvd     */ {Act::DupDrop, Act::Drop,    Act::RejConnect, Act::Drop,     Act::Drop,       Act::Drop,        Act::Drop,         Act::Drop, Act::Drop, Act::Drop},
+  /* MraReqSent  */ {Act::ResendMra, Act::Drop,  Act::RejConnect, Act::Drop,     Act::Drop,       Act::Drop,        Act::Drop,         Act::Drop, Act::Drop, Act::Drop},
+  /* MraReqRcvd  */ {Act::Drop,    Act::DupDrop, Act::RejConnect, Act::RepAccept, Act::Drop,     Act::Drop,        Act::Drop,         Act::Drop, Act::Drop, Act::RetryReq},
+  /* RepSent     */ {Act::DupDrop, Act::MraWait, Act::RejConnect, Act::Drop,     Act::RtuEstablish, Act::DreqAccept, Act::Drop,        Act::Drop, Act::Drop, Act::RetryRep},
+  /* RepRcvd     */ {Act::Drop,    Act::Drop,    Act::RejConnect, Act::DupDrop,  Act::Drop,       Act::DreqAccept,  Act::Drop,         Act::Drop, Act::Drop, Act::Drop},
+  /* MraRepSent  */ {Act::Drop,    Act::Drop,    Act::RejConnect, Act::ResendMra, Act::Drop,      Act::DreqAccept,  Act::Drop,         Act::Drop, Act::Drop, Act::Drop},
+  /* MraRepRcvd  */ {Act::DupDrop, Act::DupDrop, Act::RejConnect, Act::Drop,     Act::RtuEstablish, Act::DreqAccept, Act::Drop,        Act::Drop, Act::Drop, Act::RetryRep},
+  /* Established */ {Act::DupDrop, Act::Lap,     Act::Lap,      Act::ResendRtu,  Act::DupDrop,    Act::DreqAccept,  Act::Drop,         Act::Lap,  Act::Lap,  Act::Lap},
+  /* DreqSent    */ {Act::DupDrop, Act::Drop,    Act::Drop,     Act::Drop,      Act::Drop,       Act::DreqCollide, Act::DrepTimeWait, Act::Drop, Act::Drop, Act::RetryDreq},
+  /* DreqRcvd    */ {Act::DupDrop, Act::Drop,    Act::Drop,     Act::Drop,      Act::Drop,       Act::DupDrop,     Act::Drop,         Act::Drop, Act::Drop, Act::Drop},
+  /* TimeWait    */ {Act::RejStale, Act::Drop,   Act::Drop,     Act::Drop,      Act::Drop,       Act::ResendDrep,  Act::DupDrop,      Act::Drop, Act::Drop, Act::ExitTimeWait},
+};
+// clang-format on
+
+// The alternate-path machine of an ESTABLISHED connection (LAP / APR / MRA(other) / REJ(other)).
+enum class LapInput : uint8_t { Lap, Apr, Mra, Rej, Timeout, kCount };
+enum class LapAct : uint8_t {
+  Drop,
+  DupDrop,
+  ResendMra,    // duplicate LAP after our MRA
+  LapAccept,    // LAP received: LAP_RCVD, the consumer answers with APR (or MRA)
+  AprDone,      // APR for our LAP: back to idle (alternate loaded if APStatus is success)
+  MraWait,      // MRA for our LAP
+  LapRejected,  // REJ (MessageRejected = other) for our LAP
+  RetryLap,     // LAP timer: resend, or LAP timeout
+};
+constexpr size_t kLapStates = 5;
+constexpr size_t kLapInputs = static_cast<size_t>(LapInput::kCount);
+
+// clang-format off
+inline constexpr LapAct kLapTable[kLapStates][kLapInputs] = {
+  //                 LAP                 APR              MRA               REJ                  Timeout
+  /* Idle       */ {LapAct::LapAccept, LapAct::Drop,    LapAct::Drop,     LapAct::Drop,        LapAct::Drop},
+  /* LapSent    */ {LapAct::Drop,      LapAct::AprDone, LapAct::MraWait,  LapAct::LapRejected, LapAct::RetryLap},
+  /* LapRcvd    */ {LapAct::DupDrop,   LapAct::Drop,    LapAct::Drop,     LapAct::Drop,        LapAct::Drop},
+  /* MraLapSent */ {LapAct::ResendMra, LapAct::Drop,    LapAct::Drop,     LapAct::Drop,        LapAct::Drop},
+  /* MraLapRcvd */ {LapAct::Drop,      LapAct::AprDone, LapAct::DupDrop,  LapAct::LapRejected, LapAct::RetryLap},
+};
+// clang-format on
+
+constexpr Act act(State s, Input i) {
+  return kTable[static_cast<size_t>(s)][static_cast<size_t>(i)];
+}
+constexpr LapAct lap_act(LapState s, LapInput i) {
+  return kLapTable[static_cast<size_t>(s)][static_cast<size_t>(i)];
+}
+
+}  // namespace ibcm::engine
