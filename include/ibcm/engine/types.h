@@ -19,6 +19,9 @@ struct Address {
   uint16_t lid = 0xFFFF;
   uint32_t qpn = 1;  // the GSI QP
   uint16_t pkey = 0xFFFF;
+  // The transport's port: the UDP port for MAD-over-UDP, the UDP source port on RoCEv2 (0: the
+  // transport's default). The engine never interprets it; replies go back to where MADs came from.
+  uint16_t port = 0;
   bool operator==(const Address&) const = default;
 };
 

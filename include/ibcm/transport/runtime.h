@@ -1,0 +1,70 @@
+// Drives one Cm with one Transport and the monotonic clock: epoll on the transport and an eventfd,
+// a timerfd set to the engine's next timeout. The loop runs on one thread; other threads talk to
+// the Cm through post(), and events come out through a callback on the loop thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "ibcm/engine/cm.h"
+#include "ibcm/transport/transport.h"
+
+namespace ibcm {
+
+class Runtime {
+ public:
+  using Task = std::function<void(Cm&, Time now)>;
+  using EventHandler = std::function<void(Cm&, Time now, const Event&)>;
+  using TxTap = std::function<void(Time now, const Transmit&)>;
+  using RxTap = std::function<void(Time now, const Received&)>;
+
+  // The Config's local address is taken from the transport.
+  Runtime(Config config, std::unique_ptr<Transport> transport);
+  ~Runtime();
+
+  // The monotonic clock the engine sees (nanoseconds since this runtime started).
+  Time now() const;
+
+  // Thread-safe: runs task on the loop thread, with the Cm, as soon as the loop wakes.
+  void post(Task task);
+  // Called on the loop thread for every event, in order.
+  void on_event(EventHandler handler) { on_event_ = std::move(handler); }
+  // Observers of every MAD sent / received (captures, ladders); loop thread.
+  void on_transmit(TxTap tap) { tx_tap_ = std::move(tap); }
+  void on_receive(RxTap tap) { rx_tap_ = std::move(tap); }
+
+  // Runs until stop() (from any thread, or from a handler). Returns false on a fatal error.
+  bool run();
+  // One round: waits at most max_wait for input or a timer, then processes everything ready.
+  bool run_once(std::chrono::milliseconds max_wait);
+  void stop();
+
+  Cm& cm() { return cm_; }  // loop thread only
+  Transport& transport() { return *transport_; }
+
+ private:
+  void process(Time now);
+  void flush(Time now);
+  void arm_timer();
+
+  std::unique_ptr<Transport> transport_;
+  Cm cm_;
+  std::chrono::steady_clock::time_point start_;
+  int epoll_fd_ = -1;
+  int event_fd_ = -1;
+  int timer_fd_ = -1;
+  std::mutex tasks_mu_;
+  std::vector<Task> tasks_;
+  std::atomic<bool> stop_{false};
+  EventHandler on_event_;
+  TxTap tx_tap_;
+  RxTap rx_tap_;
+  std::vector<Received> rx_buf_;
+  std::vector<Transmit> tx_buf_;
+};
+
+}  // namespace ibcm

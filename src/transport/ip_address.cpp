@@ -1,0 +1,108 @@
+#include "ibcm/transport/ip_address.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace ibcm {
+
+uint16_t IpEndpoint::port() const {
+  if (is_v4()) return ntohs(reinterpret_cast<const sockaddr_in&>(addr).sin_port);
+  return ntohs(reinterpret_cast<const sockaddr_in6&>(addr).sin6_port);
+}
+
+void IpEndpoint::set_port(uint16_t port) {
+  if (is_v4())
+    reinterpret_cast<sockaddr_in&>(addr).sin_port = htons(port);
+  else
+    reinterpret_cast<sockaddr_in6&>(addr).sin6_port = htons(port);
+}
+
+std::string IpEndpoint::to_string() const {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (is_v4()) {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(addr).sin_addr, buf, sizeof buf);
+    return std::string(buf) + ":" + std::to_string(port());
+  }
+  inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(addr).sin6_addr, buf, sizeof buf);
+  return "[" + std::string(buf) + "]:" + std::to_string(port());
+}
+
+std::optional<IpEndpoint> parse_endpoint(std::string_view text, uint16_t default_port) {
+  std::string host(text);
+  std::string port_text;
+  if (!host.empty() && host.front() == '[') {
+    auto close = host.find(']');
+    if (close == std::string::npos) return std::nullopt;
+    if (close + 1 < host.size()) {
+      if (host[close + 1] != ':') return std::nullopt;
+      port_text = host.substr(close + 2);
+    }
+    host = host.substr(1, close - 1);
+  } else if (std::count(host.begin(), host.end(), ':') == 1) {
+    auto colon = host.find(':');
+    port_text = host.substr(colon + 1);
+    host = host.substr(0, colon);
+  }
+  uint16_t port = default_port;
+  if (!port_text.empty()) {
+    char* end = nullptr;
+    unsigned long v = std::strtoul(port_text.c_str(), &end, 10);
+    if (*end != '\0' || v > 65535) return std::nullopt;
+    port = static_cast<uint16_t>(v);
+  }
+  IpEndpoint ep;
+  auto& v4 = reinterpret_cast<sockaddr_in&>(ep.addr);
+  auto& v6 = reinterpret_cast<sockaddr_in6&>(ep.addr);
+  if (inet_pton(AF_INET, host.c_str(), &v4.sin_addr) == 1) {
+    v4.sin_family = AF_INET;
+    ep.len = sizeof(sockaddr_in);
+  } else if (inet_pton(AF_INET6, host.c_str(), &v6.sin6_addr) == 1) {
+    v6.sin6_family = AF_INET6;
+    ep.len = sizeof(sockaddr_in6);
+  } else {
+    return std::nullopt;
+  }
+  ep.set_port(port);
+  return ep;
+}
+
+wire::Gid gid_of(const IpEndpoint& ep) {
+  wire::Gid g{};
+  if (ep.is_v4()) {
+    g[10] = g[11] = 0xff;
+    std::memcpy(&g[12], &reinterpret_cast<const sockaddr_in&>(ep.addr).sin_addr, 4);
+  } else {
+    std::memcpy(g.data(), &reinterpret_cast<const sockaddr_in6&>(ep.addr).sin6_addr, 16);
+  }
+  return g;
+}
+
+IpEndpoint endpoint_of(const wire::Gid& gid, uint16_t port) {
+  IpEndpoint ep;
+  bool mapped = std::all_of(gid.begin(), gid.begin() + 10, [](uint8_t b) { return b == 0; }) &&
+                gid[10] == 0xff && gid[11] == 0xff;
+  if (mapped) {
+    auto& v4 = reinterpret_cast<sockaddr_in&>(ep.addr);
+    v4.sin_family = AF_INET;
+    std::memcpy(&v4.sin_addr, &gid[12], 4);
+    ep.len = sizeof(sockaddr_in);
+  } else {
+    auto& v6 = reinterpret_cast<sockaddr_in6&>(ep.addr);
+    v6.sin6_family = AF_INET6;
+    std::memcpy(&v6.sin6_addr, gid.data(), 16);
+    ep.len = sizeof(sockaddr_in6);
+  }
+  ep.set_port(port);
+  return ep;
+}
+
+Address address_of(const IpEndpoint& ep) {
+  Address a;
+  a.gid = gid_of(ep);
+  a.port = ep.port();
+  return a;
+}
+
+}  // namespace ibcm

@@ -1,0 +1,141 @@
+#include "ibcm/transport/runtime.h"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace ibcm {
+
+namespace {
+Config with_local(Config c, const Transport& t) {
+  c.local = t.local();
+  return c;
+}
+constexpr size_t kRxBatch = 256;
+}  // namespace
+
+Runtime::Runtime(Config config, std::unique_ptr<Transport> transport)
+    : transport_(std::move(transport)),
+      cm_(with_local(config, *transport_)),
+      start_(std::chrono::steady_clock::now()) {
+  epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+  event_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  timer_fd_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  for (int fd : {transport_->fd(), event_fd_, timer_fd_}) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+  }
+  rx_buf_.resize(kRxBatch);
+}
+
+Runtime::~Runtime() {
+  for (int fd : {epoll_fd_, event_fd_, timer_fd_})
+    if (fd >= 0) ::close(fd);
+}
+
+Time Runtime::now() const {
+  return std::chrono::duration_cast<Time>(std::chrono::steady_clock::now() - start_);
+}
+
+void Runtime::post(Task task) {
+  {
+    std::lock_guard lock(tasks_mu_);
+    tasks_.push_back(std::move(task));
+  }
+  uint64_t one = 1;
+  [[maybe_unused]] auto n = ::write(event_fd_, &one, sizeof one);
+}
+
+void Runtime::stop() {
+  stop_ = true;
+  uint64_t one = 1;
+  [[maybe_unused]] auto n = ::write(event_fd_, &one, sizeof one);
+}
+
+bool Runtime::run() {
+  while (!stop_)
+    if (!run_once(std::chrono::milliseconds(1000))) return false;
+  return true;
+}
+
+bool Runtime::run_once(std::chrono::milliseconds max_wait) {
+  // Tasks posted before the loop started (or between rounds) run first.
+  process(now());
+  if (stop_) return true;
+  epoll_event evs[4];
+  int n = ::epoll_wait(epoll_fd_, evs, 4, static_cast<int>(max_wait.count()));
+  if (n < 0 && errno != EINTR) return false;
+  for (int i = 0; i < n; ++i) {
+    uint64_t v;
+    if (evs[i].data.fd == event_fd_) [[maybe_unused]]
+      auto r = ::read(event_fd_, &v, sizeof v);
+    if (evs[i].data.fd == timer_fd_) [[maybe_unused]]
+      auto r = ::read(timer_fd_, &v, sizeof v);
+  }
+  process(now());
+  return true;
+}
+
+void Runtime::process(Time t) {
+  // Input first, then tasks, then timers: the engine sees time move forward monotonically.
+  for (;;) {
+    size_t got = transport_->receive(rx_buf_);
+    for (size_t i = 0; i < got; ++i) {
+      const Received& r = rx_buf_[i];
+      if (rx_tap_) rx_tap_(t, r);
+      cm_.handle_mad(t, r.from, std::span<const uint8_t>(r.mad.data(), r.length));
+    }
+    flush(t);
+    if (got < rx_buf_.size()) break;
+  }
+  std::vector<Task> tasks;
+  {
+    std::lock_guard lock(tasks_mu_);
+    tasks.swap(tasks_);
+  }
+  for (auto& task : tasks) {
+    task(cm_, t);
+    flush(t);
+  }
+  cm_.handle_timeout(t);
+  flush(t);
+  arm_timer();
+}
+
+void Runtime::flush(Time t) {
+  // Events may trigger consumer calls that send more, so alternate until both are empty.
+  for (int round = 0; round < 1000; ++round) {
+    tx_buf_.clear();
+    while (auto tx = cm_.poll_transmit()) {
+      if (tx_tap_) tx_tap_(t, *tx);
+      tx_buf_.push_back(*tx);
+    }
+    if (!tx_buf_.empty()) transport_->send(tx_buf_);
+    bool any_event = false;
+    while (auto e = cm_.poll_event()) {
+      any_event = true;
+      if (on_event_) on_event_(cm_, t, *e);
+    }
+    if (!any_event && tx_buf_.empty()) return;
+  }
+}
+
+void Runtime::arm_timer() {
+  itimerspec spec{};
+  if (auto next = cm_.next_timeout()) {
+    // timerfd takes absolute CLOCK_MONOTONIC time; translate from our epoch.
+    auto abs = start_.time_since_epoch() + *next;
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(abs).count();
+    if (ns <= 0) ns = 1;
+    spec.it_value.tv_sec = ns / 1000000000;
+    spec.it_value.tv_nsec = ns % 1000000000;
+  }
+  ::timerfd_settime(timer_fd_, TFD_TIMER_ABSTIME, &spec, nullptr);
+}
+
+}  // namespace ibcm

@@ -1,0 +1,117 @@
+#include "ibcm/transport/udp_transport.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+
+namespace ibcm {
+
+namespace {
+constexpr size_t kBatch = 64;
+}
+
+Expected<std::unique_ptr<UdpTransport>, std::string> UdpTransport::open(const IpEndpoint& local) {
+  int fd = ::socket(local.addr.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Unexpected{std::string("socket: ") + std::strerror(errno)};
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&local.addr), local.len) != 0) {
+    std::string err = "bind " + local.to_string() + ": " + std::strerror(errno);
+    ::close(fd);
+    return Unexpected{err};
+  }
+  IpEndpoint bound = local;
+  bound.len = sizeof(bound.addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound.addr), &bound.len);
+  return std::unique_ptr<UdpTransport>(new UdpTransport(fd, bound));
+}
+
+UdpTransport::~UdpTransport() {
+  ::close(fd_);
+}
+
+size_t UdpTransport::receive(std::span<Received> out) {
+  size_t total = 0;
+  while (total < out.size()) {
+    size_t n = std::min(kBatch, out.size() - total);
+    std::array<mmsghdr, kBatch> msgs{};
+    std::array<iovec, kBatch> iov{};
+    std::array<sockaddr_storage, kBatch> from{};
+    for (size_t i = 0; i < n; ++i) {
+      iov[i] = {out[total + i].mad.data(), out[total + i].mad.size()};
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+      msgs[i].msg_hdr.msg_name = &from[i];
+      msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
+    }
+    int got = ::recvmmsg(fd_, msgs.data(), static_cast<unsigned>(n), MSG_DONTWAIT, nullptr);
+    if (got <= 0) break;
+    for (int i = 0; i < got; ++i) {
+      Received& r = out[total + i];
+      IpEndpoint ep;
+      ep.addr = from[i];
+      ep.len = msgs[i].msg_hdr.msg_namelen;
+      r.from = address_of(ep);
+      // MSG_TRUNC in msg_flags: longer than a MAD. Pass on an over-long length so the engine
+      // counts it as such rather than decoding a prefix.
+      bool trunc = msgs[i].msg_hdr.msg_flags & MSG_TRUNC;
+      r.length = trunc ? static_cast<uint16_t>(wire::kMadSize + 1)
+                       : static_cast<uint16_t>(msgs[i].msg_len);
+    }
+    counters_.rx_packets += got;
+    total += got;
+    if (static_cast<size_t>(got) < n) break;
+  }
+  return total;
+}
+
+void UdpTransport::send(std::span<const Transmit> batch) {
+  size_t done = 0;
+  while (done < batch.size()) {
+    size_t n = std::min(kBatch, batch.size() - done);
+    std::array<mmsghdr, kBatch> msgs{};
+    std::array<iovec, kBatch> iov{};
+    std::array<IpEndpoint, kBatch> to{};
+    for (size_t i = 0; i < n; ++i) {
+      const Transmit& t = batch[done + i];
+      to[i] = endpoint_of(t.to.gid, t.to.port);
+      if (to[i].is_v4() != local_.is_v4()) {
+        // An IPv6 socket reaches IPv4 peers through mapped addresses; an IPv4 socket cannot
+        // reach IPv6 ones: that send fails and is counted below.
+        if (!local_.is_v4()) {
+          sockaddr_in6 m{};
+          m.sin6_family = AF_INET6;
+          std::memcpy(&m.sin6_addr, t.to.gid.data(), 16);
+          m.sin6_port = htons(t.to.port);
+          std::memcpy(&to[i].addr, &m, sizeof m);
+          to[i].len = sizeof m;
+        }
+      }
+      iov[i] = {const_cast<uint8_t*>(t.mad.data()), t.mad.size()};
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+      msgs[i].msg_hdr.msg_name = &to[i].addr;
+      msgs[i].msg_hdr.msg_namelen = to[i].len;
+    }
+    int sent = ::sendmmsg(fd_, msgs.data(), static_cast<unsigned>(n), 0);
+    if (sent < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        counters_.tx_errors += n;  // the socket buffer is full: a CM retries on its own
+      } else {
+        last_error_ = errno;
+        ++counters_.tx_errors;  // this one failed (e.g. unreachable); go on with the rest
+        sent = 1;
+      }
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        done += n;
+        continue;
+      }
+    } else {
+      counters_.tx_packets += sent;
+    }
+    done += static_cast<size_t>(sent);
+  }
+}
+
+}  // namespace ibcm
