@@ -12,7 +12,15 @@ namespace ibcm::cli {
 using Runner = std::function<int()>;
 
 void add_decode(CLI::App& app, Runner& run);
+void add_connect(CLI::App& app, Runner& run);
+void add_listen(CLI::App& app, Runner& run);
+void add_sidr(CLI::App& app, Runner& run);
 
-inline void add_commands(CLI::App& app, Runner& run) { add_decode(app, run); }
+inline void add_commands(CLI::App& app, Runner& run) {
+  add_decode(app, run);
+  add_connect(app, run);
+  add_listen(app, run);
+  add_sidr(app, run);
+}
 
 }  // namespace ibcm::cli

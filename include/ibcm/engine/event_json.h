@@ -1,0 +1,14 @@
+// One JSON object per consumer event, as `ibcm --json` prints them: {"t":..,"event":"..",...}.
+#pragma once
+
+#include <string>
+
+#include "ibcm/engine/events.h"
+
+namespace ibcm {
+
+// t is the event's time in seconds; extra is inserted verbatim after "event" (e.g.
+// "\"node\":\"A\"").
+std::string event_to_json(double t, const Event& e, const std::string& extra = {});
+
+}  // namespace ibcm

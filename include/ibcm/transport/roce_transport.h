@@ -1,0 +1,46 @@
+// RoCEv2: CM MADs in UD SEND packets to and from QP 1 over UDP port 4791, with a correct ICRC.
+//
+// IPv4: the ICRC covers the IPv4 Identification field, so we send through a raw socket with a
+// header we build (IP_HDRINCL; needs root or CAP_NET_RAW) and receive through a raw UDP socket that
+// shows us the whole IP header. IPv6: every header field the kernel picks is masked in the ICRC,
+// so an ordinary UDP socket on port 4791 does both directions, unprivileged.
+// Received packets must be UD SEND only to QP 1 with the GSI Q_Key and a good ICRC; everything
+// else (a peer's RC data to a QP we only connected, say) is counted and dropped.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "ibcm/result.h"
+#include "ibcm/transport/ip_address.h"
+#include "ibcm/transport/transport.h"
+
+namespace ibcm {
+
+class RoceTransport final : public Transport {
+ public:
+  static Expected<std::unique_ptr<RoceTransport>, std::string> open(const IpEndpoint& local,
+                                                                    const std::string& interface);
+  ~RoceTransport() override;
+
+  int fd() const override { return rx_fd_; }
+  size_t receive(std::span<Received> out) override;
+  void send(std::span<const Transmit> batch) override;
+  Address local() const override;
+  const TransportCounters& counters() const override { return counters_; }
+  std::string name() const override { return "roce " + local_.to_string(); }
+
+ private:
+  RoceTransport() = default;
+  bool accept_packet(std::span<const uint8_t> ip_packet, Received& out);
+  IpEndpoint local_;
+  bool v4_ = true;
+  int rx_fd_ = -1;    // v4: raw IPPROTO_UDP; v6: the UDP socket
+  int tx_fd_ = -1;    // v4: raw IPPROTO_RAW; v6: the UDP socket
+  int sink_fd_ = -1;  // v4: a UDP socket on 4791, so the kernel does not answer ICMP unreachable
+  uint16_t ip_id_ = 1;
+  uint32_t psn_ = 0;
+  TransportCounters counters_;
+};
+
+}  // namespace ibcm

@@ -1,0 +1,213 @@
+#include "ibcm/transport/roce_transport.h"
+
+#include <linux/filter.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "ibcm/wire/roce.h"
+
+namespace ibcm {
+
+namespace roce = wire::roce;
+
+namespace {
+
+constexpr size_t kMaxPacket = 2048;
+
+std::string sys_error(const std::string& what) {
+  std::string msg = what + ": " + std::strerror(errno);
+  if (errno == EPERM || errno == EACCES)
+    msg += " (RoCEv2 over IPv4 sends with a raw socket: run as root or grant CAP_NET_RAW)";
+  return msg;
+}
+
+// Lets only UDP packets to port 4791 reach the raw IPv4 socket (it would otherwise see every UDP
+// packet on the host). Classic BPF over the IPv4 header: protocol 17, not a fragment, port 4791.
+void attach_roce_filter(int fd) {
+  static sock_filter code[] = {
+      {0x30, 0, 0, 9},               // ldb [9]            protocol
+      {0x15, 0, 5, IPPROTO_UDP},     // jeq 17
+      {0x28, 0, 0, 6},               // ldh [6]            flags/fragment offset
+      {0x45, 3, 0, 0x1fff},          // jset 0x1fff -> drop
+      {0xb1, 0, 0, 0},               // ldxb 4*([0]&0xf)   header length
+      {0x48, 0, 0, 2},               // ldh [x+2]          UDP destination port
+      {0x15, 1, 0, roce::kUdpPort},  // jeq 4791 -> accept
+      {0x06, 0, 0, 0},               // drop
+      {0x06, 0, 0, 0x40000},         // accept
+  };
+  sock_fprog prog{static_cast<unsigned short>(std::size(code)), code};
+  ::setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog);
+}
+
+}  // namespace
+
+Expected<std::unique_ptr<RoceTransport>, std::string> RoceTransport::open(
+    const IpEndpoint& local_in, const std::string& interface) {
+  std::unique_ptr<RoceTransport> t(new RoceTransport());
+  t->local_ = local_in;
+  t->local_.set_port(roce::kUdpPort);
+  t->v4_ = local_in.is_v4();
+  auto fail = [&](const std::string& m) { return Unexpected{m}; };
+
+  // The UDP socket on 4791: the data path for IPv6, the ICMP silencer for IPv4.
+  int udp = ::socket(t->v4_ ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (udp < 0) return fail(sys_error("socket"));
+  int one = 1;
+  ::setsockopt(udp, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (!t->v4_) ::setsockopt(udp, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one);
+  if (::bind(udp, reinterpret_cast<const sockaddr*>(&t->local_.addr), t->local_.len) != 0) {
+    std::string m = sys_error("bind " + t->local_.to_string());
+    ::close(udp);
+    return fail(m + " (is another RoCE stack or ibcm using port 4791 on this address?)");
+  }
+  if (!interface.empty())
+    ::setsockopt(udp, SOL_SOCKET, SO_BINDTODEVICE, interface.c_str(),
+                 static_cast<socklen_t>(interface.size()));
+  if (!t->v4_) {
+    t->rx_fd_ = t->tx_fd_ = udp;
+    return t;
+  }
+  t->sink_fd_ = udp;
+  int small = 4096;
+  ::setsockopt(udp, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+
+  t->tx_fd_ = ::socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+  if (t->tx_fd_ < 0) return fail(sys_error("raw socket for sending"));
+  t->rx_fd_ = ::socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
+  if (t->rx_fd_ < 0) return fail(sys_error("raw socket for receiving"));
+  attach_roce_filter(t->rx_fd_);
+  if (!interface.empty()) {
+    for (int fd : {t->tx_fd_, t->rx_fd_})
+      ::setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, interface.c_str(),
+                   static_cast<socklen_t>(interface.size()));
+  }
+  return t;
+}
+
+RoceTransport::~RoceTransport() {
+  for (int fd : {rx_fd_, sink_fd_})
+    if (fd >= 0) ::close(fd);
+  if (tx_fd_ >= 0 && tx_fd_ != rx_fd_) ::close(tx_fd_);
+}
+
+Address RoceTransport::local() const {
+  Address a = address_of(local_);
+  a.port = 0;
+  return a;
+}
+
+bool RoceTransport::accept_packet(std::span<const uint8_t> packet, Received& out) {
+  auto parsed = roce::parse_ip_packet(packet);
+  if (!parsed) {
+    ++counters_.rx_dropped;
+    return false;
+  }
+  const auto& d = parsed->dgram;
+  if (d.dst_gid != gid_of(local_)) {  // raw sockets see traffic for other local addresses too
+    ++counters_.rx_dropped;
+    return false;
+  }
+  if (d.bth.dest_qp != 1 || d.bth.opcode != roce::kOpUdSendOnly || d.deth.qkey != roce::kGsiQkey) {
+    ++counters_.rx_other_qp;
+    ++counters_.rx_dropped;
+    return false;
+  }
+  if (!parsed->icrc_ok) {
+    ++counters_.rx_bad_icrc;
+    ++counters_.rx_dropped;
+    return false;
+  }
+  out.from = Address{};
+  out.from.gid = d.src_gid;
+  out.from.port = d.src_port;
+  out.from.pkey = d.bth.pkey;
+  size_t n = std::min(d.payload.size(), out.mad.size());
+  std::memcpy(out.mad.data(), d.payload.data(), n);
+  out.length = static_cast<uint16_t>(d.payload.size() > out.mad.size() ? out.mad.size() + 1 : n);
+  return true;
+}
+
+size_t RoceTransport::receive(std::span<Received> out) {
+  size_t got = 0;
+  uint8_t buf[kMaxPacket];
+  while (got < out.size()) {
+    if (v4_) {
+      ssize_t n = ::recv(rx_fd_, buf, sizeof buf, MSG_DONTWAIT);
+      if (n <= 0) break;
+      ++counters_.rx_packets;
+      if (accept_packet({buf, static_cast<size_t>(n)}, out[got])) ++got;
+      continue;
+    }
+    // IPv6: rebuild the headers the kernel took off, for parsing and the ICRC. Only masked
+    // fields (traffic class, flow label, hop limit, UDP checksum) are unknown here.
+    uint8_t* payload = buf + 48;
+    sockaddr_in6 from{};
+    char ctrl[128];
+    iovec iov{payload, sizeof buf - 48};
+    msghdr msg{};
+    msg.msg_name = &from;
+    msg.msg_namelen = sizeof from;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = ctrl;
+    msg.msg_controllen = sizeof ctrl;
+    ssize_t n = ::recvmsg(rx_fd_, &msg, MSG_DONTWAIT);
+    if (n <= 0) break;
+    ++counters_.rx_packets;
+    in6_addr dst = reinterpret_cast<const sockaddr_in6&>(local_.addr).sin6_addr;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+      if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO)
+        dst = reinterpret_cast<in6_pktinfo*>(CMSG_DATA(c))->ipi6_addr;
+    uint16_t udp_len = static_cast<uint16_t>(n + 8);
+    std::memset(buf, 0, 48);
+    buf[0] = 0x60;
+    buf[4] = static_cast<uint8_t>(udp_len >> 8);
+    buf[5] = static_cast<uint8_t>(udp_len);
+    buf[6] = IPPROTO_UDP;
+    buf[7] = 64;
+    std::memcpy(buf + 8, &from.sin6_addr, 16);
+    std::memcpy(buf + 24, &dst, 16);
+    std::memcpy(buf + 40, &from.sin6_port, 2);
+    buf[42] = roce::kUdpPort >> 8;
+    buf[43] = roce::kUdpPort & 0xff;
+    buf[44] = static_cast<uint8_t>(udp_len >> 8);
+    buf[45] = static_cast<uint8_t>(udp_len);
+    if (accept_packet({buf, static_cast<size_t>(n) + 48}, out[got])) ++got;
+  }
+  return got;
+}
+
+void RoceTransport::send(std::span<const Transmit> batch) {
+  uint8_t buf[kMaxPacket];
+  for (const Transmit& t : batch) {
+    roce::Datagram d;
+    d.src_gid = gid_of(local_);
+    d.dst_gid = t.to.gid;
+    d.src_port = roce::kUdpPort;
+    d.dst_port = roce::kUdpPort;
+    d.ip_id = ip_id_++;
+    d.bth.pkey = t.to.pkey;
+    d.bth.psn = psn_++ & 0xFFFFFF;
+    d.payload = t.mad;
+    size_t n = roce::build_ip_packet(d, buf);
+    IpEndpoint to = endpoint_of(t.to.gid, roce::kUdpPort);
+    ssize_t rc;
+    if (v4_) {
+      rc = ::sendto(tx_fd_, buf, n, 0, reinterpret_cast<const sockaddr*>(&to.addr), to.len);
+    } else {
+      // The kernel writes the IPv6 and UDP headers; we send what follows them.
+      rc = ::sendto(tx_fd_, buf + 48, n - 48, 0, reinterpret_cast<const sockaddr*>(&to.addr),
+                    to.len);
+    }
+    if (rc < 0)
+      ++counters_.tx_errors;
+    else
+      ++counters_.tx_packets;
+  }
+}
+
+}  // namespace ibcm

@@ -1,0 +1,168 @@
+// ibcm listen: accept (or reject) rdma_cm connections on a port, answer DREQs, count endings.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <map>
+#include <random>
+
+#include "ibcm/commands.h"
+#include "ibcm/wire/rdma_cm.h"
+#include "session.h"
+
+namespace ibcm::cli {
+
+namespace {
+
+struct ListenOptions {
+  SessionOptions s;
+  int count = 0;
+  std::string reject;
+  bool mra = false;
+  double mra_delay = 2.0;
+  std::string qpn;
+  double timeout = 0;
+};
+
+volatile std::sig_atomic_t g_interrupted = 0;
+
+std::optional<wire::RejReason> parse_reason(const std::string& s) {
+  if (auto n = parse_number(s)) return static_cast<wire::RejReason>(*n);
+  for (int r = 1; r <= 35; ++r)
+    if (wire::to_string(static_cast<wire::RejReason>(r)) == s)
+      return static_cast<wire::RejReason>(r);
+  return std::nullopt;
+}
+
+int run_listen(const ListenOptions& o) {
+  std::optional<wire::RejReason> reject;
+  if (!o.reject.empty()) {
+    reject = parse_reason(o.reject);
+    if (!reject) {
+      std::fprintf(
+          stderr,
+          "ibcm listen: bad --reject '%s' (a number 1..35 or a name like StaleConnection)\n",
+          o.reject.c_str());
+      return 2;
+    }
+  }
+  uint32_t next_qpn = 0x1000 + static_cast<uint32_t>(::getpid() % 0x1000) * 0x10;
+  if (!o.qpn.empty()) {
+    auto v = parse_number(o.qpn);
+    if (!v || *v == 0 || *v > 0xFFFFFF) {
+      std::fprintf(stderr, "ibcm listen: bad --qpn '%s'\n", o.qpn.c_str());
+      return 2;
+    }
+    next_qpn = static_cast<uint32_t>(*v);
+  }
+  auto session = Session::open(o.s, "listen");
+  if (!session) return 2;
+  Session& s = *session;
+  Runtime& rt = s.rt();
+  int ended = 0;
+  bool failed = false;
+  std::mt19937 rng(std::random_device{}());
+  std::map<ConnId, Time> accept_at;  // MRA sent: accept when the time comes
+
+  auto accept = [&](Cm& cm, Time now, ConnId c) {
+    AcceptParams ap;
+    ap.qpn = next_qpn++;
+    ap.psn = rng() & 0xFFFFFF;
+    ap.responder_resources = 1;
+    ap.initiator_depth = 1;
+    auto r = cm.accept(now, c, ap);
+    if (!r) s.note(now, "error", "\"error\":\"" + std::string(to_string(r.error())) + "\"", "");
+  };
+
+  rt.on_event([&](Cm& cm, Time now, const Event& e) {
+    s.print(now, e);
+    if (auto* req = std::get_if<ev::ReqReceived>(&e)) {
+      if (reject) {
+        cm.reject(now, req->conn, *reject);
+        ++ended;
+      } else if (o.mra) {
+        cm.send_mra(now, req->conn, 24);
+        accept_at[req->conn] =
+            now + std::chrono::duration_cast<Time>(std::chrono::duration<double>(o.mra_delay));
+      } else {
+        accept(cm, now, req->conn);
+      }
+    } else if (auto* d = std::get_if<ev::DreqReceived>(&e)) {
+      cm.send_drep(now, d->conn);
+    } else if (std::holds_alternative<ev::TimeWaitExit>(e)) {
+      ++ended;
+    } else if (auto* rej = std::get_if<ev::RejReceived>(&e)) {
+      (void)rej;
+      ++ended;
+    } else if (std::holds_alternative<ev::RepTimeout>(e)) {
+      failed = true;
+    } else if (auto* sr = std::get_if<ev::SidrReqReceived>(&e)) {
+      SidrReplyParams rp;
+      rp.qpn = next_qpn++;
+      rp.qkey = 0x80010000;
+      cm.sidr_reply(now, sr->id, rp);
+    }
+    if (o.count > 0 && ended >= o.count) rt.stop();
+  });
+  rt.post([&](Cm& cm, Time now) {
+    auto l = cm.listen(wire::rdma_cm::service_id(wire::rdma_cm::PortSpace::TCP, o.s.port));
+    // SIDR comes in the UDP port space.
+    auto l2 = cm.listen(wire::rdma_cm::service_id(wire::rdma_cm::PortSpace::UDP, o.s.port));
+    if (!l || !l2) {
+      s.note(now, "error", "\"error\":\"listen failed\"", "listen failed");
+      failed = true;
+      rt.stop();
+      return;
+    }
+    s.note(
+        now, "listening",
+        "\"port\":" + std::to_string(o.s.port) + ",\"address\":\"" + s.local().to_string() + "\"",
+        "port=" + std::to_string(o.s.port) + " address=" + s.local().to_string());
+  });
+  std::signal(SIGINT, [](int) { g_interrupted = 1; });
+  std::signal(SIGTERM, [](int) { g_interrupted = 1; });
+  Time deadline =
+      o.timeout > 0
+          ? rt.now() + std::chrono::duration_cast<Time>(std::chrono::duration<double>(o.timeout))
+          : Time::max();
+  bool stopped = false;
+  while (!g_interrupted && !(o.count > 0 && ended >= o.count) && !stopped) {
+    Time now = rt.now();
+    if (now > deadline) {
+      s.note(now, "timeout", "", "");
+      failed = true;
+      break;
+    }
+    for (auto it = accept_at.begin(); it != accept_at.end();) {
+      if (it->second <= now) {
+        ConnId c = it->first;
+        rt.post([&, c](Cm& cm, Time t) { accept(cm, t, c); });
+        it = accept_at.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (!rt.run_once(std::chrono::milliseconds(100))) return 2;
+    if (failed && o.count == 0) stopped = true;
+  }
+  s.print_stats();
+  return failed ? 1 : 0;
+}
+
+}  // namespace
+
+void add_listen(CLI::App& app, Runner& run) {
+  auto* cmd = app.add_subcommand("listen", "Accept (or reject) rdma_cm connections on a port");
+  static ListenOptions o;
+  add_session_options(*cmd, o.s, false);
+  cmd->add_option("--count", o.count, "exit after N connections have ended (0: until interrupted)")
+      ->capture_default_str();
+  cmd->add_option("--reject", o.reject, "reject every REQ with this reason (number or name)");
+  cmd->add_flag("--mra", o.mra, "answer each REQ with MRA first, accept after --mra-delay");
+  cmd->add_option("--mra-delay", o.mra_delay, "seconds between MRA and REP")->capture_default_str();
+  cmd->add_option("--qpn", o.qpn, "QPN for the first accepted connection (then +1 each)");
+  cmd->add_option("--timeout", o.timeout, "give up after this many seconds (0: never)");
+  cmd->callback([&run] { run = [] { return run_listen(o); }; });
+}
+
+}  // namespace ibcm::cli

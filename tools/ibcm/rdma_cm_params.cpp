@@ -1,0 +1,57 @@
+#include "rdma_cm_params.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "ibcm/wire/rdma_cm.h"
+
+namespace ibcm::cli {
+
+ConnectParams rdma_cm_connect_params(const IpEndpoint& local, const IpEndpoint& remote,
+                                     uint16_t port, uint32_t qpn, uint32_t psn,
+                                     std::span<const uint8_t> user_data,
+                                     std::array<uint8_t, 92>& pd) {
+  ConnectParams p;
+  p.service_id = wire::rdma_cm::service_id(wire::rdma_cm::PortSpace::TCP, port);
+  p.qpn = qpn;
+  p.psn = psn;
+  wire::rdma_cm::Header h;
+  h.ip_version = local.is_v4() ? 4 : 6;
+  h.src_port = static_cast<uint16_t>(0x8000 | (qpn & 0x7fff));  // an ephemeral-looking port
+  wire::Gid lg = gid_of(local), rg = gid_of(remote);
+  if (local.is_v4()) {
+    std::copy(lg.begin() + 12, lg.end(), h.src_addr.begin() + 12);
+    std::copy(rg.begin() + 12, rg.end(), h.dst_addr.begin() + 12);
+  } else {
+    h.src_addr = lg;
+    h.dst_addr = rg;
+  }
+  pd.fill(0);
+  wire::rdma_cm::encode_header(h, std::span<uint8_t, wire::rdma_cm::kHeaderSize>(pd.data(), 36));
+  size_t n = std::min(user_data.size(), wire::rdma_cm::kMaxReqUserData);
+  std::memcpy(pd.data() + 36, user_data.data(), n);
+  p.private_data = std::span<const uint8_t>(pd.data(), 36 + n);
+
+  // The path as Linux's rdma_cm fills it for RoCEv2: GIDs are the IP addresses, LIDs 0xFFFF
+  // (permissive), hop limit 64, not subnet-local, a non-zero flow label.
+  p.primary.local_gid = lg;
+  p.primary.remote_gid = rg;
+  p.primary.local_lid = 0xFFFF;
+  p.primary.remote_lid = 0xFFFF;
+  p.primary.hop_limit = 64;
+  p.primary.subnet_local = false;
+  p.primary.flow_label = 0x10000 | (qpn & 0xFFFF);
+  p.primary.packet_rate = 3;
+  p.primary.local_ack_timeout = 18;
+  p.mtu = wire::Mtu::Mtu1024;
+  p.responder_resources = 1;
+  p.initiator_depth = 1;
+  p.retry_count = 7;
+  p.rnr_retry_count = 7;
+  p.packet_life_time = 16;  // rdma_cm's RoCE packet lifetime
+  p.remote_cm_response_timeout = 20;
+  p.max_cm_retries = 15;
+  return p;
+}
+
+}  // namespace ibcm::cli

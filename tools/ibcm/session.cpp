@@ -1,0 +1,177 @@
+#include "session.h"
+
+#include <cstdio>
+#include <iostream>
+
+#include "ibcm/engine/event_json.h"
+#include "ibcm/transport/roce_transport.h"
+#include "ibcm/transport/udp_transport.h"
+#include "ibcm/wire/print.h"
+#include "ibcm/wire/roce.h"
+
+namespace ibcm::cli {
+
+std::optional<uint64_t> parse_number(const std::string& s) {
+  if (s.empty()) return std::nullopt;
+  char* end = nullptr;
+  uint64_t v = std::strtoull(s.c_str(), &end, 0);
+  if (*end != '\0') return std::nullopt;
+  return v;
+}
+
+void add_session_options(CLI::App& cmd, SessionOptions& o, bool with_remote) {
+  cmd.add_option("--transport", o.transport, "roce (RoCEv2, needs root/CAP_NET_RAW) or udp")
+      ->check(CLI::IsMember({"roce", "udp"}))
+      ->capture_default_str();
+  cmd.add_option("--local", o.local, "local address (udp: ADDR[:PORT], default port 4791)")
+      ->required();
+  if (with_remote)
+    cmd.add_option("--remote", o.remote, "the peer's address (udp: ADDR[:PORT])")->required();
+  cmd.add_option("--port", o.port, "rdma_cm port (service ID in the TCP/UDP port space)")
+      ->capture_default_str();
+  cmd.add_flag("--json", o.json, "one JSON object per event on stdout");
+  cmd.add_flag("--stats", o.stats, "print the counters at exit");
+  cmd.add_option("--pcap", o.pcap, "write every MAD sent and received as a RoCEv2 pcap");
+  cmd.add_option("--ca-guid", o.ca_guid, "our CA GUID (default: derived from --local)");
+  cmd.add_option("--interface", o.interface, "roce: interface to send on (default: by route)");
+}
+
+std::unique_ptr<Session> Session::open(const SessionOptions& o, const char* command) {
+  auto fail = [&](const std::string& msg) {
+    std::fprintf(stderr, "ibcm %s: %s\n", command, msg.c_str());
+    return nullptr;
+  };
+  std::unique_ptr<Session> s(new Session());
+  s->o_ = o;
+  uint16_t udp_default = 4791;
+  auto local = parse_endpoint(o.local, udp_default);
+  if (!local) return fail("bad --local address '" + o.local + "'");
+  s->local_ = *local;
+  if (!o.remote.empty()) {
+    auto remote = parse_endpoint(o.remote, udp_default);
+    if (!remote) return fail("bad --remote address '" + o.remote + "'");
+    if (remote->is_v4() != local->is_v4())
+      return fail("--local and --remote must both be IPv4 or both IPv6");
+    s->remote_ = *remote;
+  }
+  if (!o.ca_guid.empty()) {
+    auto g = parse_number(o.ca_guid);
+    if (!g) return fail("bad --ca-guid '" + o.ca_guid + "'");
+    s->guid_ = *g;
+  } else {
+    // Stable per address, so a restarted process keeps its CA GUID, as a real CA would.
+    wire::Gid gid = gid_of(*local);
+    uint64_t low = 0;
+    for (int i = 10; i < 16; ++i) low = low << 8 | gid[i];
+    s->guid_ = 0x0200000000000000ull | low;
+  }
+  std::unique_ptr<Transport> t;
+  if (o.transport == "udp") {
+    auto u = UdpTransport::open(*local);
+    if (!u) return fail(u.error());
+    t = std::move(u.value());
+  } else {
+    auto r = RoceTransport::open(*local, o.interface);
+    if (!r) return fail(r.error());
+    t = std::move(r.value());
+  }
+  Config cfg;
+  cfg.ca_guid = s->guid_;
+  cfg.seed = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
+             (uint64_t{static_cast<uint32_t>(::getpid())} << 32);
+  s->rt_ = std::make_unique<Runtime>(cfg, std::move(t));
+  if (!o.pcap.empty()) {
+    std::string err = s->pcap_.open(o.pcap);
+    if (!err.empty()) return fail("cannot write --pcap: " + err);
+    Session* self = s.get();
+    auto write = [self](Time now, const Address& src, const Address& dst,
+                        std::span<const uint8_t> mad) {
+      wire::roce::Datagram d;
+      d.src_gid = src.gid;
+      d.dst_gid = dst.gid;
+      d.src_port = src.port ? src.port : wire::roce::kUdpPort;
+      d.dst_port = dst.port ? dst.port : wire::roce::kUdpPort;
+      d.payload = mad;
+      uint8_t frame[wire::roce::kMaxFrameSize];
+      size_t n = wire::roce::build_ethernet_frame(d, frame);
+      auto wall = std::chrono::system_clock::now().time_since_epoch();
+      (void)now;
+      if (n) self->pcap_.write(std::chrono::duration_cast<Time>(wall).count(), {frame, n});
+    };
+    s->rt_->on_transmit([self, write](Time now, const Transmit& t) {
+      write(now, self->rt_->transport().local(), t.to, t.mad);
+    });
+    s->rt_->on_receive([self, write](Time now, const Received& r) {
+      if (r.length == wire::kMadSize) write(now, r.from, self->rt_->transport().local(), r.mad);
+    });
+  }
+  return s;
+}
+
+Session::~Session() {
+  pcap_.close();
+}
+
+Address Session::remote_address() const {
+  Address a = address_of(*remote_);
+  return a;
+}
+
+void Session::print(Time now, const Event& e) {
+  if (o_.json) {
+    std::cout << event_to_json(seconds(now), e) << std::endl;
+    return;
+  }
+  // The human form is the JSON without braces and quotes, which keeps one rendering.
+  std::string j = event_to_json(seconds(now), e);
+  std::string line;
+  for (char c : j.substr(1, j.size() - 2))
+    if (c != '"') line += c == ',' ? ' ' : (c == ':' ? '=' : c);
+  std::cout << line << std::endl;
+}
+
+void Session::note(Time now, const std::string& name, const std::string& json_fields,
+                   const std::string& human) {
+  char t[32];
+  std::snprintf(t, sizeof t, "%.6f", seconds(now));
+  if (o_.json) {
+    std::cout << "{\"t\":" << t << ",\"event\":" << wire::json_quote(name)
+              << (json_fields.empty() ? "" : ",") << json_fields << "}" << std::endl;
+  } else {
+    std::cout << "t=" << t << " " << name << (human.empty() ? "" : " ") << human << std::endl;
+  }
+}
+
+void Session::print_stats() {
+  if (!o_.stats) return;
+  const Counters& c = rt_->cm().counters();
+  const TransportCounters& tc = rt_->transport().counters();
+  std::string j;
+  auto add = [&](const std::string& k, uint64_t v) {
+    if (!j.empty()) j += ',';
+    j += wire::json_quote(k) + ":" + std::to_string(v);
+  };
+  for (size_t i = 0; i < c.msg.size(); ++i) {
+    std::string m(to_string(static_cast<CountedMsg>(i)));
+    add("cm_tx_msgs." + m, c.msg[i].tx);
+    add("cm_tx_retries." + m, c.msg[i].tx_retries);
+    add("cm_rx_msgs." + m, c.msg[i].rx);
+    add("cm_rx_duplicates." + m, c.msg[i].rx_duplicates);
+  }
+  for (size_t i = 0; i < c.drops.size(); ++i)
+    add("drop." + std::string(to_string(static_cast<Drop>(i))), c.drops[i]);
+  add("transport.rx_packets", tc.rx_packets);
+  add("transport.tx_packets", tc.tx_packets);
+  add("transport.rx_dropped", tc.rx_dropped);
+  add("transport.tx_errors", tc.tx_errors);
+  if (o_.json) {
+    std::cout << "{\"event\":\"stats\"," << j << "}" << std::endl;
+  } else {
+    std::string human;
+    for (char ch : j)
+      if (ch != '"') human += ch == ',' ? '\n' : ch == ':' ? ' ' : ch;
+    std::cout << "counters:\n" << human << std::endl;
+  }
+}
+
+}  // namespace ibcm::cli

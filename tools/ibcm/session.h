@@ -1,0 +1,65 @@
+// What connect, listen and sidr share: the transport options, the runtime, event printing
+// (human or JSON, one line per event), the optional pcap, and the counters at exit.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "ibcm/transport/ip_address.h"
+#include "ibcm/transport/runtime.h"
+#include "ibcm/wire/pcap.h"
+
+namespace ibcm::cli {
+
+struct SessionOptions {
+  std::string transport = "udp";
+  std::string local;
+  std::string remote;
+  uint16_t port = 7174;  // the rdma_cm port (service ID), not the UDP port
+  bool json = false;
+  bool stats = false;
+  std::string pcap;
+  std::string ca_guid;    // hex or decimal; default derived from the local address
+  std::string interface;  // RoCE: the interface to send on (default: by route)
+};
+
+// Adds --transport, --local, --port, --json, --stats, --pcap, --ca-guid (and --remote if asked).
+void add_session_options(CLI::App& cmd, SessionOptions& o, bool with_remote);
+
+class Session {
+ public:
+  // Opens the transport and the runtime; on failure prints a clear error and returns nullopt.
+  static std::unique_ptr<Session> open(const SessionOptions& o, const char* command);
+  ~Session();
+
+  Runtime& rt() { return *rt_; }
+  const IpEndpoint& local() const { return local_; }
+  std::optional<IpEndpoint> remote() const { return remote_; }
+  // The remote CM's Address (its GID and, for UDP, its port).
+  Address remote_address() const;
+  double seconds(Time t) const { return std::chrono::duration<double>(t).count(); }
+  // Prints one event line (JSON or human).
+  void print(Time now, const Event& e);
+  // Prints a free-form note: JSON {"t":..,"event":name,...extra} or a human line.
+  void note(Time now, const std::string& name, const std::string& json_fields,
+            const std::string& human);
+  void print_stats();
+  uint64_t ca_guid() const { return guid_; }
+  const SessionOptions& options() const { return o_; }
+
+ private:
+  Session() = default;
+  SessionOptions o_;
+  IpEndpoint local_;
+  std::optional<IpEndpoint> remote_;
+  uint64_t guid_ = 0;
+  std::unique_ptr<Runtime> rt_;
+  wire::pcap::Writer pcap_;
+};
+
+// "0x1234" or "4660".
+std::optional<uint64_t> parse_number(const std::string& s);
+
+}  // namespace ibcm::cli

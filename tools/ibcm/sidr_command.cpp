@@ -1,0 +1,69 @@
+// ibcm sidr: resolve an rdma_cm UDP-port-space service to a UD QP (SIDR_REQ / SIDR_REP).
+#include <CLI/CLI.hpp>
+
+#include "ibcm/commands.h"
+#include "ibcm/wire/rdma_cm.h"
+#include "session.h"
+
+namespace ibcm::cli {
+
+namespace {
+
+struct SidrOptions {
+  SessionOptions s;
+  double timeout = 30;
+};
+
+int run_sidr(const SidrOptions& o) {
+  auto session = Session::open(o.s, "sidr");
+  if (!session) return 2;
+  Session& s = *session;
+  Runtime& rt = s.rt();
+  bool done = false, ok = false;
+  rt.on_event([&](Cm&, Time now, const Event& e) {
+    s.print(now, e);
+    if (auto* r = std::get_if<ev::SidrRepReceived>(&e)) {
+      ok = r->rep.status == wire::SidrStatus::Success;
+      done = true;
+    } else if (std::holds_alternative<ev::SidrTimeout>(e)) {
+      done = true;
+    }
+  });
+  std::array<uint8_t, 216> pd{};
+  rt.post([&](Cm& cm, Time now) {
+    wire::rdma_cm::Header h;
+    h.ip_version = s.local().is_v4() ? 4 : 6;
+    wire::Gid lg = gid_of(s.local()), rg = gid_of(*s.remote());
+    if (s.local().is_v4()) {
+      std::copy(lg.begin() + 12, lg.end(), h.src_addr.begin() + 12);
+      std::copy(rg.begin() + 12, rg.end(), h.dst_addr.begin() + 12);
+    } else {
+      h.src_addr = lg;
+      h.dst_addr = rg;
+    }
+    wire::rdma_cm::encode_header(h, std::span<uint8_t, wire::rdma_cm::kHeaderSize>(pd.data(), 36));
+    SidrParams p;
+    p.service_id = wire::rdma_cm::service_id(wire::rdma_cm::PortSpace::UDP, o.s.port);
+    p.dest = s.remote_address();
+    p.private_data = std::span<const uint8_t>(pd.data(), 36);
+    if (!cm.sidr_request(now, p)) done = true;
+  });
+  Time deadline =
+      rt.now() + std::chrono::duration_cast<Time>(std::chrono::duration<double>(o.timeout));
+  while (!done && rt.now() < deadline)
+    if (!rt.run_once(std::chrono::milliseconds(200))) return 2;
+  s.print_stats();
+  return ok ? 0 : 1;
+}
+
+}  // namespace
+
+void add_sidr(CLI::App& app, Runner& run) {
+  auto* cmd = app.add_subcommand("sidr", "SIDR: resolve a UDP-port-space service to a UD QP");
+  static SidrOptions o;
+  add_session_options(*cmd, o.s, true);
+  cmd->add_option("--timeout", o.timeout, "give up after this many seconds")->capture_default_str();
+  cmd->callback([&run] { run = [] { return run_sidr(o); }; });
+}
+
+}  // namespace ibcm::cli
