@@ -82,7 +82,17 @@ bool Runtime::run_once(std::chrono::milliseconds max_wait) {
 }
 
 void Runtime::process(Time t) {
-  // Input first, then tasks, then timers: the engine sees time move forward monotonically.
+  // Consumer tasks first: a call posted before a MAD arrived (listen, say) must be in effect when
+  // the MAD is handled. Then input, then timers.
+  std::vector<Task> tasks;
+  {
+    std::lock_guard lock(tasks_mu_);
+    tasks.swap(tasks_);
+  }
+  for (auto& task : tasks) {
+    task(cm_, t);
+    flush(t);
+  }
   for (;;) {
     size_t got = transport_->receive(rx_buf_);
     for (size_t i = 0; i < got; ++i) {
@@ -92,15 +102,6 @@ void Runtime::process(Time t) {
     }
     flush(t);
     if (got < rx_buf_.size()) break;
-  }
-  std::vector<Task> tasks;
-  {
-    std::lock_guard lock(tasks_mu_);
-    tasks.swap(tasks_);
-  }
-  for (auto& task : tasks) {
-    task(cm_, t);
-    flush(t);
   }
   cm_.handle_timeout(t);
   flush(t);

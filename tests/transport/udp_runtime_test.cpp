@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <condition_variable>
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -61,7 +62,12 @@ TEST(UdpRuntime, ConnectAndDisconnectOverLoopback) {
   Node server(0x1111), client(0x2222);
   Address server_addr = server.rt->transport().local();
   ASSERT_NE(server_addr.port, 0);
-  server.rt->post([](Cm& cm, Time) { EXPECT_TRUE(cm.listen(0x1000).has_value()); });
+  std::promise<void> listening;
+  server.rt->post([&](Cm& cm, Time) {
+    EXPECT_TRUE(cm.listen(0x1000).has_value());
+    listening.set_value();
+  });
+  ASSERT_EQ(listening.get_future().wait_for(10s), std::future_status::ready);
   ConnId conn = 0;
   std::mutex mu;
   client.rt->post([&](Cm& cm, Time now) {

@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "ibcm/wire/time.h"
+
+#include <gtest/gtest.h>
 
 using namespace ibcm::wire;
 using namespace std::chrono;
