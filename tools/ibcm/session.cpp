@@ -62,8 +62,10 @@ std::unique_ptr<Session> Session::open(const SessionOptions& o, const char* comm
     // Stable per address, so a restarted process keeps its CA GUID, as a real CA would.
     wire::Gid gid = gid_of(*local);
     uint64_t low = 0;
-    for (int i = 10; i < 16; ++i) low = low << 8 | gid[i];
-    s->guid_ = 0x0200000000000000ull | low;
+    for (int i = 12; i < 16; ++i) low = low << 8 | gid[i];
+    // MAD-over-UDP peers may share an IP address, so the port is part of their identity.
+    uint64_t port = o.transport == "udp" ? local->port() : 0;
+    s->guid_ = 0x0200000000000000ull | port << 32 | low;
   }
   std::unique_ptr<Transport> t;
   if (o.transport == "udp") {
@@ -89,8 +91,11 @@ std::unique_ptr<Session> Session::open(const SessionOptions& o, const char* comm
       wire::roce::Datagram d;
       d.src_gid = src.gid;
       d.dst_gid = dst.gid;
+      // Shown as RoCEv2 (destination port 4791) whatever the transport, so any RoCE dissector
+      // reads it; the source port keeps the sender's real port.
       d.src_port = src.port ? src.port : wire::roce::kUdpPort;
-      d.dst_port = dst.port ? dst.port : wire::roce::kUdpPort;
+      d.dst_port = wire::roce::kUdpPort;
+      (void)dst;
       d.payload = mad;
       uint8_t frame[wire::roce::kMaxFrameSize];
       size_t n = wire::roce::build_ethernet_frame(d, frame);
