@@ -7,6 +7,22 @@
 
 namespace ibcm::cli {
 
+void write_rdma_cm_header(const IpEndpoint& local, const IpEndpoint& remote, uint16_t src_port,
+                          std::span<uint8_t> out) {
+  wire::rdma_cm::Header h;
+  h.ip_version = local.is_v4() ? 4 : 6;
+  h.src_port = src_port;
+  wire::Gid lg = gid_of(local), rg = gid_of(remote);
+  if (local.is_v4()) {  // IPv4 sits in the last 4 bytes, the first 12 zero
+    std::copy(lg.begin() + 12, lg.end(), h.src_addr.begin() + 12);
+    std::copy(rg.begin() + 12, rg.end(), h.dst_addr.begin() + 12);
+  } else {
+    h.src_addr = lg;
+    h.dst_addr = rg;
+  }
+  wire::rdma_cm::encode_header(h, out.first<wire::rdma_cm::kHeaderSize>());
+}
+
 ConnectParams rdma_cm_connect_params(const IpEndpoint& local, const IpEndpoint& remote,
                                      uint16_t port, uint32_t qpn, uint32_t psn,
                                      std::span<const uint8_t> user_data,
@@ -15,19 +31,9 @@ ConnectParams rdma_cm_connect_params(const IpEndpoint& local, const IpEndpoint& 
   p.service_id = wire::rdma_cm::service_id(wire::rdma_cm::PortSpace::TCP, port);
   p.qpn = qpn;
   p.psn = psn;
-  wire::rdma_cm::Header h;
-  h.ip_version = local.is_v4() ? 4 : 6;
-  h.src_port = static_cast<uint16_t>(0x8000 | (qpn & 0x7fff));  // an ephemeral-looking port
-  wire::Gid lg = gid_of(local), rg = gid_of(remote);
-  if (local.is_v4()) {
-    std::copy(lg.begin() + 12, lg.end(), h.src_addr.begin() + 12);
-    std::copy(rg.begin() + 12, rg.end(), h.dst_addr.begin() + 12);
-  } else {
-    h.src_addr = lg;
-    h.dst_addr = rg;
-  }
   pd.fill(0);
-  wire::rdma_cm::encode_header(h, std::span<uint8_t, wire::rdma_cm::kHeaderSize>(pd.data(), 36));
+  write_rdma_cm_header(local, remote, static_cast<uint16_t>(0x8000 | (qpn & 0x7fff)), pd);
+  wire::Gid lg = gid_of(local), rg = gid_of(remote);
   size_t n = std::min(user_data.size(), wire::rdma_cm::kMaxReqUserData);
   std::memcpy(pd.data() + 36, user_data.data(), n);
   p.private_data = std::span<const uint8_t>(pd.data(), 36 + n);

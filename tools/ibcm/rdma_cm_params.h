@@ -6,6 +6,10 @@
 
 namespace ibcm::cli {
 
+// Writes the 36-byte rdma_cm private-data header for a message from local to remote.
+void write_rdma_cm_header(const IpEndpoint& local, const IpEndpoint& remote, uint16_t src_port,
+                          std::span<uint8_t> out);
+
 // REQ parameters for an rdma_cm connection from `local` to `remote` on TCP port `port`, with the
 // rdma_cm private-data header followed by user_data (<= 56 bytes).
 ConnectParams rdma_cm_connect_params(const IpEndpoint& local, const IpEndpoint& remote,

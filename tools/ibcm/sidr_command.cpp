@@ -3,6 +3,7 @@
 
 #include "ibcm/commands.h"
 #include "ibcm/wire/rdma_cm.h"
+#include "rdma_cm_params.h"
 #include "session.h"
 
 namespace ibcm::cli {
@@ -31,17 +32,7 @@ int run_sidr(const SidrOptions& o) {
   });
   std::array<uint8_t, 216> pd{};
   rt.post([&](Cm& cm, Time now) {
-    wire::rdma_cm::Header h;
-    h.ip_version = s.local().is_v4() ? 4 : 6;
-    wire::Gid lg = gid_of(s.local()), rg = gid_of(*s.remote());
-    if (s.local().is_v4()) {
-      std::copy(lg.begin() + 12, lg.end(), h.src_addr.begin() + 12);
-      std::copy(rg.begin() + 12, rg.end(), h.dst_addr.begin() + 12);
-    } else {
-      h.src_addr = lg;
-      h.dst_addr = rg;
-    }
-    wire::rdma_cm::encode_header(h, std::span<uint8_t, wire::rdma_cm::kHeaderSize>(pd.data(), 36));
+    write_rdma_cm_header(s.local(), *s.remote(), 0, pd);
     SidrParams p;
     p.service_id = wire::rdma_cm::service_id(wire::rdma_cm::PortSpace::UDP, o.s.port);
     p.dest = s.remote_address();
