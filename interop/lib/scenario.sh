@@ -1,0 +1,258 @@
+# shellcheck shell=bash
+# Functions for interop scenario scripts. Source it from a bash script that uses set -euo pipefail:
+#
+#   . "$(dirname "$0")/../lib/scenario.sh"
+#   lab_init guest-client                    # scenario name; arms the cleanup trap and a watchdog
+#   lab_start -p -- 'rping -c -a $IBCM_HOST_IP -p 7174 -C 1 & ibcm-wait 30'
+#   lab_wait_cm 'REQ' 1 10                   # the Linux REQ is in the capture
+#   lab_host 5 some-host-program ...         # runs inside the lab's network namespace
+#   lab_signal_guest                         # releases the guest's `ibcm-wait`
+#   lab_wait_guest 20                        # the guest powers off; returns its command's status
+#   lab_kernel_ok                            # no kernel warning/oops in the guest
+#
+# Every wait has a time limit. Everything the lab made (qemu, tap, namespace, capture, background
+# host commands) is removed by lab_stop, which the EXIT trap runs; a scenario that sets its own
+# EXIT trap must call lab_stop from it. Results (console log, capture, host logs, timings) stay in
+# $LAB_OUT = interop/.cache/results/<scenario>/<kernel series>/.
+#
+# Variables set: LAB_SCENARIO LAB_KERNEL LAB_NAME LAB_NS LAB_STATE LAB_OUT LAB_PCAP LAB_HOST_IP
+# LAB_GUEST_IP LAB_INTEROP. The kernel series comes from $IBCM_KERNEL (default 6.1) or lab_start -k.
+
+LAB_INTEROP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+LAB_CACHE=${IBCM_INTEROP_CACHE:-$LAB_INTEROP/.cache}
+# shellcheck disable=SC2034  # for the scenario scripts
+LAB_HOST_IP=198.51.100.1
+LAB_GUEST_IP=198.51.100.2
+LAB_SIGNAL_PORT=7999
+LAB_KERNEL=${IBCM_KERNEL:-6.1}
+LAB_STARTED=0
+LAB_BG_PIDS=()
+LAB_WATCHDOG_PID=
+
+lab_log() { echo "[$(date +%H:%M:%S.%N | cut -c1-12)] ${LAB_SCENARIO:-lab}/${LAB_KERNEL}: $*" >&2; }
+lab_fail() { lab_log "FAIL: $*"; exit 1; }
+
+# lab_init SCENARIO [TOTAL_SECONDS]: names the scenario, arms the EXIT trap and a watchdog that ends
+# the scenario (SIGTERM to this shell) after TOTAL_SECONDS (default 300).
+lab_init() {
+  LAB_SCENARIO=$1
+  LAB_TOTAL=${2:-300}
+  [ "$(id -u)" -eq 0 ] || lab_fail "must run as root"
+  LAB_NAME=s$$
+  LAB_NS=ibcm-$LAB_NAME
+  LAB_STATE=$LAB_CACHE/run/$LAB_NAME
+  LAB_OUT=$LAB_CACHE/results/$LAB_SCENARIO/$LAB_KERNEL
+  LAB_PCAP=
+  rm -rf "$LAB_OUT"
+  mkdir -p "$LAB_OUT"
+  trap lab_stop EXIT
+  trap 'exit 130' INT
+  trap 'lab_log "ended by SIGTERM (watchdog: ${LAB_TOTAL}s)"; exit 143' TERM
+  # shellcheck disable=SC2016  # $sp is the watchdog's own variable
+  (
+    trap 'kill "$sp" 2>/dev/null; exit 0' TERM
+    sleep "$LAB_TOTAL" &
+    sp=$!
+    wait "$sp" && kill -TERM $$
+  ) </dev/null >/dev/null 2>&1 &
+  LAB_WATCHDOG_PID=$!
+}
+
+# lab_start [-k SERIES] [-p] [-a SRC:DST]... [-g GUEST_SECONDS] [-r READY_SECONDS] -- 'GUEST COMMAND'
+# Boots the guest with that command (a shell line run by the guest's sh) and returns once it printed
+# IBCM-GUEST-READY (rxe0 is up). -p captures the tap into $LAB_OUT/capture.pcap from before boot.
+# In the guest: IBCM_HOST_IP / IBCM_GUEST_IP are set; `ibcm-wait [SECONDS]` blocks until
+# lab_signal_guest; cm_client and the rdma-core tools are on PATH.
+lab_start() {
+  local args=() o
+  OPTIND=1
+  while getopts "k:pa:g:r:" o; do
+    case "$o" in
+      k) LAB_KERNEL=$OPTARG ;;
+      p) LAB_PCAP=$LAB_OUT/capture.pcap; args+=(-p "$LAB_PCAP") ;;
+      a) args+=(-a "$OPTARG") ;;
+      g) args+=(-g "$OPTARG") ;;
+      r) args+=(-r "$OPTARG") ;;
+      *) lab_fail "lab_start: bad option" ;;
+    esac
+  done
+  shift $((OPTIND - 1))
+  [ $# -eq 1 ] || lab_fail "lab_start: want exactly one guest command after the options"
+  if [ "$LAB_OUT" != "$LAB_CACHE/results/$LAB_SCENARIO/$LAB_KERNEL" ]; then # -k changed it
+    LAB_OUT=$LAB_CACHE/results/$LAB_SCENARIO/$LAB_KERNEL
+    rm -rf "$LAB_OUT"; mkdir -p "$LAB_OUT"
+    [ -z "$LAB_PCAP" ] || { LAB_PCAP=$LAB_OUT/capture.pcap; args=("${args[@]/*capture.pcap/$LAB_PCAP}"); }
+  fi
+  [ -f "$LAB_CACHE/$LAB_KERNEL/initrd.gz" ] || "$LAB_INTEROP/vm/build-image" "$LAB_KERNEL" >&2
+  LAB_STARTED=1
+  "$LAB_INTEROP/vm/run-vm" -k "$LAB_KERNEL" -n "$LAB_NAME" -d "${args[@]}" -c "$1" ||
+    lab_fail "guest did not start (see $LAB_STATE/console.log)"
+  lab_log "guest ready after $(cat "$LAB_STATE/t_ready")s"
+}
+
+# lab_console: the guest's console output so far (carriage returns removed)
+lab_console() { tr -d '\r' <"$LAB_STATE/console.log"; }
+
+# lab_console_has REGEX: a console line matches (grep -E). (No `grep -q` behind a pipe under
+# pipefail: its early exit makes the writer die of SIGPIPE and the pipeline look failed.)
+lab_console_has() { lab_console | grep -aE -- "$1" >/dev/null; }
+
+# lab_wait_console REGEX SECONDS: wait until a console line matches (grep -E)
+lab_wait_console() {
+  local re=$1 end=$((SECONDS + $2))
+  while [ $SECONDS -lt "$end" ]; do
+    lab_console_has "$re" && return 0
+    lab_qemu_alive || { lab_console_has "$re" && return 0; lab_fail "guest gone while waiting for /$re/"; }
+    sleep 0.1
+  done
+  lab_fail "no /$re/ on the guest console within $2s"
+}
+
+# pid_alive PID: the process exists and is not a zombie. (A detached qemu is re-parented to PID 1,
+# which may reap it seconds later: `kill -0` alone would still see it.)
+pid_alive() {
+  local st
+  st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
+  [ -n "$st" ] && [ "${st%% *}" != Z ]
+}
+
+lab_qemu_alive() { [ -f "$LAB_STATE/qemu.pid" ] && pid_alive "$(cat "$LAB_STATE/qemu.pid")"; }
+
+# lab_host SECONDS CMD...: run CMD on the host side, inside the lab's namespace, with a time limit.
+lab_host() {
+  local t=$1
+  shift
+  timeout -k 2 "$t" ip netns exec "$LAB_NS" "$@"
+}
+
+# lab_host_bg TAG SECONDS CMD...: the same in the background; output in $LAB_OUT/TAG.log
+lab_host_bg() {
+  local tag=$1 t=$2
+  shift 2
+  timeout -k 2 "$t" ip netns exec "$LAB_NS" "$@" </dev/null >"$LAB_OUT/$tag.log" 2>&1 &
+  LAB_BG_PIDS+=("$!")
+  eval "LAB_BG_$tag=$!"
+  lab_log "host: started $tag (pid $!): $*"
+}
+
+# lab_host_wait TAG SECONDS: wait for a lab_host_bg command; returns its exit status
+lab_host_wait() {
+  local tag=$1 end=$((SECONDS + $2)) pid
+  eval "pid=\${LAB_BG_$tag:-}"
+  [ -n "$pid" ] || lab_fail "lab_host_wait: no background command $tag"
+  while kill -0 "$pid" 2>/dev/null; do
+    [ $SECONDS -lt "$end" ] || lab_fail "host command $tag still running after $2s"
+    sleep 0.1
+  done
+  local rc=0
+  wait "$pid" || rc=$?
+  return "$rc"
+}
+
+# lab_capture FILE: capture on the tap from now on (when lab_start had no -p); one at a time
+lab_capture() {
+  LAB_PCAP=$1
+  local errf=$LAB_OUT/capture2.err
+  ip netns exec "$LAB_NS" tcpdump -i tap0 -s 0 -U -Z root -w "$LAB_PCAP" </dev/null >/dev/null 2>"$errf" &
+  echo $! >"$LAB_STATE/capture.pid" # vm/stop ends it (SIGINT) by this PID
+  local end=$((SECONDS + 5))
+  until grep -q 'listening on' "$errf" 2>/dev/null; do
+    [ $SECONDS -lt "$end" ] || lab_fail "capture did not start: $(cat "$errf")"
+    sleep 0.05
+  done
+}
+
+# lab_pcap_count DISPLAY_FILTER: packets in the capture matching a tshark display filter
+lab_pcap_count() {
+  if [ -z "$LAB_PCAP" ] || [ ! -f "$LAB_PCAP" ]; then echo 0; return; fi
+  local n
+  n=$(tshark -n -r "$LAB_PCAP" -Y "$1" -T fields -e frame.number 2>/dev/null | wc -l) || true
+  echo "${n:-0}"
+}
+
+# lab_wait_pcap DISPLAY_FILTER COUNT SECONDS: wait for COUNT matching packets in the capture
+lab_wait_pcap() {
+  local end=$((SECONDS + $3))
+  while [ "$(lab_pcap_count "$1")" -lt "$2" ]; do
+    [ $SECONDS -lt "$end" ] || lab_fail "capture: fewer than $2 packets match '$1' after $3s"
+    sleep 0.2
+  done
+}
+
+# lab_cm: one line per CM MAD in the capture (lib/pcap-tool cm: all CM messages, comm IDs, ICRC)
+lab_cm() { [ -n "$LAB_PCAP" ] && [ -f "$LAB_PCAP" ] && "$LAB_INTEROP/lib/pcap-tool" cm "$LAB_PCAP"; }
+
+# lab_wait_cm REGEX COUNT SECONDS: wait until COUNT lab_cm lines match REGEX (e.g. ' REP ')
+lab_wait_cm() {
+  local end=$((SECONDS + $3)) n
+  while :; do
+    n=$(lab_cm 2>/dev/null | grep -cE -- "$1") || true
+    [ "${n:-0}" -ge "$2" ] && return 0
+    [ $SECONDS -lt "$end" ] || lab_fail "capture: fewer than $2 CM lines match /$1/ after $3s"
+    sleep 0.2
+  done
+}
+
+# lab_inject PCAP FRAME...: send those frames of a capture, byte for byte, out of the host's tap
+lab_inject() {
+  local f=$1
+  shift
+  lab_host 5 "$LAB_INTEROP/lib/pcap-tool" inject tap0 "$f" "$@" >&2
+}
+
+# lab_signal_guest [SECONDS]: release the guest's `ibcm-wait` (a TCP connect to its port 7999)
+lab_signal_guest() {
+  local end=$((SECONDS + ${1:-10}))
+  until lab_host 2 bash -c "exec 3<>/dev/tcp/$LAB_GUEST_IP/$LAB_SIGNAL_PORT && echo go >&3" 2>/dev/null; do
+    [ $SECONDS -lt "$end" ] || lab_fail "guest not waiting for a signal (ibcm-wait) within ${1:-10}s"
+    sleep 0.1
+  done
+}
+
+# lab_wait_guest SECONDS: wait for the guest to power off; returns the guest command's exit status
+lab_wait_guest() {
+  local end=$((SECONDS + $1)) line
+  while lab_qemu_alive; do
+    [ $SECONDS -lt "$end" ] || lab_fail "guest still running after $1s"
+    sleep 0.1
+  done
+  line=$(lab_console | grep -a -o 'IBCM-GUEST-EXIT.*' | head -n 1) || true
+  [ -n "$line" ] || lab_fail "guest ended without IBCM-GUEST-EXIT"
+  lab_log "guest: $line"
+  return "$(echo "$line" | sed -n 's/.*rc=\([0-9]*\).*/\1/p')"
+}
+
+# lab_kernel_ok: the guest reported no kernel WARNING/BUG/Oops (after its command ended)
+lab_kernel_ok() {
+  lab_console_has 'IBCM-GUEST-KERNEL-OK' && return 0
+  lab_console | grep -a 'IBCM-GUEST-KERNEL' >&2 || true
+  lab_fail "guest kernel reported problems (or no kernel check ran)"
+}
+
+# lab_stop: end everything the lab made and keep its logs in $LAB_OUT. Safe to call twice.
+lab_stop() {
+  local rc=$? pid
+  trap - EXIT
+  if [ -n "$LAB_WATCHDOG_PID" ]; then
+    kill "$LAB_WATCHDOG_PID" 2>/dev/null || true
+    wait "$LAB_WATCHDOG_PID" 2>/dev/null || true
+    LAB_WATCHDOG_PID=
+  fi
+  for pid in "${LAB_BG_PIDS[@]}"; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  LAB_BG_PIDS=()
+  if [ "$LAB_STARTED" = 1 ]; then
+    "$LAB_INTEROP/vm/stop" "$LAB_NAME" || true
+    if [ -d "$LAB_STATE" ]; then
+      for f in console.log qemu.err capture.err t_ready; do
+        [ ! -f "$LAB_STATE/$f" ] || cp "$LAB_STATE/$f" "$LAB_OUT/"
+      done
+      rm -rf "$LAB_STATE"
+    fi
+    LAB_STARTED=0
+  fi
+  [ -z "$LAB_PCAP" ] || [ ! -f "$LAB_PCAP" ] || "$LAB_INTEROP/lib/pcap-tool" cm "$LAB_PCAP" >"$LAB_OUT/cm.txt" 2>/dev/null || true
+  return "$rc"
+}
