@@ -33,6 +33,9 @@ Expected<std::vector<Record>, std::string> read_bytes(std::span<const uint8_t> f
   } else {
     return Unexpected{std::string("not a classic pcap file (bad magic)")};
   }
+  // Another major version would be another format; refuse it rather than misread the records.
+  uint32_t major = swap ? (uint32_t{file[4]} << 8 | file[5]) : (uint32_t{file[5]} << 8 | file[4]);
+  if (major != 2) return Unexpected{"pcap version " + std::to_string(major) + " is not 2"};
   uint32_t link = rd32(file.data() + 20, swap);
   if (link != kLinkTypeEthernet)
     return Unexpected{"link type " + std::to_string(link) + " is not Ethernet"};

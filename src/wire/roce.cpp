@@ -68,13 +68,15 @@ Gid ipv4_mapped_gid(const uint8_t addr[4]) {
 }
 
 uint32_t icrc(std::span<const uint8_t> pkt) {
-  // The masked copy of the headers: variant fields (TOS/TTL/checksum, traffic class/flow
-  // label/hop limit, UDP checksum, BTH reserved byte) become all ones, behind 8 bytes of ones
-  // standing in for the LRH.
+  if (pkt.empty()) return 0;
+  const size_t ip_len = (pkt[0] >> 4) == 4 ? 20 : (pkt[0] >> 4) == 6 ? 40 : 0;
+  const size_t hl = ip_len + kUdpSize + kBthSize;
+  if (ip_len == 0 || pkt.size() < hl) return 0;
+  // The fields a router or switch may rewrite on the way (TOS/TTL/checksum, traffic class/flow
+  // label/hop limit, UDP checksum, FECN/BECN) must not break the end-to-end check, so a copy of
+  // the headers has them set to ones, behind 8 bytes of ones standing in for the IB LRH.
   uint8_t head[8 + 40 + kUdpSize + kBthSize];
   std::memset(head, 0xff, 8);
-  size_t ip_len = (pkt[0] >> 4) == 4 ? 20 : 40;
-  size_t hl = ip_len + kUdpSize + kBthSize;
   std::memcpy(head + 8, pkt.data(), hl);
   uint8_t* ip = head + 8;
   if (ip_len == 20) {
@@ -97,9 +99,12 @@ uint32_t icrc(std::span<const uint8_t> pkt) {
 size_t build_ip_packet(const Datagram& d, std::span<uint8_t> out) {
   bool v4 = is_ipv4_mapped(d.src_gid) && is_ipv4_mapped(d.dst_gid);
   size_t ip_len = v4 ? 20 : 40;
-  size_t udp_len = kUdpSize + kBthSize + kDethSize + d.payload.size() + kIcrcSize;
+  // The BTH pad count is what makes the payload a whole number of 4-byte words; deriving it here
+  // keeps build and parse inverse for any payload length.
+  size_t pad = (4 - d.payload.size() % 4) % 4;
+  size_t udp_len = kUdpSize + kBthSize + kDethSize + d.payload.size() + pad + kIcrcSize;
   size_t total = ip_len + udp_len;
-  if (out.size() < total) return 0;
+  if (out.size() < total || total > 0xffff) return 0;
   uint8_t* p = out.data();
   std::memset(p, 0, ip_len + kUdpSize + kBthSize + kDethSize);
   if (v4) {
@@ -128,8 +133,8 @@ size_t build_ip_packet(const Datagram& d, std::span<uint8_t> out) {
   uint8_t* b = u + kUdpSize;
   const Bth& t = d.bth;
   b[0] = t.opcode;
-  b[1] = static_cast<uint8_t>((t.solicited ? 0x80 : 0) | (t.mig_req ? 0x40 : 0) |
-                              (t.pad_count & 3) << 4 | (t.tver & 15));
+  b[1] = static_cast<uint8_t>((t.solicited ? 0x80 : 0) | (t.mig_req ? 0x40 : 0) | pad << 4 |
+                              (t.tver & 15));
   bits::put_be16(b + 2, t.pkey);
   b[4] = static_cast<uint8_t>((t.fecn ? 0x80 : 0) | (t.becn ? 0x40 : 0));
   bits::put_be32(b + 4, (uint32_t{b[4]} << 24) | (t.dest_qp & 0xffffff));
@@ -138,9 +143,10 @@ size_t build_ip_packet(const Datagram& d, std::span<uint8_t> out) {
   bits::put_be32(e, d.deth.qkey);
   bits::put_be32(e + 4, d.deth.src_qp & 0xffffff);
   uint8_t* pl = e + kDethSize;
-  std::memcpy(pl, d.payload.data(), d.payload.size());
+  if (!d.payload.empty()) std::memcpy(pl, d.payload.data(), d.payload.size());
+  std::memset(pl + d.payload.size(), 0, pad);
   uint32_t c = icrc({p, total - kIcrcSize});
-  uint8_t* ic = pl + d.payload.size();
+  uint8_t* ic = pl + d.payload.size() + pad;
   for (int i = 0; i < 4; ++i) ic[i] = static_cast<uint8_t>(c >> (8 * i));
   return total;
 }
@@ -228,7 +234,8 @@ Expected<Parsed, ParseError> parse_ip_packet(std::span<const uint8_t> pkt) {
   d.payload = std::span<const uint8_t>(e + kDethSize, payload_len - t.pad_count);
   const uint8_t* ic = e + kDethSize + payload_len;
   r.icrc = uint32_t{ic[0]} | uint32_t{ic[1]} << 8 | uint32_t{ic[2]} << 16 | uint32_t{ic[3]} << 24;
-  r.icrc_ok = icrc(pkt.first(total - kIcrcSize)) == r.icrc;
+  r.icrc_computed = icrc(pkt.first(total - kIcrcSize));
+  r.icrc_ok = r.icrc_computed == r.icrc;
   return r;
 }
 
@@ -242,7 +249,10 @@ Expected<Parsed, ParseError> parse_ethernet_frame(std::span<const uint8_t> frame
     type = bits::be16(&frame[off]);
   }
   if (type != 0x0800 && type != 0x86dd) return Unexpected{ParseError::NotIp};
-  return parse_ip_packet(frame.subspan(off + 2));
+  auto ip = frame.subspan(off + 2);
+  // An IP version that contradicts the EtherType is not a packet any stack would accept.
+  if (!ip.empty() && (ip[0] >> 4) != (type == 0x0800 ? 4 : 6)) return Unexpected{ParseError::NotIp};
+  return parse_ip_packet(ip);
 }
 
 }  // namespace ibcm::wire::roce

@@ -32,8 +32,8 @@ constexpr size_t kMaxSidrReqUserData = 216 - kHeaderSize;  // 180
 
 struct Header {
   uint8_t version = 0;
-  uint8_t ip_version = 4;  // 4 or 6, high nibble of byte 1
-  uint16_t src_port = 0;   // the active side's port
+  uint8_t ip_version = 4;              // 4 or 6, high nibble of byte 1
+  uint16_t src_port = 0;               // the active side's port
   std::array<uint8_t, 16> src_addr{};  // IPv4: last 4 bytes, first 12 zero
   std::array<uint8_t, 16> dst_addr{};
   bool operator==(const Header&) const = default;
@@ -43,8 +43,10 @@ enum class HeaderError : uint8_t { Short, BadVersion, BadIpVersion, BadIpv4Paddi
 std::string_view to_string(HeaderError e);
 
 void encode_header(const Header& h, std::span<uint8_t, kHeaderSize> out);
-// Validates what the passive rdma_cm validates (version 0, IP version 4 or 6, IPv4 in the last 4
-// bytes with the first 12 zero).
+// Checks what Linux's passive rdma_cm checks: version 0 and IP version 4 or 6 (the low nibble of
+// byte 1 is reserved and ignored). Stricter than Linux, it also wants an IPv4 header's 12 padding
+// bytes zero: Linux does not look at them, but always sends zeros (as the REQ in tests/vectors
+// shows), so non-zero padding means the bytes are not an rdma_cm header.
 Expected<Header, HeaderError> decode_header(std::span<const uint8_t> private_data);
 
 }  // namespace ibcm::wire::rdma_cm

@@ -1,5 +1,6 @@
 // RoCEv2 framing of CM MADs: [Ethernet /] IPv4 or IPv6 / UDP 4791 / BTH / DETH / MAD / ICRC.
-// See docs/wire.md for the ICRC rule (CRC-32 over the masked headers, stored little-endian).
+// The ICRC is the zlib CRC-32 over 8 bytes of 0xFF, the IP, UDP and BTH headers with their
+// variant fields set to ones, DETH and payload; it is stored little-endian (docs/transports.md).
 #pragma once
 
 #include <cstdint>
@@ -19,13 +20,14 @@ constexpr size_t kDethSize = 8;
 constexpr size_t kIcrcSize = 4;
 constexpr size_t kEthernetSize = 14;
 // The largest frame build_* can produce for a 256-byte MAD (Ethernet + IPv6).
-constexpr size_t kMaxFrameSize = kEthernetSize + 40 + 8 + kBthSize + kDethSize + kMadSize + kIcrcSize;
+constexpr size_t kMaxFrameSize =
+    kEthernetSize + 40 + 8 + kBthSize + kDethSize + kMadSize + kIcrcSize;
 
 struct Bth {
   uint8_t opcode = kOpUdSendOnly;
   bool solicited = false;
   bool mig_req = false;
-  uint8_t pad_count = 0;
+  uint8_t pad_count = 0;  // parse reports it; build derives it from the payload length
   uint8_t tver = 0;
   uint16_t pkey = 0xFFFF;
   bool fecn = false;
@@ -56,31 +58,36 @@ struct Datagram {
 };
 
 enum class ParseError : uint8_t {
-  Truncated,     // shorter than its headers say
-  NotIp,         // Ethernet type / IP version is neither IPv4 nor IPv6
-  NotUdp,        // IP protocol / next header is not UDP, or IPv4 options/fragments
-  NotRoce,       // UDP destination port is not 4791
-  BadLength,     // IP or UDP length fields disagree with the buffer
-  NotUd,         // BTH opcode is not UD SEND only (no DETH follows)
+  Truncated,  // shorter than its headers say
+  NotIp,      // Ethernet type / IP version is neither IPv4 nor IPv6
+  NotUdp,     // IP protocol / next header is not UDP, or IPv4 options/fragments
+  NotRoce,    // UDP destination port is not 4791
+  BadLength,  // IP or UDP length fields disagree with the buffer
+  NotUd,      // BTH opcode is not UD SEND only (no DETH follows)
 };
 std::string_view to_string(ParseError e);
 
 struct Parsed {
   Datagram dgram;     // payload points into the parsed buffer
   uint32_t icrc = 0;  // as received
+  uint32_t icrc_computed = 0;
   bool icrc_ok = false;
 };
 
-// The ICRC of an IP packet (from the IP header up to, not including, the ICRC).
+// The ICRC of an IP packet (from the IP header up to, not including, the ICRC). Returns 0 when
+// the bytes cannot hold an IPv4/IPv6, UDP and BTH header.
 uint32_t icrc(std::span<const uint8_t> ip_packet);
 
 // Builds the IP packet (IPv4 or IPv6), including the ICRC; returns its length, or 0 if `out` is
-// too small. The IPv4 header checksum and UDP length are filled in; the UDP checksum is 0.
+// too small or the packet would exceed 65535 bytes. The IPv4 header checksum and UDP length are
+// filled in; the UDP checksum is 0; IPv4 has Don't Fragment set, as Linux sends it.
 size_t build_ip_packet(const Datagram& d, std::span<uint8_t> out);
 // Same, behind a 14-byte Ethernet header (MACs derived from the IPs; locally administered).
 size_t build_ethernet_frame(const Datagram& d, std::span<uint8_t> out);
 
+// Safe on any input. Bytes after the IP packet's own length (Ethernet padding, FCS) are ignored.
 Expected<Parsed, ParseError> parse_ip_packet(std::span<const uint8_t> packet);
+// Accepts one 802.1Q tag.
 Expected<Parsed, ParseError> parse_ethernet_frame(std::span<const uint8_t> frame);
 
 // IPv4-mapped GID for an IPv4 address given in network byte order as 4 bytes.
