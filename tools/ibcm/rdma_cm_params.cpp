@@ -47,8 +47,8 @@ ConnectParams rdma_cm_connect_params(const IpEndpoint& local, const IpEndpoint& 
   p.primary.hop_limit = 64;
   p.primary.subnet_local = false;
   p.primary.flow_label = 0x10000 | (qpn & 0xFFFF);
-  p.primary.packet_rate = 3;
-  p.primary.local_ack_timeout = 18;
+  p.primary.packet_rate = 0;
+  p.primary.local_ack_timeout = 19;
   p.mtu = wire::Mtu::Mtu1024;
   p.responder_resources = 1;
   p.initiator_depth = 1;
