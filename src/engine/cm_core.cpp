@@ -128,10 +128,7 @@ void Cm::Impl::free_conn(uint32_t idx) {
   release_tx(c);
   if (c.half_open) --half_open_;
   if (c.in_remote_map) by_remote_.erase(RemoteKey{c.remote_id, c.remote_guid});
-  if (c.in_rqpn_map) {
-    const uint32_t* owner = by_rqpn_.find(QpKey{c.remote_qpn, c.remote_guid});
-    if (owner && *owner == idx) by_rqpn_.erase(QpKey{c.remote_qpn, c.remote_guid});
-  }
+  forget_remote_qpn(c, idx);
   unbind_local_qpn(c, idx);
   if (c.p2p) remove_p2p(idx);
   by_local_.erase(c.local_id);
@@ -154,6 +151,13 @@ void Cm::Impl::set_remote(Conn& c, uint32_t idx, uint32_t remote_id, uint64_t gu
   c.remote_qpn = rqpn;
   c.in_remote_map = by_remote_.insert(RemoteKey{remote_id, guid}, idx);
   c.in_rqpn_map = by_rqpn_.insert(QpKey{rqpn, guid}, idx);
+}
+
+void Cm::Impl::forget_remote_qpn(Conn& c, uint32_t idx) {
+  if (!c.in_rqpn_map) return;
+  const uint32_t* owner = by_rqpn_.find(QpKey{c.remote_qpn, c.remote_guid});
+  if (owner && *owner == idx) by_rqpn_.erase(QpKey{c.remote_qpn, c.remote_guid});
+  c.in_rqpn_map = false;
 }
 
 void Cm::Impl::bind_local_qpn(Conn& c, uint32_t idx, uint32_t qpn) {
@@ -185,6 +189,10 @@ Time Cm::Impl::timewait_length(const Conn& c) const {
 
 void Cm::Impl::enter_timewait(Conn& c, uint32_t idx) {
   release_tx(c);
+  // The connection is over on both sides: the peer may reuse its QPN for a new connection to a
+  // new QP of ours (ours stays protected by the local-QPN map), so a new REQ or REP from that QPN
+  // is not stale. Duplicates of the old REQ still find it by remote comm ID and get REJ 10.
+  forget_remote_qpn(c, idx);
   set_state(c, State::TimeWait);
   c.lap = LapState::Idle;
   arm(c, idx, timewait_length(c));

@@ -210,6 +210,7 @@ class Cm::Impl {
   void set_remote(engine::Conn& c, uint32_t idx, uint32_t remote_id, uint64_t guid, uint32_t rqpn);
   void bind_local_qpn(engine::Conn& c, uint32_t idx, uint32_t qpn);
   void unbind_local_qpn(engine::Conn& c, uint32_t idx);
+  void forget_remote_qpn(engine::Conn& c, uint32_t idx);
   std::optional<Error> local_qpn_busy(uint32_t qpn) const;
 
   Time retry_interval(const engine::Conn& c) const;

@@ -64,6 +64,51 @@ TEST(Stale, RebootedPeerReusingItsQpnGetsRej10AndTheOldConnectionADreq) {
   EXPECT_EQ(req->req.local_comm_id, *retry);
 }
 
+// A connection in TIMEWAIT is over on both sides: a new REQ (new comm ID) from the peer's reused
+// QPN starts a new connection instead of drawing a second REJ 10, while the old connection keeps
+// protecting our own QPN until its TIMEWAIT ends.
+TEST(Stale, NewReqFromAQpnWhoseOldConnectionIsInTimewaitIsAccepted) {
+  Pair p;
+  auto [ca, cb] = p.connect(0x100, 0x200);
+  ASSERT_TRUE(p.a.disconnect(p.now, ca).has_value());
+  p.deliver_one();  // DREQ
+  ASSERT_TRUE(p.b.send_drep(p.now, cb).has_value());
+  p.deliver_one();  // DREP
+  ASSERT_EQ(p.b.state(cb), State::TimeWait);
+
+  reboot_a(p);
+  auto again = p.a.connect(p.now, p.params(0x100));
+  ASSERT_TRUE(again.has_value());
+  p.deliver_one();  // REQ from QPN 0x100 again
+  auto req = p.last<ev::ReqReceived>(p.b_events);
+  ASSERT_TRUE(req.has_value());
+  EXPECT_EQ(req->req.local_comm_id, *again);
+  EXPECT_TRUE(p.in_flight.empty());  // no REJ 10, no DREQ
+  EXPECT_EQ(p.b.counters().rej_sent_stale, 0u);
+  EXPECT_EQ(p.b.state(cb), State::TimeWait);
+
+  AcceptParams ap;
+  ap.qpn = 0x200;  // still in TIMEWAIT for the old connection
+  EXPECT_EQ(p.b.accept(p.now, req->conn, ap).error(), Error::QpnInTimeWait);
+  ap.qpn = 0x201;
+  ASSERT_TRUE(p.b.accept(p.now, req->conn, ap).has_value());
+  p.deliver_one();  // REP
+  ASSERT_TRUE(p.a.send_rtu(p.now, *again).has_value());
+  p.deliver_all();
+  EXPECT_EQ(p.b.state(req->conn), State::Established);
+
+  // The old connection's TIMEWAIT exit must not unhook the new one from the QPN table: a third
+  // incarnation of A reusing QPN 0x100 is stale against the new connection.
+  p.run_timers_until(p.now + cm_time(19));
+  EXPECT_FALSE(p.b.state(cb).has_value());
+  p.a = Cm(config_of(1, 100));  // another seed: the same one would repeat the last comm ID
+  p.in_flight.clear();
+  ASSERT_TRUE(p.a.connect(p.now, p.params(0x100)).has_value());
+  p.deliver_one();  // REQ
+  Wire rej = p.deliver_one();
+  EXPECT_EQ(std::get<wire::Rej>(rej.mad().message).reason, wire::RejReason::StaleConnection);
+}
+
 // The old connection is torn down whatever state it is in.
 class StaleInState : public ::testing::TestWithParam<State> {};
 
