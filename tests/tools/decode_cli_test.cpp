@@ -15,35 +15,13 @@
 #include "ibcm/wire/pcap.h"
 #include "ibcm/wire/roce.h"
 #include "ibcm/wire/schema.h"
+#include "tools/cli_run.h"
 
 using namespace ibcm::wire;
+using Run = ibcm::test::CliRun;
+using ibcm::test::run;
 
 namespace {
-
-struct Run {
-  int exit_code = -1;
-  std::vector<std::string> lines;  // without their newlines
-};
-
-Run run(const std::string& args) {
-  Run r;
-  FILE* p = popen((std::string(IBCM_CLI) + " " + args).c_str(), "r");
-  if (!p) return r;
-  std::string line;
-  int c;
-  while ((c = std::fgetc(p)) != EOF) {
-    if (c == '\n') {
-      r.lines.push_back(line);
-      line.clear();
-    } else {
-      line += static_cast<char>(c);
-    }
-  }
-  if (!line.empty()) r.lines.push_back(line);  // a last line without newline is a bug; keep it
-  int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
 
 // A strict parser for the flat JSON objects the CLI prints: string, unsigned integer and boolean
 // values. Values come back as text (strings unescaped). nullopt unless the whole line is one

@@ -15,12 +15,14 @@ void add_decode(CLI::App& app, Runner& run);
 void add_connect(CLI::App& app, Runner& run);
 void add_listen(CLI::App& app, Runner& run);
 void add_sidr(CLI::App& app, Runner& run);
+void add_sim(CLI::App& app, Runner& run);
 
 inline void add_commands(CLI::App& app, Runner& run) {
   add_decode(app, run);
   add_connect(app, run);
   add_listen(app, run);
   add_sidr(app, run);
+  add_sim(app, run);
 }
 
 }  // namespace ibcm::cli
