@@ -163,3 +163,24 @@ TEST(Disconnect, DestroyEstablishedSendsDreqAndHoldsTimewaitSilently) {
   EXPECT_EQ(p.a.connection_count(), 0u);
   EXPECT_EQ(p.a_events.size(), events_before);  // nothing after destroy
 }
+
+// The QP walk a verbs user makes: INIT and ERR attributes are always at hand; RTR and RTS only
+// while the connection has a peer. After a disconnect the consumer moves its QP to ERR.
+TEST(Disconnect, QpGoesToErrAndRtrIsRefusedInTimewait) {
+  Pair p;
+  auto [ca, cb] = p.connect();
+  ASSERT_TRUE(p.a.disconnect(p.now, ca).has_value());
+  p.deliver_one();  // DREQ
+  ASSERT_TRUE(p.b.send_drep(p.now, cb).has_value());
+  p.deliver_one();  // DREP
+  for (auto* cm : {&p.a, &p.b}) {
+    const ConnId c = cm == &p.a ? ca : cb;
+    ASSERT_EQ(cm->state(c), State::TimeWait);
+    auto err = cm->qp_attributes(c, QpState::Err);
+    ASSERT_TRUE(err.has_value());
+    EXPECT_EQ(err->state, QpState::Err);
+    EXPECT_EQ(cm->qp_attributes(c, QpState::Rtr).error(), Error::InvalidState);
+  }
+  p.run_timers_until(p.now + std::chrono::seconds(10));
+  EXPECT_EQ(p.a.qp_attributes(ca, QpState::Err).error(), Error::UnknownConnection);
+}
