@@ -12,8 +12,10 @@
 #include "ibcm/wire/rdma_cm.h"
 #include "ibcm/wire/roce.h"
 #include "ibcm/wire/schema.h"
+#include "wire/testkit.h"
 
 using namespace ibcm::wire;
+using ibcm::wire::testkit::field_mask;
 
 namespace {
 
@@ -55,21 +57,6 @@ std::vector<Frame> load(const std::string& name) {
   for (auto& f : out)
     f.parsed.dgram.payload = {f.raw.data() + f.raw.size() - roce::kIcrcSize - kMadSize, kMadSize};
   return out;
-}
-
-// Bits of the MAD some field covers, from the schema tables; the others are reserved.
-template <class M>
-void mark(std::array<uint8_t, kMadSize>& mask, size_t base) {
-  for (const auto& f : Schema<M>::fields)
-    for (uint32_t b = f.first_bit(); b < f.end_bit(); ++b)
-      mask[base + b / 8] |= static_cast<uint8_t>(0x80 >> (b % 8));
-}
-
-std::array<uint8_t, kMadSize> field_mask(const Message& m) {
-  std::array<uint8_t, kMadSize> mask{};
-  mark<MadHeader>(mask, 0);
-  std::visit([&](const auto& x) { mark<std::decay_t<decltype(x)>>(mask, kMadHeaderSize); }, m);
-  return mask;
 }
 
 size_t reserved_bits(const Message& m) {
