@@ -146,6 +146,7 @@ void Cm::Impl::tear_down_stale(uint32_t idx, uint32_t remote_qpn) {
       break;
   }
   // Any other state, not only ESTABLISHED: DREQ with RemoteQPN = the QPN the peer reused.
+  if (cfg_.mutations & static_cast<uint32_t>(Mutation::SkipStaleDreq)) return;
   disarm(c);
   release_tx(c);
   c.lap = LapState::Idle;

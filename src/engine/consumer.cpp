@@ -48,6 +48,18 @@ const Counters& Cm::counters() const {
 size_t Cm::connection_count() const {
   return impl_->conns_.live;
 }
+std::vector<ConnectionInfo> Cm::connections() const {
+  std::vector<ConnectionInfo> out;
+  out.reserve(impl_->conns_.live);
+  for (const Conn& c : impl_->conns_.items) {
+    if (c.local_id == 0) continue;  // a free slot (live IDs are never 0)
+    out.push_back(ConnectionInfo{c.local_id, c.state, c.active, c.local_qpn, c.remote_qpn,
+                                 c.remote_id, c.remote_guid, c.peer,
+                                 c.timer != engine::TimerWheel::kNone});
+  }
+  return out;
+}
+
 size_t Cm::timer_count() const {
   return impl_->timers_.size();
 }

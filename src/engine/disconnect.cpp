@@ -46,6 +46,7 @@ void Cm::Impl::act_retry_dreq(Conn& c, uint32_t idx) {
     return;
   }
   // No DREP after every retry: the spec's "DREP timeout -> TimeWait". Nobody waits forever.
+  if (cfg_.mutations & static_cast<uint32_t>(Mutation::NeverTimeOutDreq)) return;
   emit_for(c, ev::DreqTimeout{c.local_id});
   enter_timewait(c, idx);
 }

@@ -2,12 +2,15 @@
 // diagram and a summary (outcome, checks, messages, time to recover). With no scenario it runs
 // the stale-connection story. Exit status 0 only if every scenario run passed its checks.
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "ibcm/commands.h"
+#include "ibcm/sim/random_run.h"
 #include "ibcm/sim/scenario.h"
+#include "ibcm/wire/print.h"
 
 namespace ibcm::cli {
 
@@ -20,6 +23,11 @@ struct SimOptions {
   bool json = false;
   bool list = false;
   bool all = false;
+  bool random = false;
+  std::string seeds = "1..100";
+  std::vector<std::string> mutations;
+  uint32_t max_nodes = 64;
+  bool verbose = false;
 };
 
 // One capture per scenario: FILE as given for one scenario, FILE with "-NAME" before its
@@ -33,7 +41,91 @@ std::string pcap_path(const std::string& base, const std::string& name, bool sev
   return base.substr(0, dot) + "-" + name + base.substr(dot);
 }
 
+// "A..B" (inclusive) or a single seed.
+bool parse_seeds(const std::string& s, uint64_t& first, uint64_t& last) {
+  try {
+    const auto dots = s.find("..");
+    size_t used = 0;
+    if (dots == std::string::npos) {
+      first = last = std::stoull(s, &used);
+      return used == s.size();
+    }
+    first = std::stoull(s.substr(0, dots), &used);
+    if (used != dots) return false;
+    const std::string tail = s.substr(dots + 2);
+    last = std::stoull(tail, &used);
+    return used == tail.size() && first <= last;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+// The simulation's self-test: break one engine rule on purpose (see ibcm::Mutation).
+bool parse_mutation(const std::string& name, uint32_t& bits) {
+  if (name == "skip-stale-dreq") {
+    bits |= static_cast<uint32_t>(Mutation::SkipStaleDreq);
+  } else if (name == "never-time-out-dreq") {
+    bits |= static_cast<uint32_t>(Mutation::NeverTimeOutDreq);
+  } else {
+    return false;
+  }
+  return true;
+}
+
+int run_random_seeds(const SimOptions& o) {
+  uint64_t first = 0, last = 0;
+  if (!parse_seeds(o.seeds, first, last)) {
+    std::cerr << "ibcm sim: --seeds wants A..B (A <= B) or one seed, not '" << o.seeds << "'\n";
+    return 2;
+  }
+  sim::RandomRunOptions ro;
+  for (const auto& m : o.mutations)
+    if (!parse_mutation(m, ro.mutations)) {
+      std::cerr << "ibcm sim: unknown mutation '" << m
+                << "' (skip-stale-dreq, never-time-out-dreq)\n";
+      return 2;
+    }
+  ro.max_nodes = std::max<uint32_t>(2, o.max_nodes);
+  const auto t0 = std::chrono::steady_clock::now();
+  uint64_t failed = 0, runs = 0;
+  for (uint64_t seed = first;; ++seed) {
+    ro.seed = seed;
+    sim::RandomRunResult r = sim::run_random(ro);
+    ++runs;
+    if (o.verbose && !o.json) std::cout << sim::describe(r) << "\n";
+    if (!r.passed()) {
+      ++failed;
+      if (o.json) {
+        std::string v;
+        for (const auto& x : r.violations) v += (v.empty() ? "" : ",") + wire::json_quote(x);
+        std::cout << "{\"seed\":" << seed
+                  << ",\"passed\":false,\"run\":" << wire::json_quote(sim::describe(r))
+                  << ",\"violations\":[" << v << "]}\n";
+      } else {
+        std::cout << "== FAILED " << sim::describe(r) << "\n";
+        for (const auto& x : r.violations) std::cout << "   violation: " << x << "\n";
+        std::cout << "   reproduce: ibcm sim --random --seeds " << seed << ".." << seed
+                  << (ro.max_nodes != 64 ? " --max-nodes " + std::to_string(ro.max_nodes) : "")
+                  << "\n\n"
+                  << r.fabric->ladder() << "\n";
+      }
+      if (!o.pcap.empty())
+        (void)r.fabric->write_pcap(pcap_path(o.pcap, std::to_string(seed), true));
+    }
+    if (seed == last) break;
+  }
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (o.json)
+    std::cout << "{\"seeds\":" << runs << ",\"passed\":" << runs - failed
+              << ",\"failed\":" << failed << ",\"seconds\":" << secs << "}\n";
+  else
+    std::cout << runs << " seeds (" << first << ".." << last << "): " << runs - failed
+              << " passed, " << failed << " failed, in " << secs << " s\n";
+  return failed == 0 ? 0 : 1;
+}
+
 int run_sim(const SimOptions& o) {
+  if (o.random) return run_random_seeds(o);
   const auto all = sim::scenarios();
   if (o.list) {
     for (const auto& s : all) std::cout << s.name << "  " << s.title << "\n";
@@ -91,6 +183,15 @@ void add_sim(CLI::App& app, Runner& run) {
   cmd->add_option("--pcap", o->pcap,
                   "Write the run's MADs as a RoCEv2 pcap (FILE-NAME.pcap per scenario if several)");
   cmd->add_flag("--json", o->json, "One JSON object per scenario instead of text");
+  cmd->add_flag("--random", o->random,
+                "Deterministic simulation testing: random fabrics, faults and workloads, one per "
+                "seed, with invariant checks; failing seeds print their ladder");
+  cmd->add_option("--seeds", o->seeds, "With --random: the seeds to run, A..B inclusive");
+  cmd->add_option("--max-nodes", o->max_nodes, "With --random: at most this many nodes (2-64)");
+  cmd->add_option("--mutation", o->mutations,
+                  "With --random: break an engine rule on purpose (skip-stale-dreq, "
+                  "never-time-out-dreq) to show that the checks catch it");
+  cmd->add_flag("--verbose", o->verbose, "With --random: one line per seed");
   cmd->callback([o, &run] { run = [o] { return run_sim(*o); }; });
 }
 

@@ -13,6 +13,7 @@
 #include <optional>
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include "ibcm/engine/config.h"
 #include "ibcm/engine/counters.h"
@@ -100,6 +101,9 @@ class Cm {
   size_t connection_count() const;  // every connection object, TIMEWAIT included
   size_t timer_count() const;       // armed timers (0 after a full drain: nothing leaks)
   size_t sidr_count() const;
+  // Every connection object (like `rdma res show cm_id`), in no particular order. O(slots): for
+  // tools and invariant checks, not for the data path.
+  std::vector<ConnectionInfo> connections() const;
   const Config& config() const;
   void set_logger(Logger log);
 

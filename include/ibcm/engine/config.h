@@ -7,6 +7,14 @@
 
 namespace ibcm {
 
+// Rules the engine can be told to break, to prove that the simulator's invariant checks catch
+// each one (mutation testing, tests/sim/random_run_test.cpp). Never set outside such tests.
+enum class Mutation : uint32_t {
+  None = 0,
+  SkipStaleDreq = 1u << 0,     // a stale REQ/REP gets REJ 10 but the old connection no DREQ
+  NeverTimeOutDreq = 1u << 1,  // DREQ_SENT waits for a DREP forever after the last retry
+};
+
 struct Config {
   uint64_t ca_guid = 0;  // this CA's GUID (REQ/REP LocalCAGUID, REJ 4 ARI)
   Address local;         // this port's address (the source of what we send)
@@ -32,6 +40,8 @@ struct Config {
   uint32_t max_sidr = 1u << 16;        // outstanding SIDR requests, each direction
   uint32_t max_pending_tx = 1u << 20;  // MADs waiting in poll_transmit
   uint32_t max_pending_events = 1u << 20;
+
+  uint32_t mutations = 0;  // Mutation bits; 0 in every real use
 };
 
 }  // namespace ibcm

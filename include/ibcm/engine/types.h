@@ -52,6 +52,19 @@ std::string_view to_string(State s);
 
 // The alternate-path sub-state of an ESTABLISHED connection.
 enum class LapState : uint8_t { Idle, LapSent, LapRcvd, MraLapSent, MraLapRcvd };
+
+// One connection as the queries see it.
+struct ConnectionInfo {
+  ConnId id = 0;
+  State state = State::Idle;
+  bool active = false;  // we sent the REQ
+  uint32_t local_qpn = 0;
+  uint32_t remote_qpn = 0;  // 0 until the peer named its QP
+  uint32_t remote_id = 0;   // the peer's comm ID, 0 until known
+  uint64_t remote_ca_guid = 0;
+  Address peer;
+  bool timer_armed = false;
+};
 std::string_view to_string(LapState s);
 
 // Errors the consumer API returns.
