@@ -20,6 +20,7 @@ struct ConnectOptions {
   double hold = 0;
   bool no_disconnect = false;
   int retries = 0;
+  int max_cm_retries = 15;
   double timeout = 300;
 };
 
@@ -60,6 +61,8 @@ int run_connect(const ConnectOptions& o) {
   auto start_connect = [&](Cm& cm, Time now) {
     ConnectParams p = rdma_cm_connect_params(s.local(), *s.remote(), o.s.port, qpn, psn, {}, pd);
     p.dest = s.remote_address();
+    p.remote_cm_response_timeout = static_cast<uint8_t>(o.s.cm_response_timeout & 31);
+    p.max_cm_retries = static_cast<uint8_t>(o.max_cm_retries);
     auto c = cm.connect(now, p);
     if (!c) {
       s.note(now, "error", "\"error\":\"" + std::string(to_string(c.error())) + "\"",
@@ -155,6 +158,15 @@ void add_connect(CLI::App& app, Runner& run) {
                 "after the hold, exit without sending anything (as if the process died)");
   cmd->add_option("--retries", o.retries,
                   "after REJ 10 (stale), retry this many times once TIMEWAIT ends")
+      ->capture_default_str();
+  cmd->add_option("--cm-response-timeout", o.s.cm_response_timeout,
+                  "CM response timeout exponent (4.096 us x 2^T) for both sides, as in the REQ; "
+                  "with the packet lifetime it sets the REQ and DREQ retry interval")
+      ->check(CLI::Range(0, 31))
+      ->capture_default_str();
+  cmd->add_option("--max-cm-retries", o.max_cm_retries,
+                  "REQ/REP/DREQ retransmissions before giving up (MaxCMRetries)")
+      ->check(CLI::Range(0, 15))
       ->capture_default_str();
   cmd->add_option("--timeout", o.timeout, "give up after this many seconds")->capture_default_str();
   cmd->callback([&run] { run = [] { return run_connect(o); }; });

@@ -21,6 +21,7 @@ struct ListenOptions {
   bool mra = false;
   double mra_delay = 2.0;
   std::string qpn;
+  double hold = -1;  // >= 0: disconnect (DREQ) this long after ESTABLISHED
   double timeout = 0;
 };
 
@@ -62,7 +63,8 @@ int run_listen(const ListenOptions& o) {
   int ended = 0;
   bool failed = false;
   std::mt19937 rng(std::random_device{}());
-  std::map<ConnId, Time> accept_at;  // MRA sent: accept when the time comes
+  std::map<ConnId, Time> accept_at;      // MRA sent: accept when the time comes
+  std::map<ConnId, Time> disconnect_at;  // --hold: disconnect when the time comes
 
   auto accept = [&](Cm& cm, Time now, ConnId c) {
     AcceptParams ap;
@@ -87,7 +89,12 @@ int run_listen(const ListenOptions& o) {
       } else {
         accept(cm, now, req->conn);
       }
+    } else if (auto* est = std::get_if<ev::Established>(&e)) {
+      if (o.hold >= 0)
+        disconnect_at[est->conn] =
+            now + std::chrono::duration_cast<Time>(std::chrono::duration<double>(o.hold));
     } else if (auto* d = std::get_if<ev::DreqReceived>(&e)) {
+      disconnect_at.erase(d->conn);
       cm.send_drep(now, d->conn);
     } else if (std::holds_alternative<ev::TimeWaitExit>(e)) {
       ++ended;
@@ -142,6 +149,15 @@ int run_listen(const ListenOptions& o) {
         ++it;
       }
     }
+    for (auto it = disconnect_at.begin(); it != disconnect_at.end();) {
+      if (it->second <= now) {
+        ConnId c = it->first;
+        rt.post([c](Cm& cm, Time t) { (void)cm.disconnect(t, c); });
+        it = disconnect_at.erase(it);
+      } else {
+        ++it;
+      }
+    }
     if (!rt.run_once(std::chrono::milliseconds(100))) return 2;
     if (failed && o.count == 0) stopped = true;
   }
@@ -160,6 +176,9 @@ void add_listen(CLI::App& app, Runner& run) {
   cmd->add_option("--reject", o.reject, "reject every REQ with this reason (number or name)");
   cmd->add_flag("--mra", o.mra, "answer each REQ with MRA first, accept after --mra-delay");
   cmd->add_option("--mra-delay", o.mra_delay, "seconds between MRA and REP")->capture_default_str();
+  cmd->add_option("--hold", o.hold,
+                  "disconnect (DREQ) each connection this many seconds after it is established "
+                  "(default: wait for the peer's DREQ)");
   cmd->add_option("--qpn", o.qpn, "QPN for the first accepted connection (then +1 each)");
   cmd->add_option("--timeout", o.timeout, "give up after this many seconds (0: never)");
   cmd->callback([&run] { run = [] { return run_listen(o); }; });

@@ -79,6 +79,7 @@ std::unique_ptr<Session> Session::open(const SessionOptions& o, const char* comm
   }
   Config cfg;
   cfg.ca_guid = s->guid_;
+  cfg.cm_response_timeout = static_cast<uint8_t>(o.cm_response_timeout & 31);
   cfg.seed = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
              (uint64_t{static_cast<uint32_t>(::getpid())} << 32);
   s->rt_ = std::make_unique<Runtime>(cfg, std::move(t));
