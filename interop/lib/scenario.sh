@@ -16,7 +16,19 @@
 # $LAB_OUT = interop/.cache/results/<scenario>/<kernel series>/.
 #
 # Variables set: LAB_SCENARIO LAB_KERNEL LAB_NAME LAB_NS LAB_STATE LAB_OUT LAB_PCAP LAB_HOST_IP
-# LAB_GUEST_IP LAB_INTEROP. The kernel series comes from $IBCM_KERNEL (default 6.1) or lab_start -k.
+# LAB_GUEST_IP LAB_INTEROP LAB_IBCM. The kernel series comes from $IBCM_KERNEL (default 6.1) or
+# lab_start -k.
+#
+# Scenarios with ibcm on the host side (the CLI: $IBCM_CLI, default build/tools/ibcm):
+#   lab_need_ibcm
+#   lab_ibcm_bg ours 30 connect --transport roce --local "$LAB_HOST_IP" --remote "$LAB_GUEST_IP" ...
+#   lab_wait_event ours established 1 10      # its --json events in $LAB_OUT/ours.log
+#   lab_expect_events ours 'rep_received established dreq_received timewait_exit'
+#   lab_expect_guest l1 'listen CONNECT_REQUEST accept ESTABLISHED ...'   # `tagged l1 cm_client ...`
+#   lab_expect_seq <<'EOF'                    # the capture's exact CM sequence (lib/cm-seq)
+#   H>G REQ lc=H1 .*
+#   G>H REP lc=G1 rc=H1 .*
+#   EOF
 
 LAB_INTEROP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 LAB_CACHE=${IBCM_INTEROP_CACHE:-$LAB_INTEROP/.cache}
@@ -28,6 +40,17 @@ LAB_KERNEL=${IBCM_KERNEL:-6.1}
 LAB_STARTED=0
 LAB_BG_PIDS=()
 LAB_WATCHDOG_PID=
+LAB_IBCM=${IBCM_CLI:-$(cd "$LAB_INTEROP/.." && pwd)/build/tools/ibcm}
+# Put in front of every guest command: `tagged TAG CMD...` runs CMD with each output line (stdout
+# and stderr) prefixed "TAG " on the console and a last line "TAG RC=<exit status>", so the host
+# can tell apart the programs of one guest (lab_guest, lab_expect_guest); it returns CMD's status.
+# shellcheck disable=SC2016  # expanded by the guest's shell
+LAB_GUEST_PRELUDE='tagged() {
+  _t=$1; shift
+  { "$@" 2>&1; echo $? >"/tmp/.rc.$_t"; echo "RC=$(cat "/tmp/.rc.$_t")"; } |
+    while IFS= read -r _l; do echo "$_t $_l"; done
+  return "$(cat "/tmp/.rc.$_t")"
+}'
 
 lab_log() { echo "[$(date +%H:%M:%S.%N | cut -c1-12)] ${LAB_SCENARIO:-lab}/${LAB_KERNEL}: $*" >&2; }
 lab_fail() { lab_log "FAIL: $*"; exit 1; }
@@ -85,9 +108,40 @@ lab_start() {
   fi
   [ -f "$LAB_CACHE/$LAB_KERNEL/initrd.gz" ] || "$LAB_INTEROP/vm/build-image" "$LAB_KERNEL" >&2
   LAB_STARTED=1
-  "$LAB_INTEROP/vm/run-vm" -k "$LAB_KERNEL" -n "$LAB_NAME" -d "${args[@]}" -c "$1" ||
-    lab_fail "guest did not start (see $LAB_STATE/console.log)"
+  "$LAB_INTEROP/vm/run-vm" -k "$LAB_KERNEL" -n "$LAB_NAME" -d "${args[@]}" -c "$LAB_GUEST_PRELUDE
+$1" || lab_fail "guest did not start (see $LAB_STATE/console.log)"
   lab_log "guest ready after $(cat "$LAB_STATE/t_ready")s"
+}
+
+# lab_power_off [--keep-link]: pull the guest's plug (SIGKILL qemu); the namespace, tap, capture
+# and host programs stay. Nothing more comes from the guest: no DREQ, no REJ, no shutdown.
+# A tap nobody holds loses its carrier and drops what the host sends before the capture sees it;
+# --keep-link attaches a sink in the guest's place (pcap-tool sink, ended by lab_stop), so the
+# capture keeps showing what the host sends to the dead guest. (Not before lab_reboot.)
+lab_power_off() {
+  "$LAB_INTEROP/vm/stop" --power-off "$LAB_NAME" || lab_fail "could not power off the guest"
+  lab_log "guest powered off"
+  if [ "${1:-}" = --keep-link ]; then
+    lab_host_bg sink 600 python3 -u "$LAB_INTEROP/lib/pcap-tool" sink tap0
+    local end=$((SECONDS + 5))
+    until grep -q 'sink attached' "$LAB_OUT/sink.log" 2>/dev/null; do
+      [ $SECONDS -lt "$end" ] || lab_fail "tap sink did not attach: $(cat "$LAB_OUT/sink.log")"
+      sleep 0.05
+    done
+  fi
+}
+
+# lab_reboot [-g S] [-r S] [-a SRC:/DST]... [--] 'GUEST COMMAND': power the guest off and boot it
+# again in the same lab (same MAC, IP, GID; the capture goes on) with a new command; returns once
+# ready. The options go to run-vm as they are. The previous boot's console stays in
+# $LAB_STATE/console.bootN.log (copied to $LAB_OUT at the end).
+lab_reboot() {
+  [ $# -ge 1 ] || lab_fail "lab_reboot: no guest command"
+  local cmd=${!#} args=("${@:1:$#-1}")
+  [ ${#args[@]} -eq 0 ] || [ "${args[-1]}" != -- ] || unset 'args[-1]'
+  "$LAB_INTEROP/vm/run-vm" -k "$LAB_KERNEL" -n "$LAB_NAME" -d -B "${args[@]}" -c "$LAB_GUEST_PRELUDE
+$cmd" || lab_fail "guest did not boot again (see $LAB_STATE/console.log)"
+  lab_log "guest booted again, ready after $(cat "$LAB_STATE/t_ready")s"
 }
 
 # lab_console: the guest's console output so far (carriage returns removed)
@@ -229,6 +283,123 @@ lab_kernel_ok() {
   lab_fail "guest kernel reported problems (or no kernel check ran)"
 }
 
+# --- ibcm on the host side, and what each side reported ------------------------------------
+
+# lab_need_ibcm: the ibcm CLI is built (fails the scenario with how to build it otherwise)
+lab_need_ibcm() {
+  [ -x "$LAB_IBCM" ] ||
+    lab_fail "no ibcm CLI at $LAB_IBCM (cmake -S . -B build -G Ninja && ninja -C build ibcm_cli, or set IBCM_CLI)"
+}
+
+# lab_ibcm_bg TAG SECONDS SUBCOMMAND ARGS...: `ibcm SUBCOMMAND ARGS... --json` in the lab's
+# namespace, in the background; its events (one JSON object a line) go to $LAB_OUT/TAG.log
+lab_ibcm_bg() {
+  local tag=$1 t=$2
+  shift 2
+  lab_host_bg "$tag" "$t" "$LAB_IBCM" "$@" --json
+}
+
+# lab_events TAG: the event names in TAG's log, space-separated
+lab_events() { "$LAB_INTEROP/lib/events" names "$LAB_OUT/$1.log"; }
+
+# lab_event TAG EVENT FIELD [N]: FIELD of the N-th EVENT in TAG's log (fails if there is none)
+lab_event() {
+  "$LAB_INTEROP/lib/events" get "$LAB_OUT/$1.log" "$2" "$3" "${4:-1}" ||
+    lab_fail "$1: no field $3 in event $2 #${4:-1}"
+}
+
+# lab_wait_event TAG EVENT COUNT SECONDS: wait until TAG's log has COUNT EVENT lines
+lab_wait_event() {
+  local end=$((SECONDS + $4)) n
+  while :; do
+    n=$(lab_events "$1" | tr ' ' '\n' | grep -cx -- "$2") || true
+    [ "${n:-0}" -ge "$3" ] && return 0
+    [ $SECONDS -lt "$end" ] || lab_fail "$1: fewer than $3 '$2' events after $4s (got: $(lab_events "$1"))"
+    sleep 0.1
+  done
+}
+
+# lab_expect_events TAG 'NAME NAME ...' [N]: TAG's log has exactly these events, in this order;
+# with N, only those of its N-th connection (N-th local_comm_id; 0: events without one), for
+# connections whose lives overlap (one's TIMEWAIT ends during the next one's setup)
+lab_expect_events() {
+  local got
+  if [ $# -ge 3 ]; then
+    got=$("$LAB_INTEROP/lib/events" conn "$LAB_OUT/$1.log" "$3")
+  else
+    got=$(lab_events "$1")
+  fi
+  [ "$got" = "$2" ] || lab_fail "$1${3:+ connection $3} reported: '$got'; expected: '$2'"
+  lab_log "$1${3:+ connection $3} reported: $got"
+}
+
+# lab_guest TAG: the guest's lines of `tagged TAG ...` (whole lines, tag removed)
+lab_guest() { "$LAB_INTEROP/lib/events" guest-lines "$LAB_STATE/console.log" "$1"; }
+
+# lab_guest_has TAG REGEX: a line of `tagged TAG ...` matches REGEX (grep -E)
+lab_guest_has() { lab_guest "$1" | grep -E -- "$2" >/dev/null; }
+
+# lab_guest_field TAG REGEX KEY [N]: the value of KEY=value in the N-th (default first) TAG line
+# matching REGEX
+lab_guest_field() {
+  lab_guest "$1" | grep -E -- "$2" | sed -n "s/.* $3=\([^ ]*\).*/\1/p" | sed -n "${4:-1}p"
+}
+
+# lab_expect_guest TAG 'WORD ...' [CONSOLE]: what the guest's `tagged TAG` program reported, as
+# lib/events guest lists it (EV= names without RDMA_CM_EVENT_, actions without ACT=, RESULT=, RC=), is exactly this.
+# CONSOLE: another console log than the current boot's (e.g. $LAB_STATE/console.boot1.log).
+lab_expect_guest() {
+  local got
+  got=$("$LAB_INTEROP/lib/events" guest "${3:-$LAB_STATE/console.log}" "$1")
+  [ "$got" = "$2" ] || lab_fail "guest $1 reported: '$got'; expected: '$2'"
+  lab_log "guest $1 reported: $got"
+}
+
+# lab_wait_guest_line TAG REGEX SECONDS: wait for a line of `tagged TAG ...` matching REGEX
+lab_wait_guest_line() { lab_wait_console "^$1 .*$2" "$3"; }
+
+# lab_seq [--times]: the capture's CM sequence (lib/cm-seq)
+lab_seq() { "$LAB_INTEROP/lib/cm-seq" --ibcm "$LAB_IBCM" "$@" "$LAB_PCAP"; }
+
+# lab_expect_seq [PCAP] <<EOF ... EOF: the capture's CM message sequence is exactly the given lines
+# (one regular expression per line, see lib/cm-seq); the comparison goes to $LAB_OUT/seq.txt
+# shellcheck disable=SC2120  # the capture argument is optional
+lab_expect_seq() {
+  local f=${1:-$LAB_PCAP} rc=0
+  [ -n "$f" ] && [ -f "$f" ] || lab_fail "lab_expect_seq: no capture"
+  "$LAB_INTEROP/lib/cm-seq" --ibcm "$LAB_IBCM" --expect - "$f" >"$LAB_OUT/seq.txt" 2>&1 || rc=$?
+  cat "$LAB_OUT/seq.txt" >&2
+  [ "$rc" = 0 ] || lab_fail "CM sequence in $(basename "$f") is not the expected one"
+}
+
+# lab_mad_field N NAME [PCAP]: field NAME (spec name) of the N-th CM MAD in the capture
+lab_mad_field() {
+  "$LAB_INTEROP/lib/cm-seq" --ibcm "$LAB_IBCM" --field "$1" "$2" "${3:-$LAB_PCAP}" ||
+    lab_fail "no field $2 in CM MAD #$1"
+}
+
+# lab_seq_times MSG...: the capture times (seconds) of the CM MADs of those types, one a line
+lab_seq_times() {
+  local re
+  re=$(printf '%s|' "$@")
+  lab_seq --times | awk -v re="^(${re%|})\$" '$3 ~ re { print $1 }'
+}
+
+# lab_cm_time T: a CM time value in seconds, 4.096 us x 2^T (timeouts, packet lifetimes)
+lab_cm_time() { awk -v t="$1" 'BEGIN { printf "%.9f", 4.096e-6 * 2 ^ t }'; }
+
+# lab_diff A B: B - A in seconds, 3 decimals
+lab_diff() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+
+# lab_within WHAT MEASURED EXPECTED [LATE]: MEASURED is EXPECTED, never early (2 ms for rounding),
+# late by at most LATE seconds (default 0.25: timers on a busy 2-core machine); logs both
+lab_within() {
+  local late=${4:-0.25}
+  lab_log "$1: $2 s (expected $3 s, up to +$late)"
+  awk -v m="$2" -v e="$3" -v s="$late" 'BEGIN { exit !(m >= e - 0.002 && m <= e + s) }' ||
+    lab_fail "$1 took $2 s, expected $3 s (up to +$late)"
+}
+
 # lab_stop: end everything the lab made and keep its logs in $LAB_OUT. Safe to call twice.
 lab_stop() {
   local rc=$? pid
@@ -246,7 +417,8 @@ lab_stop() {
   if [ "$LAB_STARTED" = 1 ]; then
     "$LAB_INTEROP/vm/stop" "$LAB_NAME" || true
     if [ -d "$LAB_STATE" ]; then
-      for f in console.log qemu.err capture.err t_ready; do
+      for f in console.log qemu.err capture.err t_ready "$LAB_STATE"/console.boot*.log; do
+        f=$(basename "$f")
         [ ! -f "$LAB_STATE/$f" ] || cp "$LAB_STATE/$f" "$LAB_OUT/"
       done
       rm -rf "$LAB_STATE"
