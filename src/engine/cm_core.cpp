@@ -126,7 +126,7 @@ void Cm::Impl::free_conn(uint32_t idx) {
   Conn& c = conns_.items[idx];
   disarm(c);
   release_tx(c);
-  if (c.half_open) --half_open_;
+  if (c.half_open) half_open_remove(c);
   if (c.in_remote_map) by_remote_.erase(RemoteKey{c.remote_id, c.remote_guid});
   forget_remote_qpn(c, idx);
   unbind_local_qpn(c, idx);
@@ -139,8 +139,7 @@ void Cm::Impl::free_conn(uint32_t idx) {
 void Cm::Impl::set_state(Conn& c, State s) {
   if (c.half_open && s != State::ReqRcvd && s != State::MraReqSent && s != State::RepSent &&
       s != State::MraRepRcvd) {
-    c.half_open = false;
-    --half_open_;
+    half_open_remove(c);
   }
   c.state = s;
 }
@@ -151,6 +150,44 @@ void Cm::Impl::set_remote(Conn& c, uint32_t idx, uint32_t remote_id, uint64_t gu
   c.remote_qpn = rqpn;
   c.in_remote_map = by_remote_.insert(RemoteKey{remote_id, guid}, idx);
   c.in_rqpn_map = by_rqpn_.insert(QpKey{rqpn, guid}, idx);
+}
+
+void Cm::Impl::half_open_add(Conn& c, uint32_t idx) {
+  c.half_open = true;
+  ++half_open_;
+  c.ho_prev = ho_tail_;
+  c.ho_next = kNoIndex;
+  if (ho_tail_ != kNoIndex)
+    conns_.items[ho_tail_].ho_next = idx;
+  else
+    ho_head_ = idx;
+  ho_tail_ = idx;
+}
+
+void Cm::Impl::half_open_remove(Conn& c) {
+  if (c.ho_prev != kNoIndex)
+    conns_.items[c.ho_prev].ho_next = c.ho_next;
+  else
+    ho_head_ = c.ho_next;
+  if (c.ho_next != kNoIndex)
+    conns_.items[c.ho_next].ho_prev = c.ho_prev;
+  else
+    ho_tail_ = c.ho_prev;
+  c.ho_prev = c.ho_next = kNoIndex;
+  c.half_open = false;
+  --half_open_;
+}
+
+void Cm::Impl::evict_oldest_half_open() {
+  const uint32_t idx = ho_head_;
+  Conn& c = conns_.items[idx];
+  // The REQ we answer (REQ_RCVD, MRA_REQ_SENT) or the REP we sent (REP_SENT, MRA_REP_RCVD).
+  const bool rep_sent = c.state == State::RepSent || c.state == State::MraRepRcvd;
+  send(c.peer, make_rej(c, rep_sent ? wire::MsgRef::Rep : wire::MsgRef::Req,
+                        wire::RejReason::NoResources, {}, {}));
+  ++counters_.half_open_evicted;
+  emit_for(c, ev::Aborted{c.local_id, wire::RejReason::NoResources});
+  free_conn(idx);
 }
 
 void Cm::Impl::forget_remote_qpn(Conn& c, uint32_t idx) {

@@ -48,14 +48,21 @@ void Cm::Impl::on_new_req(const Address& from, const wire::Mad& mad) {
     reject_req(from, mad, wire::RejReason::InvalidServiceId);
     return;
   }
-  if (half_open_ >= cfg_.max_half_open || conns_.live >= cfg_.max_connections) {
+  if (half_open_ >= cfg_.max_half_open &&
+      (cfg_.half_open_full == Config::HalfOpenFull::Reject || ho_head_ == kNoIndex)) {
+    count_drop(Drop::LimitReached, "REQ", "half-open backlog full: REJ 3");
+    reject_req(from, mad, wire::RejReason::NoResources);
+    return;
+  }
+  if (half_open_ >= cfg_.max_half_open) evict_oldest_half_open();
+  if (conns_.live >= cfg_.max_connections) {
+    count_drop(Drop::LimitReached, "REQ", "connection limit reached: REJ 3");
     reject_req(from, mad, wire::RejReason::NoResources);
     return;
   }
   uint32_t idx = new_conn();
   Conn& c = conns_.items[idx];
-  c.half_open = true;
-  ++half_open_;
+  half_open_add(c, idx);
   accept_req_into(c, idx, from, mad, *listener, false);
 }
 

@@ -19,6 +19,7 @@ class Fifo {
     if (size() == buf_.size()) grow();
     buf_[tail_++ & (buf_.size() - 1)] = std::move(v);
   }
+  T* front() { return empty() ? nullptr : &buf_[head_ & (buf_.size() - 1)]; }
   std::optional<T> pop() {
     if (empty()) return std::nullopt;
     return std::move(buf_[head_++ & (buf_.size() - 1)]);

@@ -46,7 +46,8 @@ struct Conn {
   bool in_remote_map = false;
   bool in_rqpn_map = false;
   bool in_lqpn_map = false;
-  bool half_open = false;  // counted against max_half_open
+  bool half_open = false;  // counted against max_half_open, linked in the half-open list
+  uint32_t ho_prev = kNoIndex, ho_next = kNoIndex;  // the half-open list, oldest first
 };
 
 // What the QP attribute sets need; set while connecting, read by qp_attributes().
@@ -176,11 +177,15 @@ class Cm::Impl {
   engine::FlatMap<uint32_t, uint32_t> by_lqpn_;
   std::vector<uint32_t> p2p_pending_;  // connections in REQ_SENT that are peer-to-peer
   size_t half_open_ = 0;
+  uint32_t ho_head_ = engine::kNoIndex, ho_tail_ = engine::kNoIndex;
 
   engine::Slab<engine::Listener> listeners_;  // ListenId = index + 1
   engine::Slab<engine::SidrOut> sidr_out_;
   engine::FlatMap<uint32_t, uint32_t> sidr_out_by_id_;
   engine::Slab<engine::SidrIn> sidr_in_;
+  // Incoming SIDR entries, oldest first, as (slot, handle); a pair whose slot no longer holds that
+  // handle has expired and is skipped.
+  engine::Fifo<std::pair<uint32_t, SidrId>> sidr_in_order_;
   engine::FlatMap<engine::SidrKey, uint32_t, engine::SidrKeyHash> sidr_in_by_key_;
   uint32_t next_sidr_in_handle_ = 1;
   engine::FlatMap<uint32_t, uint32_t> sidr_in_by_handle_;
@@ -211,6 +216,10 @@ class Cm::Impl {
   void bind_local_qpn(engine::Conn& c, uint32_t idx, uint32_t qpn);
   void unbind_local_qpn(engine::Conn& c, uint32_t idx);
   void forget_remote_qpn(engine::Conn& c, uint32_t idx);
+  void half_open_add(engine::Conn& c, uint32_t idx);
+  void half_open_remove(engine::Conn& c);
+  void evict_oldest_half_open();
+  bool evict_oldest_sidr_in();
   std::optional<Error> local_qpn_busy(uint32_t qpn) const;
 
   Time retry_interval(const engine::Conn& c) const;

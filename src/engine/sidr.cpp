@@ -33,7 +33,9 @@ void Cm::Impl::on_sidr_req(const Address& from, const wire::Mad& mad) {
     reply_now(wire::SidrStatus::ServiceIdNotSupported);
     return;
   }
-  if (sidr_in_.live >= cfg_.max_sidr) {
+  // Full: the oldest entry makes room (its requester has had its answer, or the longest time to
+  // get one), so a flood cannot lock out real requesters.
+  if (sidr_in_.live >= cfg_.max_sidr && !evict_oldest_sidr_in()) {
     count_drop(Drop::LimitReached, "SIDR_REQ", "max_sidr incoming requests outstanding");
     reply_now(wire::SidrStatus::Rejected);
     return;
@@ -49,6 +51,13 @@ void Cm::Impl::on_sidr_req(const Address& from, const wire::Mad& mad) {
   } while (s.handle == 0 || sidr_in_by_handle_.find(s.handle));
   sidr_in_by_key_.insert(key, idx);
   sidr_in_by_handle_.insert(s.handle, idx);
+  sidr_in_order_.push({idx, s.handle});
+  // Entries expire in arrival order, so expired pairs gather at the front: drop them there.
+  while (sidr_in_order_.size() > 2 * sidr_in_.live + 16) {
+    auto [i, h] = *sidr_in_order_.front();
+    if (sidr_in_.items[i].handle == h) break;
+    sidr_in_order_.pop();
+  }
   // Kept for as long as the requester may still retry, so duplicates get the same answer.
   s.timer = timers_.arm(now_ + cfg_.sidr_timeout * (cfg_.sidr_retries + 2),
                         timer_cookie(TimerKind::SidrIn, idx));
@@ -79,6 +88,17 @@ void Cm::Impl::finish_sidr_out(uint32_t idx) {
   sidr_out_by_id_.erase(s.request_id);
   s = SidrOut{};
   sidr_out_.release(idx);
+}
+
+bool Cm::Impl::evict_oldest_sidr_in() {
+  while (auto f = sidr_in_order_.pop()) {
+    auto [i, h] = *f;
+    if (sidr_in_.items[i].handle != h) continue;  // expired already
+    ++counters_.sidr_evicted;
+    finish_sidr_in(i);
+    return true;
+  }
+  return false;
 }
 
 void Cm::Impl::finish_sidr_in(uint32_t idx) {

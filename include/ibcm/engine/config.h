@@ -36,8 +36,13 @@ struct Config {
   // Resource limits. Hitting one gives a clear error (consumer) or a counted REJ 3 / drop (wire).
   uint32_t max_connections = 1u << 24;
   uint32_t max_half_open = 1u << 16;  // passive connections not yet ESTABLISHED (REQ flood bound)
+  // When a REQ finds the half-open backlog full: end the oldest half-open connection (REJ 3 to
+  // its peer, `aborted` event) and admit the new REQ — a legitimate peer completes within a round
+  // trip, a forged one never does, so a flood cannot starve real clients — or answer REJ 3.
+  enum class HalfOpenFull : uint8_t { EvictOldest, Reject };
+  HalfOpenFull half_open_full = HalfOpenFull::EvictOldest;
   uint32_t max_listeners = 1u << 16;
-  uint32_t max_sidr = 1u << 16;        // outstanding SIDR requests, each direction
+  uint32_t max_sidr = 1u << 16;  // SIDR requests kept, each direction (incoming: oldest evicted)
   uint32_t max_pending_tx = 1u << 20;  // MADs waiting in poll_transmit
   uint32_t max_pending_events = 1u << 20;
 

@@ -62,8 +62,10 @@ struct MsgCounters {
 struct Counters {
   std::array<MsgCounters, static_cast<size_t>(CountedMsg::kCount)> msg{};
   std::array<uint64_t, static_cast<size_t>(Drop::kCount)> drops{};
-  uint64_t rej_sent_stale = 0;   // REJ 10 sent
-  uint64_t dreq_sent_stale = 0;  // DREQ sent for a stale connection
+  uint64_t rej_sent_stale = 0;     // REJ 10 sent
+  uint64_t dreq_sent_stale = 0;    // DREQ sent for a stale connection
+  uint64_t half_open_evicted = 0;  // oldest half-open connections ended to admit a new REQ
+  uint64_t sidr_evicted = 0;       // oldest incoming SIDR entries dropped to admit a new SIDR_REQ
   uint64_t class_port_info_answered = 0;
 
   MsgCounters& of(CountedMsg m) { return msg[static_cast<size_t>(m)]; }

@@ -89,8 +89,9 @@ struct StaleConnection {
   uint32_t remote_qpn;
   uint64_t remote_ca_guid;
 };
-// The engine ended a connection attempt itself, sending REJ with this reason (a REP that named a
-// stale connection). The connection is in TIMEWAIT.
+// The engine ended a connection attempt itself, sending REJ with this reason: a REP that named a
+// stale connection (10; the connection is in TIMEWAIT), or a half-open passive connection
+// evicted from a full backlog by a newer REQ (3, NoResources; the connection is gone).
 struct Aborted {
   ConnId conn;
   wire::RejReason reason;
