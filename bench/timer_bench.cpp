@@ -9,56 +9,30 @@
 
 #include "engine/flat_map.h"
 #include "engine/timer_wheel.h"
+#include "perf/timers.h"
 
 namespace {
 
 using ibcm::engine::FlatMap;
 using ibcm::engine::Time;
 using ibcm::engine::TimerWheel;
+using ibcm::perf::ArmedWheel;
+using ibcm::perf::draw_delays;
+using ibcm::perf::kRing;
 
 constexpr size_t kArmed = 10'000'000;
-constexpr size_t kRing = 1 << 20;  // pre-drawn random values, reused cyclically
 
-// CM-like deadlines: log-uniform from 1 µs to ~1.2 hours ahead (retries, MRA waits, TIMEWAIT).
-std::vector<Time> draw_delays(uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<Time> out(kRing);
-  for (Time& d : out) {
-    unsigned bits = 10 + static_cast<unsigned>(rng() % 33);
-    d = Time(static_cast<int64_t>(rng() % (uint64_t{1} << bits)) + 1000);
-  }
-  return out;
-}
-
-struct Armed {
-  TimerWheel wheel{Time(0)};
-  std::vector<TimerWheel::Id> ids;
-  std::vector<Time> delays = draw_delays(1);
-  std::vector<uint32_t> picks;
-  Armed() {
-    wheel.reserve(kArmed + 16);
-    ids.reserve(kArmed);
-    for (size_t i = 0; i < kArmed; ++i) ids.push_back(wheel.arm(delays[i % kRing], i));
-    std::mt19937_64 rng(2);
-    picks.resize(kRing);
-    for (uint32_t& p : picks) p = static_cast<uint32_t>(rng() % kArmed);
-  }
-};
-
-Armed& armed() {
-  static Armed a;
+ArmedWheel& armed() {
+  static ArmedWheel a(kArmed);
   return a;
 }
 
 // Arm a timer and cancel it again, as for a request answered before its retry timer: the wheel
 // holds 10M other timers throughout.
 void BM_TimerArmCancel_10M(benchmark::State& state) {
-  Armed& a = armed();
+  ArmedWheel& a = armed();
   size_t k = 0;
-  for (auto _ : state) {
-    TimerWheel::Id id = a.wheel.arm(a.delays[k++ & (kRing - 1)], 0);
-    a.wheel.cancel(id);
-  }
+  for (auto _ : state) a.arm_cancel(k++);
   state.counters["armed"] = static_cast<double>(a.wheel.size());
 }
 BENCHMARK(BM_TimerArmCancel_10M);
@@ -66,7 +40,7 @@ BENCHMARK(BM_TimerArmCancel_10M);
 // Cancel a random one of the 10M armed timers and arm a replacement: the cold-cache case, where
 // the cancelled node and its list neighbours are anywhere in 240 MB.
 void BM_TimerCancelRandomArm_10M(benchmark::State& state) {
-  Armed& a = armed();
+  ArmedWheel& a = armed();
   size_t k = 0;
   for (auto _ : state) {
     uint32_t at = a.picks[k & (kRing - 1)];

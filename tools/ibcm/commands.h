@@ -16,6 +16,7 @@ void add_connect(CLI::App& app, Runner& run);
 void add_listen(CLI::App& app, Runner& run);
 void add_sidr(CLI::App& app, Runner& run);
 void add_sim(CLI::App& app, Runner& run);
+void add_bench(CLI::App& app, Runner& run);
 
 inline void add_commands(CLI::App& app, Runner& run) {
   add_decode(app, run);
@@ -23,6 +24,7 @@ inline void add_commands(CLI::App& app, Runner& run) {
   add_listen(app, run);
   add_sidr(app, run);
   add_sim(app, run);
+  add_bench(app, run);
 }
 
 }  // namespace ibcm::cli

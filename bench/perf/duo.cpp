@@ -1,0 +1,113 @@
+#include "perf/duo.h"
+
+namespace ibcm::perf {
+
+namespace {
+
+Config config_of(uint8_t n, Time timewait) {
+  Config c;
+  c.ca_guid = 0x0002c90300000000ull | n;
+  c.local.gid = wire::Gid{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, n};
+  c.seed = 1000 + n;
+  c.timewait = timewait;
+  return c;
+}
+
+constexpr uint32_t kPassiveQpnBit = 0x800000;
+
+}  // namespace
+
+Duo::Duo(Time timewait) : a(config_of(1, timewait)), b(config_of(2, timewait)) {
+  if (!b.listen(kService)) ++errors_;
+  ConnectParams& p = params_;
+  p.service_id = kService;
+  p.dest = b.config().local;
+  p.psn = 0x555;
+  p.primary.local_gid = a.config().local.gid;
+  p.primary.remote_gid = b.config().local.gid;
+  p.primary.local_lid = p.primary.remote_lid = 0xFFFF;
+  p.primary.hop_limit = 64;
+  p.primary.local_ack_timeout = 19;
+  p.packet_life_time = 18;
+  p.remote_cm_response_timeout = 20;
+  p.max_cm_retries = 15;
+}
+
+void Duo::drain_a() {
+  while (auto e = a.poll_event()) {
+    if (auto* rep = std::get_if<ev::RepReceived>(&*e)) {
+      if (!a.send_rtu(now, rep->conn)) ++errors_;
+    } else if (auto* est = std::get_if<ev::Established>(&*e)) {
+      ++a_established_;
+      if (sink_) sink_->push_back(est->conn);
+    } else if (std::holds_alternative<ev::TimeWaitExit>(*e)) {
+      ++a_exits_;
+    } else if (!std::holds_alternative<ev::DrepReceived>(*e)) {
+      ++errors_;
+    }
+  }
+}
+
+void Duo::drain_b() {
+  while (auto e = b.poll_event()) {
+    if (auto* req = std::get_if<ev::ReqReceived>(&*e)) {
+      AcceptParams ap;
+      ap.qpn = req->req.local_qpn | kPassiveQpnBit;
+      ap.psn = 0x777;
+      if (!b.accept(now, req->conn, ap)) ++errors_;
+    } else if (std::holds_alternative<ev::Established>(*e)) {
+      ++b_established_;
+    } else if (auto* dreq = std::get_if<ev::DreqReceived>(&*e)) {
+      if (!b.send_drep(now, dreq->conn)) ++errors_;
+    } else if (std::holds_alternative<ev::TimeWaitExit>(*e)) {
+      ++b_exits_;
+    } else if (!std::holds_alternative<ev::RtuReceived>(*e)) {
+      ++errors_;
+    }
+  }
+}
+
+void Duo::pump() {
+  const Address& from_a = a.config().local;
+  const Address& from_b = b.config().local;
+  for (;;) {
+    bool any = false;
+    while (auto t = a.poll_transmit()) {
+      any = true;
+      b.handle_mad(now, from_a, t->mad);
+    }
+    drain_b();
+    while (auto t = b.poll_transmit()) {
+      any = true;
+      a.handle_mad(now, from_b, t->mad);
+    }
+    drain_a();
+    if (!any) return;
+  }
+}
+
+size_t Duo::connect(size_t n, uint32_t first_qpn, std::vector<ConnId>* ids) {
+  uint64_t before = std::min(a_established_, b_established_);
+  sink_ = ids;
+  for (size_t i = 0; i < n; ++i) {
+    params_.qpn = first_qpn + static_cast<uint32_t>(i);
+    if (!a.connect(now, params_)) ++errors_;
+  }
+  pump();
+  sink_ = nullptr;
+  return static_cast<size_t>(std::min(a_established_, b_established_) - before);
+}
+
+size_t Duo::disconnect(std::span<const ConnId> ids) {
+  uint64_t before = std::min(a_exits_, b_exits_);
+  for (ConnId id : ids)
+    if (!a.disconnect(now, id)) ++errors_;
+  pump();
+  now += a.config().timewait + Time(1);
+  a.handle_timeout(now);
+  b.handle_timeout(now);
+  pump();
+  return static_cast<size_t>(std::min(a_exits_, b_exits_) - before);
+}
+
+}  // namespace ibcm::perf

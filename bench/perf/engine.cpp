@@ -1,0 +1,152 @@
+// The engine in one thread (Duo): handshake and teardown rates, latency percentiles, and the
+// cost of one more handshake as the number of live connections grows.
+#include <malloc.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <stdexcept>
+
+#include "perf/duo.h"
+#include "perf/perf.h"
+
+namespace ibcm::perf {
+
+namespace {
+
+double clock_seconds(clockid_t id) {
+  timespec ts{};
+  clock_gettime(id, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+void check(const Duo& d, const char* what) {
+  if (d.errors() != 0)
+    throw std::runtime_error(
+        std::string("engine benchmark: unexpected events or refused calls in ") + what);
+}
+
+}  // namespace
+
+double thread_cpu_seconds() {
+  return clock_seconds(CLOCK_THREAD_CPUTIME_ID);
+}
+double wall_seconds() {
+  return clock_seconds(CLOCK_MONOTONIC);
+}
+
+size_t resident_bytes() {
+  malloc_trim(0);
+  FILE* f = std::fopen("/proc/self/statm", "r");
+  if (!f) return 0;
+  unsigned long size = 0, resident = 0;
+  int got = std::fscanf(f, "%lu %lu", &size, &resident);
+  std::fclose(f);
+  if (got != 2) return 0;
+  return static_cast<size_t>(resident) * static_cast<size_t>(sysconf(_SC_PAGESIZE));
+}
+
+Percentiles percentiles(std::vector<double> v) {
+  Percentiles p;
+  if (v.empty()) return p;
+  std::sort(v.begin(), v.end());
+  auto at = [&](double q) {
+    size_t i = static_cast<size_t>(q * static_cast<double>(v.size() - 1) + 0.5);
+    return v[std::min(i, v.size() - 1)];
+  };
+  p.p50 = at(0.50);
+  p.p90 = at(0.90);
+  p.p99 = at(0.99);
+  p.p999 = at(0.999);
+  p.max = v.back();
+  return p;
+}
+
+EngineResult measure_engine(uint64_t handshakes, size_t batch, size_t latency_samples) {
+  EngineResult r;
+  Duo d;
+  std::vector<ConnId> ids;
+  ids.reserve(batch);
+  // Warm-up: pools, maps and queues reach their working size (as a running server's have).
+  for (int i = 0; i < 3; ++i) {
+    ids.clear();
+    d.connect(batch, 1, &ids);
+    d.disconnect(ids);
+  }
+  check(d, "warm-up");
+  while (r.handshakes < handshakes) {
+    ids.clear();
+    double t0 = thread_cpu_seconds();
+    r.handshakes += d.connect(batch, 1, &ids);
+    double t1 = thread_cpu_seconds();
+    r.teardowns += d.disconnect(ids);
+    double t2 = thread_cpu_seconds();
+    r.handshake_cpu_s += t1 - t0;
+    r.teardown_cpu_s += t2 - t1;
+  }
+  check(d, "the rate rounds");
+
+  // One at a time. The thread never waits, so its wall-clock time is its CPU time; the clock is
+  // the vDSO one (tens of ns), not the thread CPU clock (a system call, a large part of a sample).
+  std::vector<double> hs, td;
+  hs.reserve(latency_samples);
+  td.reserve(latency_samples);
+  for (size_t i = 0; i < latency_samples; ++i) {
+    ids.clear();
+    double t0 = wall_seconds();
+    d.connect(1, 1, &ids);
+    double t1 = wall_seconds();
+    d.disconnect(ids);
+    double t2 = wall_seconds();
+    hs.push_back((t1 - t0) * 1e9);
+    td.push_back((t2 - t1) * 1e9);
+  }
+  check(d, "the latency samples");
+  r.handshake_latency = percentiles(std::move(hs));
+  r.teardown_latency = percentiles(std::move(td));
+  return r;
+}
+
+ScaleResult measure_scale(const std::vector<size_t>& sizes, size_t batch, size_t rounds) {
+  ScaleResult r;
+  constexpr uint32_t kChurnQpn = 0x700000;  // QPNs of the measured handshakes, above the live ones
+  constexpr size_t kSetupBatch = 4096;
+  r.rss_before = resident_bytes();
+  Duo d;
+  std::vector<ConnId> ids;
+  ids.reserve(std::max(batch, kSetupBatch));
+  size_t live = 0;
+  for (size_t target : sizes) {
+    if (target >= kChurnQpn) throw std::invalid_argument("measure_scale: too many connections");
+    double c0 = thread_cpu_seconds(), w0 = wall_seconds();
+    while (live < target) {
+      size_t n = std::min(kSetupBatch, target - live);
+      live += d.connect(n, static_cast<uint32_t>(live + 1));
+    }
+    r.setup_cpu_s += thread_cpu_seconds() - c0;
+    r.setup_wall_s += wall_seconds() - w0;
+    check(d, "the set-up");
+
+    std::vector<double> per_handshake;
+    for (size_t i = 0; i < rounds + 1; ++i) {
+      ids.clear();
+      double t0 = thread_cpu_seconds();
+      size_t made = d.connect(batch, kChurnQpn, &ids);
+      double t1 = thread_cpu_seconds();
+      d.disconnect(ids);
+      if (i > 0) per_handshake.push_back((t1 - t0) * 1e9 / static_cast<double>(made));
+    }
+    check(d, "the measured handshakes");
+    ScalePoint p;
+    p.live = live;
+    p.handshake_ns = percentiles(std::move(per_handshake)).p50;
+    r.points.push_back(p);
+  }
+  r.live = live;
+  // Everything the pair holds is in the two CMs (the harness keeps no per-connection state).
+  r.rss_after = resident_bytes();
+  return r;
+}
+
+}  // namespace ibcm::perf

@@ -1,0 +1,101 @@
+// The measurements behind `ibcm bench` and the Google Benchmark suite (bench/*_bench.cpp): each
+// function runs one experiment of issue 5 and returns what it measured. Nothing here asserts a
+// time: the caller compares against the targets.
+//
+// Times are CPU time of the measuring thread (CLOCK_THREAD_CPUTIME_ID) unless said otherwise, so
+// a rate is "per second of one core" even on a machine shared with other work.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ibcm::perf {
+
+// Seconds of CPU time this thread has used, and of wall-clock time (both monotonic).
+double thread_cpu_seconds();
+double wall_seconds();
+// Resident set size of this process in bytes (/proc/self/statm), after giving freed heap memory
+// back to the system (malloc_trim), so that it counts what is in use.
+size_t resident_bytes();
+
+struct Percentiles {
+  double p50 = 0, p90 = 0, p99 = 0, p999 = 0, max = 0;  // nanoseconds
+};
+Percentiles percentiles(std::vector<double> samples_ns);
+
+// --- 1. the engine, both sides in one thread, zero latency, no faults ---
+struct EngineResult {
+  uint64_t handshakes = 0;  // REQ, REP, RTU: both sides ESTABLISHED
+  double handshake_cpu_s = 0;
+  uint64_t teardowns = 0;  // DREQ, DREP, both TIMEWAITs run out: both records freed
+  double teardown_cpu_s = 0;
+  double handshakes_per_s() const { return handshakes / handshake_cpu_s; }
+  double teardowns_per_s() const { return teardowns / teardown_cpu_s; }
+  // One handshake at a time, from connect() to ESTABLISHED on both sides.
+  Percentiles handshake_latency;
+  Percentiles teardown_latency;  // disconnect() to both TIMEWAIT exits (time advanced at once)
+};
+// Rounds of `batch` handshakes then `batch` teardowns until `handshakes` of each ran; then
+// `latency_samples` single handshakes and teardowns, each timed on its own.
+EngineResult measure_engine(uint64_t handshakes, size_t batch, size_t latency_samples);
+
+// --- 2. scale: many live ESTABLISHED connections ---
+struct ScalePoint {
+  size_t live = 0;          // ESTABLISHED connections (each has a record on both sides)
+  double handshake_ns = 0;  // CPU time of one more handshake with `live` held (median)
+  double handshakes_per_s() const { return 1e9 / handshake_ns; }
+};
+struct ScaleResult {
+  std::vector<ScalePoint> points;  // one per size asked for, ascending
+  size_t live = 0;                 // the largest size
+  double setup_cpu_s = 0;          // CPU time to set up all `live` (both sides)
+  double setup_wall_s = 0;
+  size_t rss_before = 0, rss_after = 0;
+  // Resident bytes per connection record (each connection has two: one per side).
+  double bytes_per_record() const {
+    return static_cast<double>(rss_after - rss_before) / (2.0 * static_cast<double>(live));
+  }
+  // The cost of one more handshake at the largest size over that at the smallest.
+  double growth() const { return points.back().handshake_ns / points.front().handshake_ns; }
+};
+// Grows one pair of CMs through `sizes` (ascending), measuring at each the cost of one more
+// handshake: `rounds` rounds of `batch` handshakes on top of the live ones (timed), each round
+// torn down again (not timed) so the live count stays put.
+ScaleResult measure_scale(const std::vector<size_t>& sizes, size_t batch, size_t rounds);
+
+// --- 3. timers: arm + cancel with many armed ---
+struct TimerResult {
+  size_t armed = 0;
+  uint64_t ops = 0;
+  double arm_cancel_ns = 0;  // one arm and one cancel
+};
+TimerResult measure_timers(size_t armed, uint64_t ops);
+
+// --- 4. over the wire: two processes on loopback ---
+enum class WireKind { Udp, Roce };
+struct WireResult {
+  WireKind kind = WireKind::Udp;
+  bool ran = false;
+  std::string skipped;           // why not, when !ran
+  size_t window = 0;             // handshakes (or round trips) in flight at once
+  double handshakes_per_s = 0;   // wall clock, best of the rounds
+  double round_trips_per_s = 0;  // raw 256-byte datagram round trips, best of the rounds
+  uint64_t handshakes = 0, round_trips = 0;
+  double ratio() const { return round_trips_per_s > 0 ? handshakes_per_s / round_trips_per_s : 0; }
+};
+// Alternates `rounds` times: raw round trips for `seconds`, then handshakes for `seconds`.
+// RoCEv2 needs raw sockets (root or CAP_NET_RAW); without them the result says so and !ran.
+WireResult measure_wire(WireKind kind, double seconds, int rounds, size_t window);
+
+// --- 5. stale recovery in the simulator ---
+struct StaleResult {
+  bool passed = false;  // the scenario's own checks
+  double round_trips = 0;
+  double elapsed_ms = 0, waited_ms = 0, round_trip_ms = 0;
+  std::string waited_on;
+};
+StaleResult measure_stale(uint64_t seed);
+
+}  // namespace ibcm::perf

@@ -1,0 +1,41 @@
+#include "perf/timers.h"
+
+#include <random>
+
+#include "perf/perf.h"
+
+namespace ibcm::perf {
+
+std::vector<engine::Time> draw_delays(uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<engine::Time> out(kRing);
+  for (engine::Time& d : out) {
+    unsigned bits = 10 + static_cast<unsigned>(rng() % 33);
+    d = engine::Time(static_cast<int64_t>(rng() % (uint64_t{1} << bits)) + 1000);
+  }
+  return out;
+}
+
+ArmedWheel::ArmedWheel(size_t armed) : delays(draw_delays(1)) {
+  wheel.reserve(armed + 16);
+  ids.reserve(armed);
+  for (size_t i = 0; i < armed; ++i) ids.push_back(wheel.arm(delays[i % kRing], i));
+  std::mt19937_64 rng(2);
+  picks.resize(kRing);
+  for (uint32_t& p : picks) p = static_cast<uint32_t>(rng() % (armed ? armed : 1));
+}
+
+TimerResult measure_timers(size_t armed, uint64_t ops) {
+  ArmedWheel w(armed);
+  for (size_t k = 0; k < 100000; ++k) w.arm_cancel(k);  // warm-up
+  double t0 = thread_cpu_seconds();
+  for (uint64_t k = 0; k < ops; ++k) w.arm_cancel(k);
+  double t1 = thread_cpu_seconds();
+  TimerResult r;
+  r.armed = w.wheel.size();
+  r.ops = ops;
+  r.arm_cancel_ns = (t1 - t0) * 1e9 / static_cast<double>(ops);
+  return r;
+}
+
+}  // namespace ibcm::perf

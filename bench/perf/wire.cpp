@@ -1,0 +1,310 @@
+// Over the wire: two processes on loopback, each a Runtime (epoll, timerfd, the engine) on a real
+// transport. The active process keeps `window` handshakes in flight and starts a new one each
+// time one reaches ESTABLISHED; the passive one accepts every REQ. The raw baseline moves 256-byte
+// datagrams between the same two processes through the same transports with the same batching
+// (up to 256 per receive, the transport's sendmmsg batches): the active side keeps `window` in
+// flight and sends one back for each one received; the passive side echoes. Each phase gets
+// fresh sockets and a fresh passive process.
+#include <poll.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <memory>
+
+#include "ibcm/transport/roce_transport.h"
+#include "ibcm/transport/runtime.h"
+#include "ibcm/transport/udp_transport.h"
+#include "perf/perf.h"
+
+namespace ibcm::perf {
+
+namespace {
+
+constexpr uint64_t kService = 0x1000000000001234ull;
+constexpr size_t kRxBatch = 256;  // as the Runtime receives
+constexpr double kStallSeconds = 3;
+
+struct Pair {
+  std::unique_ptr<Transport> active, passive;
+  Address passive_address;  // where the active side sends
+};
+
+Expected<Pair, std::string> open_pair(WireKind kind) {
+  Pair p;
+  if (kind == WireKind::Udp) {
+    auto a = UdpTransport::open(*parse_endpoint("127.0.0.1", 0));
+    if (!a) return Unexpected{a.error()};
+    auto b = UdpTransport::open(*parse_endpoint("127.0.0.1", 0));
+    if (!b) return Unexpected{b.error()};
+    p.passive_address = address_of((*b)->endpoint());
+    p.active = std::move(*a);
+    p.passive = std::move(*b);
+    return p;
+  }
+  // Two loopback addresses of their own, so nothing else on this host's port 4791 is disturbed.
+  auto a = RoceTransport::open(*parse_endpoint("127.0.90.1", 0), "");
+  if (!a) return Unexpected{a.error()};
+  auto b = RoceTransport::open(*parse_endpoint("127.0.90.2", 0), "");
+  if (!b) return Unexpected{b.error()};
+  p.passive_address = (*b)->local();
+  p.active = std::move(*a);
+  p.passive = std::move(*b);
+  return p;
+}
+
+Config config_of(uint8_t n) {
+  Config c;
+  c.ca_guid = 0x0002c90300000000ull | n;
+  c.seed = 2000 + n;
+  return c;
+}
+
+// A passive process: runs body(ctrl) and exits with its result. The parent ends it by closing
+// its end of ctrl; the child also dies with the parent.
+struct Child {
+  pid_t pid = -1;
+  int ctrl = -1;
+};
+
+template <class F>
+Child spawn(F&& body) {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return {};
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(sv[0]);
+    ::close(sv[1]);
+    return {};
+  }
+  if (pid == 0) {
+    ::close(sv[0]);
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    int rc = body(sv[1]);
+    ::_exit(rc);
+  }
+  ::close(sv[1]);
+  return {pid, sv[0]};
+}
+
+// Waits (up to 10 s) for the child to say it is ready.
+bool wait_ready(const Child& c) {
+  pollfd p{c.ctrl, POLLIN, 0};
+  if (::poll(&p, 1, 10000) != 1) return false;
+  char b;
+  return ::read(c.ctrl, &b, 1) == 1;
+}
+
+void finish(Child& c) {
+  if (c.ctrl >= 0) ::close(c.ctrl);
+  if (c.pid > 0) {
+    int status = 0;
+    ::waitpid(c.pid, &status, 0);
+  }
+  c = {};
+}
+
+void say_ready(int ctrl) {
+  char b = 'r';
+  [[maybe_unused]] auto n = ::write(ctrl, &b, 1);
+}
+
+bool parent_gone(int ctrl) {
+  pollfd p{ctrl, POLLIN, 0};
+  return ::poll(&p, 1, 0) != 0;
+}
+
+// --- raw round trips ---
+
+int echo(Transport& t, int ctrl) {
+  int ep = ::epoll_create1(EPOLL_CLOEXEC);
+  for (int fd : {t.fd(), ctrl}) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    ::epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+  }
+  std::vector<Received> rx(kRxBatch);
+  std::vector<Transmit> tx;
+  tx.reserve(kRxBatch);
+  say_ready(ctrl);
+  for (;;) {
+    epoll_event evs[2];
+    int n = ::epoll_wait(ep, evs, 2, 1000);
+    for (int i = 0; i < n; ++i)
+      if (evs[i].data.fd == ctrl) return 0;
+    for (;;) {
+      size_t got = t.receive(rx);
+      tx.clear();
+      for (size_t i = 0; i < got; ++i) tx.push_back(Transmit{rx[i].from, rx[i].mad});
+      if (!tx.empty()) t.send(tx);
+      if (got < rx.size()) break;
+    }
+  }
+}
+
+// Returns round trips per second (wall clock); 0 if it stalled.
+double raw_round_trips(Pair p, double seconds, size_t window, uint64_t& count) {
+  Transport* passive = p.passive.get();
+  Child c = spawn([&](int ctrl) {
+    p.active.reset();
+    return echo(*passive, ctrl);
+  });
+  p.passive.reset();
+  if (c.pid < 0 || !wait_ready(c)) {
+    finish(c);
+    return 0;
+  }
+  Transport& t = *p.active;
+  int ep = ::epoll_create1(EPOLL_CLOEXEC);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = t.fd();
+  ::epoll_ctl(ep, EPOLL_CTL_ADD, t.fd(), &ev);
+  std::vector<Received> rx(kRxBatch);
+  std::vector<Transmit> tx(window, Transmit{p.passive_address, wire::MadBytes{}});
+  for (size_t i = 0; i < window; ++i) tx[i].mad[0] = 1;
+  uint64_t done = 0, seen = 0;
+  double start = wall_seconds(), end = start + seconds, last = start, now = start;
+  t.send(tx);
+  while (now < end && now - last < kStallSeconds) {
+    epoll_event evs[1];
+    ::epoll_wait(ep, evs, 1, 100);
+    for (;;) {
+      size_t got = t.receive(rx);
+      tx.resize(got, Transmit{p.passive_address, wire::MadBytes{}});
+      if (got) t.send(tx);
+      done += got;
+      if (got < rx.size()) break;
+    }
+    now = wall_seconds();
+    if (done != seen) {
+      seen = done;
+      last = now;
+    }
+  }
+  ::close(ep);
+  finish(c);
+  count += done;
+  return now - last < kStallSeconds ? static_cast<double>(done) / (now - start) : 0;
+}
+
+// --- handshakes ---
+
+int passive_cm(std::unique_ptr<Transport> t, int ctrl) {
+  Runtime rt(config_of(2), std::move(t));
+  rt.on_event([](Cm& cm, Time now, const Event& e) {
+    if (auto* req = std::get_if<ev::ReqReceived>(&e)) {
+      AcceptParams ap;
+      ap.qpn = req->req.local_qpn | 0x800000;
+      ap.psn = 0x777;
+      cm.accept(now, req->conn, ap);
+    }
+  });
+  rt.post([](Cm& cm, Time) { cm.listen(kService); });
+  rt.run_once(std::chrono::milliseconds(0));
+  say_ready(ctrl);
+  double checked = wall_seconds();
+  for (;;) {
+    rt.run_once(std::chrono::milliseconds(10));
+    double now = wall_seconds();
+    if (now - checked > 0.005) {
+      if (parent_gone(ctrl)) return 0;
+      checked = now;
+    }
+  }
+}
+
+double handshakes(Pair p, double seconds, size_t window, uint64_t& count) {
+  Child c = spawn([&](int ctrl) {
+    p.active.reset();
+    return passive_cm(std::move(p.passive), ctrl);
+  });
+  p.passive.reset();
+  if (c.pid < 0 || !wait_ready(c)) {
+    finish(c);
+    return 0;
+  }
+  Runtime rt(config_of(1), std::move(p.active));
+  ConnectParams cp;
+  cp.service_id = kService;
+  cp.dest = p.passive_address;
+  cp.psn = 0x555;
+  cp.primary.local_gid = rt.cm().config().local.gid;
+  cp.primary.remote_gid = p.passive_address.gid;
+  cp.primary.local_lid = cp.primary.remote_lid = 0xFFFF;
+  cp.primary.hop_limit = 64;
+  cp.primary.local_ack_timeout = 19;
+  uint32_t next_qpn = 1;
+  uint64_t done = 0;
+  bool stopping = false;
+  double start = 0, end = 0, last = 0;
+  rt.on_event([&](Cm& cm, Time now, const Event& e) {
+    if (auto* rep = std::get_if<ev::RepReceived>(&e)) {
+      cm.send_rtu(now, rep->conn);
+    } else if (std::holds_alternative<ev::Established>(e)) {
+      ++done;
+      if (stopping) return;
+      if (wall_seconds() >= end || next_qpn >= 0x7FFFFF) {
+        stopping = true;
+        return;
+      }
+      cp.qpn = next_qpn++;
+      cm.connect(now, cp);
+    }
+  });
+  rt.post([&](Cm& cm, Time now) {
+    for (size_t i = 0; i < window; ++i) {
+      cp.qpn = next_qpn++;
+      cm.connect(now, cp);
+    }
+  });
+  start = last = wall_seconds();
+  end = start + seconds;
+  uint64_t seen = 0;
+  double now = start;
+  while (!stopping && now - last < kStallSeconds) {
+    rt.run_once(std::chrono::milliseconds(100));
+    now = wall_seconds();
+    if (done != seen) {
+      seen = done;
+      last = now;
+    }
+  }
+  finish(c);
+  count += done;
+  return stopping ? static_cast<double>(done) / (now - start) : 0;
+}
+
+}  // namespace
+
+WireResult measure_wire(WireKind kind, double seconds, int rounds, size_t window) {
+  WireResult r;
+  r.kind = kind;
+  r.window = window;
+  for (int i = 0; i < rounds; ++i) {
+    for (int phase = 0; phase < 2; ++phase) {
+      auto pair = open_pair(kind);
+      if (!pair) {
+        r.skipped = pair.error();
+        return r;
+      }
+      if (phase == 0) {
+        r.round_trips_per_s = std::max(
+            r.round_trips_per_s, raw_round_trips(std::move(*pair), seconds, window, r.round_trips));
+      } else {
+        r.handshakes_per_s = std::max(r.handshakes_per_s,
+                                      handshakes(std::move(*pair), seconds, window, r.handshakes));
+      }
+    }
+  }
+  r.ran = r.round_trips_per_s > 0 && r.handshakes_per_s > 0;
+  if (!r.ran) r.skipped = "a phase stalled (no progress for 3 s)";
+  return r;
+}
+
+}  // namespace ibcm::perf

@@ -1,0 +1,370 @@
+// ibcm bench: runs the measurements of issue 5 (bench/perf) and prints each target next to what
+// was measured, pass or fail; --json writes everything measured. --quick takes seconds (smaller
+// sizes: CI runs it to prove the benchmarks work); the full run takes about a minute and 1 GB.
+// The exit status says whether the measurements ran, not whether the targets were met (timings on
+// a shared machine are noise for CI), unless --strict asks for that too.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "ibcm/commands.h"
+#include "ibcm/wire/print.h"
+#include "perf/perf.h"
+
+namespace ibcm::cli {
+
+namespace {
+
+struct BenchOptions {
+  bool quick = false;
+  std::string json;
+  std::vector<std::string> only;
+  size_t live = 0;     // the largest scale size (0: 1M, or 100k with --quick)
+  double seconds = 0;  // per wire phase (0: 1 s, or 0.2 s with --quick)
+  bool strict = false;
+};
+
+// The targets of issue 5.
+constexpr double kHandshakesPerS = 1e6;
+constexpr double kTeardownsPerS = 1e6;
+constexpr double kBytesPerConnection = 256;
+constexpr double kFlatGrowth = 1.25;  // per-handshake cost at the largest size over at 1k
+constexpr double kTimerNs = 50;
+constexpr double kWireRatio = 0.5;
+constexpr double kStaleRoundTrips = 3;
+
+std::string fmt(double v, int decimals = 0) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  std::string s = buf;
+  // Thousands separators on the integer part.
+  size_t end = s.find('.');
+  if (end == std::string::npos) end = s.size();
+  for (size_t i = end; i > 3 && std::isdigit(static_cast<unsigned char>(s[i - 4])); i -= 3)
+    s.insert(i - 3, ",");
+  return s;
+}
+
+std::string num(double v) {
+  if (!std::isfinite(v)) return "null";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
+std::string size_text(size_t n) {
+  if (n >= 1000000 && n % 1000000 == 0) return std::to_string(n / 1000000) + "M";
+  if (n >= 1000 && n % 1000 == 0) return std::to_string(n / 1000) + "k";
+  return std::to_string(n);
+}
+
+// One row of the table, and one entry of the JSON "targets" list.
+struct Row {
+  std::string name;     // JSON key
+  std::string what;     // table text
+  std::string target;   // "≥ 1,000,000", or "" for information only
+  std::string shown;    // the measured value as printed
+  double value = 0;     // as measured (JSON)
+  std::string verdict;  // "pass", "FAIL", "skip", "info"
+};
+
+class Report {
+ public:
+  void add(std::string name, std::string what, std::string target, double value, std::string shown,
+           bool ok) {
+    rows_.push_back({std::move(name), std::move(what), std::move(target), std::move(shown), value,
+                     ok ? "pass" : "FAIL"});
+  }
+  void info(std::string name, std::string what, double value, std::string shown) {
+    rows_.push_back({std::move(name), std::move(what), "", std::move(shown), value, "info"});
+  }
+  void skip(std::string name, std::string what, std::string target, std::string why) {
+    rows_.push_back(
+        {std::move(name), std::move(what), std::move(target), std::move(why), 0, "skip"});
+  }
+  // JSON objects of each measurement's details, keyed by measurement.
+  void detail(std::string key, std::string json) {
+    details_.push_back({std::move(key), std::move(json)});
+  }
+  bool failed() const {
+    for (const Row& r : rows_)
+      if (r.verdict == "FAIL") return true;
+    return false;
+  }
+
+  void print(std::ostream& out) const {
+    size_t w0 = 11, w1 = 6, w2 = 8;
+    for (const Row& r : rows_) {
+      w0 = std::max(w0, r.what.size());
+      w1 = std::max(w1, width(r.target));
+      w2 = std::max(w2, width(r.shown));
+    }
+    auto line = [&](const std::string& a, const std::string& b, const std::string& c,
+                    const std::string& d) {
+      out << a << std::string(w0 - a.size() + 2, ' ') << b << std::string(w1 - width(b) + 2, ' ')
+          << c << std::string(w2 - width(c) + 2, ' ') << d << "\n";
+    };
+    line("measurement", "target", "measured", "result");
+    line(std::string(w0, '-'), std::string(w1, '-'), std::string(w2, '-'), "------");
+    for (const Row& r : rows_) line(r.what, r.target.empty() ? "-" : r.target, r.shown, r.verdict);
+  }
+
+  std::string json(const std::string& header) const {
+    std::string s = "{" + header + ",\"targets\":[";
+    for (size_t i = 0; i < rows_.size(); ++i) {
+      const Row& r = rows_[i];
+      s += std::string(i ? "," : "") + "{\"name\":" + wire::json_quote(r.name) +
+           ",\"what\":" + wire::json_quote(r.what) + ",\"target\":" + wire::json_quote(r.target) +
+           ",\"value\":" + num(r.value) + ",\"shown\":" + wire::json_quote(r.shown) +
+           ",\"result\":" + wire::json_quote(r.verdict) + "}";
+    }
+    s += "]";
+    for (const auto& [key, value] : details_) s += ",\"" + key + "\":" + value;
+    return s + "}";
+  }
+
+ private:
+  // Display width: UTF-8 continuation bytes take no column.
+  static size_t width(const std::string& s) {
+    size_t n = 0;
+    for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+    return n;
+  }
+  std::vector<Row> rows_;
+  std::vector<std::pair<std::string, std::string>> details_;
+};
+
+std::string percentiles_json(const perf::Percentiles& p) {
+  return "{\"p50\":" + num(p.p50) + ",\"p90\":" + num(p.p90) + ",\"p99\":" + num(p.p99) +
+         ",\"p999\":" + num(p.p999) + ",\"max\":" + num(p.max) + "}";
+}
+
+void run_engine(const BenchOptions& o, Report& rep) {
+  uint64_t n = o.quick ? 200'000 : 2'000'000;
+  size_t samples = o.quick ? 20'000 : 200'000;
+  perf::EngineResult r = perf::measure_engine(n, 1024, samples);
+  rep.add("engine_handshakes_per_s", "engine: handshakes/s, one core (REQ+REP+RTU, both sides)",
+          "≥ " + fmt(kHandshakesPerS), r.handshakes_per_s(), fmt(r.handshakes_per_s()),
+          r.handshakes_per_s() >= kHandshakesPerS);
+  rep.add("engine_teardowns_per_s", "engine: teardowns/s, one core (DREQ+DREP+TIMEWAIT exit)",
+          "≥ " + fmt(kTeardownsPerS), r.teardowns_per_s(), fmt(r.teardowns_per_s()),
+          r.teardowns_per_s() >= kTeardownsPerS);
+  const auto& h = r.handshake_latency;
+  rep.info("engine_handshake_p50_ns", "engine: one handshake, CPU ns p50 / p99 / p99.9", h.p50,
+           fmt(h.p50) + " / " + fmt(h.p99) + " / " + fmt(h.p999));
+  const auto& t = r.teardown_latency;
+  rep.info("engine_teardown_p50_ns", "engine: one teardown, CPU ns p50 / p99 / p99.9", t.p50,
+           fmt(t.p50) + " / " + fmt(t.p99) + " / " + fmt(t.p999));
+  rep.detail("engine", "{\"handshakes\":" + num(static_cast<double>(r.handshakes)) +
+                           ",\"handshake_cpu_s\":" + num(r.handshake_cpu_s) +
+                           ",\"handshakes_per_s\":" + num(r.handshakes_per_s()) +
+                           ",\"teardowns\":" + num(static_cast<double>(r.teardowns)) +
+                           ",\"teardown_cpu_s\":" + num(r.teardown_cpu_s) +
+                           ",\"teardowns_per_s\":" + num(r.teardowns_per_s()) +
+                           ",\"handshake_latency_ns\":" + percentiles_json(h) +
+                           ",\"teardown_latency_ns\":" + percentiles_json(t) + "}");
+}
+
+void run_scale(const BenchOptions& o, Report& rep) {
+  size_t top = o.live ? o.live : (o.quick ? 100'000 : 1'000'000);
+  std::vector<size_t> sizes;
+  for (size_t n = 1000; n < top; n *= 10) sizes.push_back(n);
+  sizes.push_back(top);
+  perf::ScaleResult r = perf::measure_scale(sizes, 256, o.quick ? 20 : 60);
+  std::string at = size_text(r.live);
+  double bytes = r.bytes_per_record();
+  double mb = static_cast<double>(r.rss_after - r.rss_before) / 1e6;
+  double mb_per_million = mb * 1e6 / static_cast<double>(r.live);
+  rep.add("bytes_per_connection", "memory: resident bytes per established connection (" + at + ")",
+          "≤ " + fmt(kBytesPerConnection), bytes, fmt(bytes), bytes <= kBytesPerConnection);
+  rep.add("rss_mb_per_million", "memory: RSS per 1M live connections, both sides (" + at + ")",
+          "< 512 MB", mb_per_million, fmt(mb_per_million) + " MB", mb_per_million < 512);
+  rep.info("setup_s", "scale: CPU time to set up " + at + " connections", r.setup_cpu_s,
+           fmt(r.setup_cpu_s, 2) + " s");
+  for (const auto& p : r.points)
+    rep.info("handshakes_per_s_at_" + size_text(p.live),
+             "scale: handshakes/s with " + size_text(p.live) + " live", p.handshakes_per_s(),
+             fmt(p.handshakes_per_s()));
+  rep.add("handshake_cost_growth",
+          "scale: cost of one more handshake, " + at + " over " + size_text(sizes.front()),
+          "≤ " + fmt(kFlatGrowth, 2) + "×", r.growth(), fmt(r.growth(), 2) + "×",
+          r.growth() <= kFlatGrowth);
+  std::string points;
+  for (const auto& p : r.points)
+    points += std::string(points.empty() ? "" : ",") +
+              "{\"live\":" + num(static_cast<double>(p.live)) +
+              ",\"handshake_ns\":" + num(p.handshake_ns) +
+              ",\"handshakes_per_s\":" + num(p.handshakes_per_s()) + "}";
+  rep.detail("scale", "{\"live\":" + num(static_cast<double>(r.live)) + ",\"setup_cpu_s\":" +
+                          num(r.setup_cpu_s) + ",\"setup_wall_s\":" + num(r.setup_wall_s) +
+                          ",\"rss_before\":" + num(static_cast<double>(r.rss_before)) +
+                          ",\"rss_after\":" + num(static_cast<double>(r.rss_after)) +
+                          ",\"bytes_per_record\":" + num(bytes) + ",\"growth\":" + num(r.growth()) +
+                          ",\"points\":[" + points + "]}");
+}
+
+void run_timers(const BenchOptions& o, Report& rep) {
+  size_t armed = o.quick ? 1'000'000 : 10'000'000;
+  perf::TimerResult r = perf::measure_timers(armed, o.quick ? 10'000'000 : 50'000'000);
+  rep.add("timer_arm_cancel_ns", "timers: arm + cancel, ns, " + size_text(r.armed) + " armed",
+          "≤ " + fmt(kTimerNs), r.arm_cancel_ns, fmt(r.arm_cancel_ns, 1),
+          r.arm_cancel_ns <= kTimerNs);
+  rep.detail("timers", "{\"armed\":" + num(static_cast<double>(r.armed)) +
+                           ",\"ops\":" + num(static_cast<double>(r.ops)) +
+                           ",\"arm_cancel_ns\":" + num(r.arm_cancel_ns) + "}");
+}
+
+void run_wire(const BenchOptions& o, Report& rep) {
+  double seconds = o.seconds > 0 ? o.seconds : (o.quick ? 0.2 : 1.0);
+  int rounds = o.quick ? 1 : 3;
+  std::string details;
+  for (perf::WireKind kind : {perf::WireKind::Udp, perf::WireKind::Roce}) {
+    std::string name = kind == perf::WireKind::Udp ? "udp" : "roce";
+    std::string label = kind == perf::WireKind::Udp ? "MAD-over-UDP" : "RoCEv2";
+    perf::WireResult r = perf::measure_wire(kind, seconds, rounds, 64);
+    std::string what = "wire, " + label + ": handshakes/s over raw round trips/s";
+    std::string target = "≥ " + fmt(kWireRatio * 100) + " %";
+    if (!r.ran) {
+      rep.skip("wire_" + name + "_ratio", what, target, "skipped: " + r.skipped);
+      std::cerr << "ibcm bench: " << label << " skipped: " << r.skipped << "\n";
+    } else {
+      rep.info("wire_" + name + "_handshakes_per_s", "wire, " + label + ": handshakes/s",
+               r.handshakes_per_s, fmt(r.handshakes_per_s));
+      rep.info("wire_" + name + "_round_trips_per_s",
+               "wire, " + label + ": raw 256-byte round trips/s", r.round_trips_per_s,
+               fmt(r.round_trips_per_s));
+      rep.add("wire_" + name + "_ratio", what, target, r.ratio(), fmt(r.ratio() * 100, 1) + " %",
+              r.ratio() >= kWireRatio);
+    }
+    details += std::string(details.empty() ? "" : ",") + "\"" + name +
+               "\":{\"ran\":" + (r.ran ? "true" : "false") +
+               ",\"skipped\":" + wire::json_quote(r.skipped) +
+               ",\"window\":" + num(static_cast<double>(r.window)) +
+               ",\"seconds_per_phase\":" + num(seconds) + ",\"rounds\":" + num(rounds) +
+               ",\"handshakes_per_s\":" + num(r.handshakes_per_s) +
+               ",\"round_trips_per_s\":" + num(r.round_trips_per_s) +
+               ",\"ratio\":" + num(r.ratio()) + "}";
+  }
+  rep.detail("wire", "{" + details + "}");
+}
+
+void run_stale(const BenchOptions& o, Report& rep) {
+  // The simulator is deterministic per seed; several seeds show the count does not depend on it.
+  uint64_t seeds = o.quick ? 1 : 10;
+  perf::StaleResult worst;
+  bool passed = true;
+  for (uint64_t s = 1; s <= seeds; ++s) {
+    perf::StaleResult r = perf::measure_stale(s);
+    passed = passed && r.passed;
+    if (s == 1 || r.round_trips > worst.round_trips) worst = r;
+  }
+  rep.add("stale_round_trips",
+          "stale recovery (simulator): round trips beyond " + worst.waited_on +
+              (passed ? "" : " [scenario checks FAILED]"),
+          "≤ " + fmt(kStaleRoundTrips), worst.round_trips, fmt(worst.round_trips, 2),
+          passed && worst.round_trips <= kStaleRoundTrips);
+  rep.detail("stale", "{\"seeds\":" + num(static_cast<double>(seeds)) +
+                          ",\"passed\":" + (passed ? "true" : "false") + ",\"round_trips\":" +
+                          num(worst.round_trips) + ",\"elapsed_ms\":" + num(worst.elapsed_ms) +
+                          ",\"waited_ms\":" + num(worst.waited_ms) +
+                          ",\"waited_on\":" + wire::json_quote(worst.waited_on) +
+                          ",\"round_trip_ms\":" + num(worst.round_trip_ms) + "}");
+}
+
+std::string first_line_with(const std::string& path, const std::string& key) {
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(key, 0) == 0) {
+      auto colon = line.find(':');
+      if (colon == std::string::npos) return "";
+      auto v = line.substr(colon + 1);
+      v.erase(0, v.find_first_not_of(" \t"));
+      return v;
+    }
+  return "";
+}
+
+std::string machine_json() {
+  std::string load;
+  std::ifstream("/proc/loadavg") >> load;
+  return "\"machine\":{\"cpu\":" +
+         wire::json_quote(first_line_with("/proc/cpuinfo", "model name")) +
+         ",\"cpus\":" + std::to_string(sysconf(_SC_NPROCESSORS_ONLN)) +
+         ",\"load_average_1min\":" + (load.empty() ? "null" : load) + "}";
+}
+
+int run_bench(const BenchOptions& o) {
+  auto wanted = [&](const char* what) {
+    if (o.only.empty()) return true;
+    for (const auto& w : o.only)
+      if (w == what) return true;
+    return false;
+  };
+  std::cout << "ibcm bench" << (o.quick ? " --quick" : "") << ": "
+            << first_line_with("/proc/cpuinfo", "model name") << ", "
+            << sysconf(_SC_NPROCESSORS_ONLN) << " CPUs\n"
+            << std::flush;
+  Report rep;
+  double started = perf::wall_seconds();
+  try {
+    using Step = void (*)(const BenchOptions&, Report&);
+    const std::pair<const char*, Step> steps[] = {{"engine", run_engine},
+                                                  {"scale", run_scale},
+                                                  {"timers", run_timers},
+                                                  {"wire", run_wire},
+                                                  {"stale", run_stale}};
+    for (const auto& [name, step] : steps) {
+      if (!wanted(name)) continue;
+      std::cerr << "ibcm bench: " << name << "...\n";
+      step(o, rep);
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "ibcm bench: " << e.what() << "\n";
+    return 1;
+  }
+  std::cout << "\n";
+  rep.print(std::cout);
+  double took = perf::wall_seconds() - started;
+  std::cout << "\n(" << fmt(took, 1) << " s; rates are per second of one core's CPU time, "
+            << "wire rates per second of wall-clock time)\n";
+  if (!o.json.empty()) {
+    std::ofstream out(o.json);
+    out << rep.json("\"mode\":\"" + std::string(o.quick ? "quick" : "full") + "\"," +
+                    machine_json() + ",\"seconds\":" + num(took))
+        << "\n";
+    if (!out) {
+      std::cerr << "ibcm bench: cannot write " << o.json << "\n";
+      return 1;
+    }
+  }
+  return o.strict && rep.failed() ? 1 : 0;
+}
+
+}  // namespace
+
+void add_bench(CLI::App& app, Runner& run) {
+  auto o = std::make_shared<BenchOptions>();
+  auto* cmd = app.add_subcommand(
+      "bench",
+      "Measure the engine, scale, timers, the wire and stale recovery against the targets");
+  cmd->add_flag("--quick", o->quick, "Small sizes, seconds in all (CI)");
+  cmd->add_option("--json", o->json, "Write every measurement as JSON to FILE");
+  cmd->add_option("--only", o->only, "Run only these: engine, scale, timers, wire, stale")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"engine", "scale", "timers", "wire", "stale"}));
+  cmd->add_option("--live", o->live, "Largest number of live connections for scale (1000000)")
+      ->check(CLI::Range(size_t{1000}, size_t{0x600000}));
+  cmd->add_option("--seconds", o->seconds, "Length of each wire phase (1 s; 0.2 s with --quick)");
+  cmd->add_flag("--strict", o->strict, "Exit 1 when a target is missed");
+  cmd->callback([o, &run] { run = [o] { return run_bench(*o); }; });
+}
+
+}  // namespace ibcm::cli
