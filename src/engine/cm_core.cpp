@@ -39,41 +39,32 @@ uint64_t Cm::Impl::new_tid() {
   return splitmix64(rng_);
 }
 
-void Cm::Impl::emit(Event e) {
-  if (events_.size() >= cfg_.max_pending_events) {
-    count_drop(Drop::EventQueueFull, event_name(e), "event queue full");
-    return;
-  }
-  events_.push(std::move(e));
-}
-
-void Cm::Impl::emit_for(const Conn& c, Event e) {
-  if (!c.detached) emit(std::move(e));
-}
-
-void Cm::Impl::send_bytes(const Address& to, const wire::MadBytes& bytes, uint16_t attr,
-                          bool retry) {
+bool Cm::Impl::count_tx(uint16_t attr, bool retry) {
   if (tx_queue_.size() >= cfg_.max_pending_tx) {
     count_drop(Drop::TxQueueFull, wire::attr_name(attr), "transmit queue full");
-    return;
+    return false;
   }
   CountedMsg m = counted_msg(attr);
   if (m != CountedMsg::kCount) {
     ++counters_.of(m).tx;
     if (retry) ++counters_.of(m).tx_retries;
   }
-  tx_queue_.push(Transmit{to, bytes});
+  return true;
+}
+
+void Cm::Impl::send_bytes(const Address& to, const wire::MadBytes& bytes, uint16_t attr,
+                          bool retry) {
+  if (!count_tx(attr, retry)) return;
+  Transmit& t = tx_queue_.push_slot();
+  t.to = to;
+  t.mad = bytes;
 }
 
 void Cm::Impl::send(const Address& to, const wire::Mad& mad) {
-  send_bytes(to, wire::encode(mad), static_cast<uint16_t>(wire::attr_of(mad.message)), false);
-}
-
-void Cm::Impl::keep_tx(Conn& c, const wire::Mad& mad) {
-  if (c.tx == kNoIndex) c.tx = tx_bufs_.alloc();
-  wire::encode(mad, tx_bufs_.items[c.tx]);
-  send_bytes(c.peer, tx_bufs_.items[c.tx], static_cast<uint16_t>(wire::attr_of(mad.message)),
-             false);
+  if (!count_tx(static_cast<uint16_t>(wire::attr_of(mad.message)), false)) return;
+  Transmit& t = tx_queue_.push_slot();
+  t.to = to;
+  wire::encode(mad, t.mad);
 }
 
 void Cm::Impl::release_tx(Conn& c) {
@@ -183,8 +174,10 @@ void Cm::Impl::evict_oldest_half_open() {
   Conn& c = conns_.items[idx];
   // The REQ we answer (REQ_RCVD, MRA_REQ_SENT) or the REP we sent (REP_SENT, MRA_REP_RCVD).
   const bool rep_sent = c.state == State::RepSent || c.state == State::MraRepRcvd;
-  send(c.peer, make_rej(c, rep_sent ? wire::MsgRef::Rep : wire::MsgRef::Req,
-                        wire::RejReason::NoResources, {}, {}));
+  send_msg(c.peer,
+           make_rej(c, rep_sent ? wire::MsgRef::Rep : wire::MsgRef::Req,
+                    wire::RejReason::NoResources, {}, {}),
+           c.tid);
   ++counters_.half_open_evicted;
   emit_for(c, ev::Aborted{c.local_id, wire::RejReason::NoResources});
   free_conn(idx);
@@ -241,7 +234,7 @@ void copy_pd(std::span<uint8_t> dst, std::span<const uint8_t> src) {
 }
 }  // namespace
 
-wire::Mad Cm::Impl::make_rej(const Conn& c, wire::MsgRef rejected, wire::RejReason reason,
+wire::Rej Cm::Impl::make_rej(const Conn& c, wire::MsgRef rejected, wire::RejReason reason,
                              std::span<const uint8_t> ari, std::span<const uint8_t> pd) const {
   wire::Rej r;
   r.local_comm_id = c.local_id;
@@ -251,35 +244,35 @@ wire::Mad Cm::Impl::make_rej(const Conn& c, wire::MsgRef rejected, wire::RejReas
   r.rejected_info_length = static_cast<uint8_t>(std::min(ari.size(), wire::kAriSize));
   copy_pd(r.ari, ari);
   copy_pd(r.private_data, pd);
-  return wire::make_mad(r, c.tid);
+  return r;
 }
 
-wire::Mad Cm::Impl::make_dreq(const Conn& c, std::span<const uint8_t> pd) {
+wire::Dreq Cm::Impl::make_dreq(const Conn& c, std::span<const uint8_t> pd) const {
   wire::Dreq d;
   d.local_comm_id = c.local_id;
   d.remote_comm_id = c.remote_id;
   d.remote_qpn = c.remote_qpn;
   copy_pd(d.private_data, pd);
-  return wire::make_mad(d, new_tid());
+  return d;
 }
 
-wire::Mad Cm::Impl::make_drep(const Conn& c, std::span<const uint8_t> pd) const {
+wire::Drep Cm::Impl::make_drep(const Conn& c, std::span<const uint8_t> pd) const {
   wire::Drep d;
   d.local_comm_id = c.local_id;
   d.remote_comm_id = c.remote_id;
   copy_pd(d.private_data, pd);
-  return wire::make_mad(d, c.tid);
+  return d;
 }
 
-wire::Mad Cm::Impl::make_rtu(const Conn& c, std::span<const uint8_t> pd) const {
+wire::Rtu Cm::Impl::make_rtu(const Conn& c, std::span<const uint8_t> pd) const {
   wire::Rtu r;
   r.local_comm_id = c.local_id;
   r.remote_comm_id = c.remote_id;
   copy_pd(r.private_data, pd);
-  return wire::make_mad(r, c.tid);
+  return r;
 }
 
-wire::Mad Cm::Impl::make_mra(const Conn& c, wire::MsgRef what, uint8_t service_timeout,
+wire::Mra Cm::Impl::make_mra(const Conn& c, wire::MsgRef what, uint8_t service_timeout,
                              std::span<const uint8_t> pd) const {
   wire::Mra m;
   m.local_comm_id = c.local_id;
@@ -287,14 +280,14 @@ wire::Mad Cm::Impl::make_mra(const Conn& c, wire::MsgRef what, uint8_t service_t
   m.message_mraed = what;
   m.service_timeout = service_timeout & 31;
   copy_pd(m.private_data, pd);
-  return wire::make_mad(m, c.tid);
+  return m;
 }
 
 void Cm::Impl::send_rej_timeout(const Conn& c, wire::MsgRef rejected) {
   // REJ 4 names the CA that timed out: its GUID in the ARI.
   uint8_t ari[8];
   for (int i = 0; i < 8; ++i) ari[i] = static_cast<uint8_t>(cfg_.ca_guid >> (56 - 8 * i));
-  send(c.peer, make_rej(c, rejected, wire::RejReason::Timeout, ari, {}));
+  send_msg(c.peer, make_rej(c, rejected, wire::RejReason::Timeout, ari, {}), c.tid);
 }
 
 void Cm::Impl::handle_timeout(Time now) {

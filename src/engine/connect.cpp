@@ -20,7 +20,7 @@ void Cm::Impl::reject_req(const Address& from, const wire::Mad& mad, wire::RejRe
   r.rejected_info_length = static_cast<uint8_t>(std::min(ari.size(), wire::kAriSize));
   std::copy_n(ari.begin(), r.rejected_info_length, r.ari.begin());
   if (reason == wire::RejReason::StaleConnection) ++counters_.rej_sent_stale;
-  send(from, wire::make_mad(r, mad.header.transaction_id));
+  send_msg(from, r, mad.header.transaction_id);
 }
 
 void Cm::Impl::on_new_req(const Address& from, const wire::Mad& mad) {
@@ -145,7 +145,7 @@ void Cm::Impl::tear_down_stale(uint32_t idx, uint32_t remote_qpn) {
       return;  // already going away; its DREQ (if any) keeps being retried
     case State::DreqRcvd:
       // The peer asked to disconnect and has since forgotten the connection: finish now.
-      send(c.peer, make_drep(c, {}));
+      send_msg(c.peer, make_drep(c, {}), c.tid);
       emit_for(c, ev::StaleConnection{c.local_id, remote_qpn, c.remote_guid});
       enter_timewait(c, idx);
       return;
@@ -161,8 +161,7 @@ void Cm::Impl::tear_down_stale(uint32_t idx, uint32_t remote_qpn) {
   if (c.max_retries == 0) c.max_retries = cfg_.max_cm_retries;
   c.retries_left = c.max_retries;
   set_state(c, State::DreqSent);
-  auto dreq = make_dreq(c, {});
-  keep_tx(c, dreq);
+  keep_tx(c, make_dreq(c, {}), new_tid());
   ++counters_.dreq_sent_stale;
   arm(c, idx, retry_interval(c));
   emit_for(c, ev::StaleConnection{c.local_id, remote_qpn, c.remote_guid});
@@ -181,7 +180,7 @@ void Cm::Impl::act_rep_accept(Conn& c, uint32_t idx, const Address& from, const 
     r.message_rejected = wire::MsgRef::Rep;
     r.reason = wire::RejReason::StaleConnection;
     ++counters_.rej_sent_stale;
-    send(from, wire::make_mad(r, mad.header.transaction_id));
+    send_msg(from, r, mad.header.transaction_id);
     tear_down_stale(old_idx, rep.local_qpn);
     Conn& self = conns_.items[idx];
     if (self.p2p) remove_p2p(idx);

@@ -173,7 +173,7 @@ Expected<ConnId, Error> Cm::connect(Time now, const ConnectParams& p) {
   s.rnr_retry = p.rnr_retry_count;
 
   m.set_state(c, State::ReqSent);
-  m.keep_tx(c, wire::make_mad(r, c.tid));
+  m.keep_tx(c, r, c.tid);
   m.arm(c, idx, m.retry_interval(c));
   if (c.p2p) m.p2p_pending_.push_back(idx);
   return c.local_id;
@@ -223,7 +223,7 @@ Status Cm::accept(Time now, ConnId id, const AcceptParams& p) {
 
   c->retries_left = c->max_retries;
   m.set_state(*c, State::RepSent);
-  m.keep_tx(*c, wire::make_mad(r, c->tid));
+  m.keep_tx(*c, r, c->tid);
   m.arm(*c, idx, m.retry_interval(*c));
   return Ok{};
 }
@@ -243,7 +243,7 @@ Status Cm::reject(Time now, ConnId id, wire::RejReason reason, std::span<const u
   else
     return fail(Error::InvalidState);
   if (ari.size() > wire::kAriSize || pd.size() > 148) return fail(Error::PrivateDataTooLong);
-  m.send(c->peer, m.make_rej(*c, what, reason, ari, pd));
+  m.send_msg(c->peer, m.make_rej(*c, what, reason, ari, pd), c->tid);
   m.free_conn(idx);
   return Ok{};
 }
@@ -267,7 +267,7 @@ Status Cm::send_mra(Time now, ConnId id, uint8_t service_timeout, std::span<cons
   } else {
     return fail(Error::InvalidState);
   }
-  m.keep_tx(*c, m.make_mra(*c, what, service_timeout, pd));
+  m.keep_tx(*c, m.make_mra(*c, what, service_timeout, pd), c->tid);
   return Ok{};
 }
 
@@ -279,7 +279,7 @@ Status Cm::send_rtu(Time now, ConnId id, std::span<const uint8_t> pd) {
   if (!in(c->state, {State::RepRcvd, State::MraRepSent})) return fail(Error::InvalidState);
   if (pd.size() > 224) return fail(Error::PrivateDataTooLong);
   m.release_tx(*c);
-  m.send(c->peer, m.make_rtu(*c, pd));
+  m.send_msg(c->peer, m.make_rtu(*c, pd), c->tid);
   m.set_state(*c, State::Established);
   m.emit_for(*c, ev::Established{c->local_id});
   return Ok{};
@@ -311,7 +311,7 @@ Status Cm::disconnect(Time now, ConnId id, std::span<const uint8_t> pd) {
   m.setup_[idx].pending_alternate.reset();
   c->retries_left = c->max_retries;
   m.set_state(*c, State::DreqSent);
-  m.keep_tx(*c, m.make_dreq(*c, pd));
+  m.keep_tx(*c, m.make_dreq(*c, pd), m.new_tid());
   m.arm(*c, idx, m.retry_interval(*c));
   return Ok{};
 }
@@ -324,7 +324,7 @@ Status Cm::send_drep(Time now, ConnId id, std::span<const uint8_t> pd) {
   if (!c) return fail(Error::UnknownConnection);
   if (c->state != State::DreqRcvd) return fail(Error::InvalidState);
   if (pd.size() > 224) return fail(Error::PrivateDataTooLong);
-  m.send(c->peer, m.make_drep(*c, pd));
+  m.send_msg(c->peer, m.make_drep(*c, pd), c->tid);
   m.enter_timewait(*c, idx);
   return Ok{};
 }
@@ -349,7 +349,7 @@ Status Cm::load_alternate_path(Time now, ConnId id, const wire::PathInfo& alt,
   c->tid = m.new_tid();
   c->retries_left = c->max_retries;
   c->lap = LapState::LapSent;
-  m.keep_tx(*c, wire::make_mad(l, c->tid));
+  m.keep_tx(*c, l, c->tid);
   m.arm(*c, idx, m.retry_interval(*c));
   return Ok{};
 }
@@ -377,7 +377,7 @@ Status Cm::send_apr(Time now, ConnId id, wire::ApStatus status, std::span<const 
   s.pending_alternate.reset();
   m.release_tx(*c);
   c->lap = LapState::Idle;
-  m.send(c->peer, wire::make_mad(a, c->tid));
+  m.send_msg(c->peer, a, c->tid);
   return Ok{};
 }
 
@@ -415,7 +415,7 @@ Expected<SidrId, Error> Cm::sidr_request(Time now, const SidrParams& p) {
   r.service_id = p.service_id;
   copy_pd(r.private_data, p.private_data);
   s.tx = m.tx_bufs_.alloc();
-  wire::encode(wire::make_mad(r, s.tid), m.tx_bufs_.items[s.tx]);
+  wire::encode_send(r, s.tid, m.tx_bufs_.items[s.tx]);
   m.send_bytes(s.dest, m.tx_bufs_.items[s.tx], static_cast<uint16_t>(wire::AttrId::SidrReq), false);
   m.sidr_out_by_id_.insert(request_id, idx);
   s.timer = m.timers_.arm(m.now_ + m.cfg_.sidr_timeout, timer_cookie(TimerKind::SidrOut, idx));
@@ -442,7 +442,7 @@ Status Cm::sidr_reply(Time now, SidrId id, const SidrReplyParams& p) {
   copy_pd(r.additional_information, p.additional_info);
   copy_pd(r.private_data, p.private_data);
   s.tx = m.tx_bufs_.alloc();
-  wire::encode(wire::make_mad(r, s.tid), m.tx_bufs_.items[s.tx]);
+  wire::encode_send(r, s.tid, m.tx_bufs_.items[s.tx]);
   m.send_bytes(s.from, m.tx_bufs_.items[s.tx], static_cast<uint16_t>(wire::AttrId::SidrRep), false);
   return Ok{};
 }
@@ -466,29 +466,35 @@ void Cm::destroy(Time now, ConnId id) {
       return;
     case State::ReqRcvd:
     case State::MraReqSent:
-      m.send(c->peer, m.make_rej(*c, wire::MsgRef::Req, wire::RejReason::ConsumerDefined, {}, {}));
+      m.send_msg(c->peer,
+                 m.make_rej(*c, wire::MsgRef::Req, wire::RejReason::ConsumerDefined, {}, {}),
+                 c->tid);
       m.free_conn(idx);
       return;
     case State::RepRcvd:
     case State::MraRepSent:
-      m.send(c->peer, m.make_rej(*c, wire::MsgRef::Rep, wire::RejReason::ConsumerDefined, {}, {}));
+      m.send_msg(c->peer,
+                 m.make_rej(*c, wire::MsgRef::Rep, wire::RejReason::ConsumerDefined, {}, {}),
+                 c->tid);
       m.free_conn(idx);
       return;
     case State::RepSent:
     case State::MraRepRcvd:
       // The peer may already use the connection: REJ, then keep the QPN out of use.
-      m.send(c->peer, m.make_rej(*c, wire::MsgRef::Rep, wire::RejReason::ConsumerDefined, {}, {}));
+      m.send_msg(c->peer,
+                 m.make_rej(*c, wire::MsgRef::Rep, wire::RejReason::ConsumerDefined, {}, {}),
+                 c->tid);
       m.enter_timewait(*c, idx);
       return;
     case State::Established:
-      m.send(c->peer, m.make_dreq(*c, {}));
+      m.send_msg(c->peer, m.make_dreq(*c, {}), m.new_tid());
       m.enter_timewait(*c, idx);
       return;
     case State::DreqSent:
       m.enter_timewait(*c, idx);
       return;
     case State::DreqRcvd:
-      m.send(c->peer, m.make_drep(*c, {}));
+      m.send_msg(c->peer, m.make_drep(*c, {}), c->tid);
       m.enter_timewait(*c, idx);
       return;
     case State::TimeWait:

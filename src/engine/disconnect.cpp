@@ -13,7 +13,7 @@ void Cm::Impl::on_unknown_dreq(const Address& from, const wire::Mad& mad) {
   wire::Drep d;
   d.local_comm_id = dreq.remote_comm_id;
   d.remote_comm_id = dreq.local_comm_id;
-  send(from, wire::make_mad(d, mad.header.transaction_id));
+  send_msg(from, d, mad.header.transaction_id);
 }
 
 void Cm::Impl::act_dreq(Conn& c, uint32_t idx, const wire::Mad& mad) {

@@ -19,6 +19,11 @@ class Fifo {
     if (size() == buf_.size()) grow();
     buf_[tail_++ & (buf_.size() - 1)] = std::move(v);
   }
+  // Appends a slot and returns it for the caller to fill in place (it holds an old value).
+  T& push_slot() {
+    if (size() == buf_.size()) grow();
+    return buf_[tail_++ & (buf_.size() - 1)];
+  }
   T* front() { return empty() ? nullptr : &buf_[head_ & (buf_.size() - 1)]; }
   std::optional<T> pop() {
     if (empty()) return std::nullopt;

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "engine/comm_id.h"
@@ -13,6 +14,7 @@
 #include "engine/timer_wheel.h"
 #include "ibcm/engine/cm.h"
 #include "ibcm/wire/mad.h"
+#include "ibcm/wire/schema.h"
 
 namespace ibcm {
 
@@ -167,6 +169,7 @@ class Cm::Impl {
   engine::TimerWheel timers_;
   engine::Fifo<Transmit> tx_queue_;
   engine::Fifo<Event> events_;
+  wire::Mad rx_;  // the MAD being handled (decoded in place)
 
   engine::Slab<engine::Conn> conns_;
   std::vector<engine::Setup> setup_;  // parallel to conns_.items
@@ -193,12 +196,43 @@ class Cm::Impl {
   void log(LogLevel level, const std::string& msg);
   void count_drop(Drop d, std::string_view msg_name, std::string_view why);
   uint64_t new_tid();
-  void emit(Event e);
-  void emit_for(const engine::Conn& c, Event e);  // suppressed once the consumer destroyed c
+  // Events are built in their queue slot: an Event is a 320-byte variant, most alternatives a
+  // few bytes.
+  template <class E>
+  void emit(const E& e) {
+    if (events_.size() >= cfg_.max_pending_events) {
+      count_drop(Drop::EventQueueFull, event_name(Event{e}), "event queue full");
+      return;
+    }
+    if constexpr (std::is_same_v<E, Event>)
+      events_.push_slot() = e;
+    else
+      events_.push_slot().template emplace<E>(e);
+  }
+  template <class E>
+  void emit_for(const engine::Conn& c, const E& e) {  // suppressed once the consumer destroyed c
+    if (!c.detached) emit(e);
+  }
   void send(const Address& to, const wire::Mad& mad);
+  // Sends one message, encoded straight into its transmit slot.
+  template <class M>
+  void send_msg(const Address& to, const M& msg, uint64_t tid) {
+    constexpr auto attr = static_cast<uint16_t>(wire::Schema<M>::attr);
+    if (!count_tx(attr, false)) return;
+    Transmit& t = tx_queue_.push_slot();
+    t.to = to;
+    wire::encode_send(msg, tid, t.mad);
+  }
+  // Counts a MAD about to be queued; false (and counted as a drop) when the queue is full.
+  bool count_tx(uint16_t attr, bool retry);
   void send_bytes(const Address& to, const wire::MadBytes& bytes, uint16_t attr, bool retry);
-  // The MAD kept for retries / duplicate answers on connection c.
-  void keep_tx(engine::Conn& c, const wire::Mad& mad);
+  // Sends the message and keeps it as connection c's MAD for retries / duplicate answers.
+  template <class M>
+  void keep_tx(engine::Conn& c, const M& msg, uint64_t tid) {
+    if (c.tx == engine::kNoIndex) c.tx = tx_bufs_.alloc();
+    wire::encode_send(msg, tid, tx_bufs_.items[c.tx]);
+    send_bytes(c.peer, tx_bufs_.items[c.tx], static_cast<uint16_t>(wire::Schema<M>::attr), false);
+  }
   void release_tx(engine::Conn& c);
   void resend_kept(engine::Conn& c, bool is_retry);
   void arm(engine::Conn& c, uint32_t idx, Time delay);
@@ -226,13 +260,14 @@ class Cm::Impl {
   Time timewait_length(const engine::Conn& c) const;
   void enter_timewait(engine::Conn& c, uint32_t idx);
 
-  // Message builders (the current comm IDs and TID of c).
-  wire::Mad make_rej(const engine::Conn& c, wire::MsgRef rejected, wire::RejReason reason,
+  // Message builders (the current comm IDs of c; replies go out with c.tid, a DREQ with a new
+  // TID).
+  wire::Rej make_rej(const engine::Conn& c, wire::MsgRef rejected, wire::RejReason reason,
                      std::span<const uint8_t> ari, std::span<const uint8_t> pd) const;
-  wire::Mad make_dreq(const engine::Conn& c, std::span<const uint8_t> pd);
-  wire::Mad make_drep(const engine::Conn& c, std::span<const uint8_t> pd) const;
-  wire::Mad make_rtu(const engine::Conn& c, std::span<const uint8_t> pd) const;
-  wire::Mad make_mra(const engine::Conn& c, wire::MsgRef what, uint8_t service_timeout,
+  wire::Dreq make_dreq(const engine::Conn& c, std::span<const uint8_t> pd) const;
+  wire::Drep make_drep(const engine::Conn& c, std::span<const uint8_t> pd) const;
+  wire::Rtu make_rtu(const engine::Conn& c, std::span<const uint8_t> pd) const;
+  wire::Mra make_mra(const engine::Conn& c, wire::MsgRef what, uint8_t service_timeout,
                      std::span<const uint8_t> pd) const;
   void send_rej_timeout(const engine::Conn& c, wire::MsgRef rejected);
 

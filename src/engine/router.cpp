@@ -20,9 +20,9 @@ constexpr bool is_response(uint8_t method) {
 
 void Cm::Impl::handle_mad(Time now, const Address& from, std::span<const uint8_t> bytes) {
   handle_timeout(now);
-  auto mad = wire::decode(bytes);
-  if (!mad) {
-    const auto& f = mad.error();
+  const wire::Mad& mad = rx_;
+  if (auto failure = wire::decode_into(bytes, rx_)) {
+    const auto& f = *failure;
     count_drop(drop_of(f.error), wire::attr_name(f.header.attribute_id), wire::to_string(f.error));
     // A request we cannot serve is answered with a MAD status, as management classes must;
     // CM Sends are not answered (the sender's retries or timeouts handle them).
@@ -39,13 +39,13 @@ void Cm::Impl::handle_mad(Time now, const Address& from, std::span<const uint8_t
     }
     return;
   }
-  CountedMsg m = counted_msg(mad->header.attribute_id);
+  CountedMsg m = counted_msg(mad.header.attribute_id);
   if (m != CountedMsg::kCount) ++counters_.of(m).rx;
-  if (std::holds_alternative<wire::ClassPortInfo>(mad->message)) {
-    on_class_port_info(from, *mad);
+  if (std::holds_alternative<wire::ClassPortInfo>(mad.message)) {
+    on_class_port_info(from, mad);
     return;
   }
-  on_cm_mad(from, *mad);
+  on_cm_mad(from, mad);
 }
 
 void Cm::Impl::answer_status(const Address& from, const wire::MadHeader& h,
@@ -201,7 +201,7 @@ void Cm::Impl::dispatch(Conn& c, uint32_t idx, Input in, const Address& from,
         count_drop(Drop::InvalidState, "REP", "REP on the passive side");
         return;
       }
-      send(c.peer, make_rtu(c, {}));
+      send_msg(c.peer, make_rtu(c, {}), c.tid);
       return;
     case Act::ResendDrep: {
       ++counters_.of(m).rx_duplicates;
@@ -210,9 +210,7 @@ void Cm::Impl::dispatch(Conn& c, uint32_t idx, Input in, const Address& from,
         count_drop(Drop::WrongRemoteQpn, "DREQ", "RemoteQPN is not ours");
         return;
       }
-      Conn tmp = c;
-      tmp.tid = mad.header.transaction_id;
-      send(c.peer, make_drep(tmp, {}));
+      send_msg(c.peer, make_drep(c, {}), mad.header.transaction_id);
       return;
     }
     case Act::RejStale: {

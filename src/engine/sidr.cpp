@@ -26,7 +26,7 @@ void Cm::Impl::on_sidr_req(const Address& from, const wire::Mad& mad) {
     rep.request_id = req.request_id;
     rep.status = status;
     rep.service_id = req.service_id;
-    send(from, wire::make_mad(rep, mad.header.transaction_id));
+    send_msg(from, rep, mad.header.transaction_id);
   };
   auto listener = match_listener(req.service_id);
   if (!listener) {

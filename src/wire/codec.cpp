@@ -134,25 +134,58 @@ bool decode_header(std::span<const uint8_t> in, MadHeader& out) {
   return true;
 }
 
-Expected<Mad, DecodeFailure> decode(std::span<const uint8_t> in) {
-  MadHeader h{};
+std::optional<DecodeFailure> decode_into(std::span<const uint8_t> in, Mad& out) {
+  MadHeader& h = out.header;
+  h = MadHeader{};
   if (in.size() < kMadSize) {
     decode_header(in, h);
-    return Unexpected{DecodeFailure{DecodeError::ShortBuffer, h}};
+    return DecodeFailure{DecodeError::ShortBuffer, h};
   }
   decode_header(in, h);
-  if (in.size() > kMadSize) return Unexpected{DecodeFailure{DecodeError::LongBuffer, h}};
-  auto fail = [&](DecodeError e) { return Unexpected{DecodeFailure{e, h}}; };
+  if (in.size() > kMadSize) return DecodeFailure{DecodeError::LongBuffer, h};
+  auto fail = [&](DecodeError e) { return DecodeFailure{e, h}; };
   if (h.base_version != kBaseVersion) return fail(DecodeError::BaseVersion);
   if (h.mgmt_class != kCmClass) return fail(DecodeError::MgmtClass);
   if (h.class_version != kCmClassVersion) return fail(DecodeError::ClassVersion);
-  Mad mad{h, Rtu{}};
-  if (!decode_body(h.attribute_id, in.data() + kMadHeaderSize, mad.message))
+  if (!decode_body(h.attribute_id, in.data() + kMadHeaderSize, out.message))
     return fail(DecodeError::UnknownAttribute);
   if (!method_ok(h.attribute_id, h.method)) return fail(DecodeError::Method);
-  if (!lengths_ok(mad.message)) return fail(DecodeError::LengthField);
+  if (!lengths_ok(out.message)) return fail(DecodeError::LengthField);
+  return std::nullopt;
+}
+
+Expected<Mad, DecodeFailure> decode(std::span<const uint8_t> in) {
+  Mad mad{MadHeader{}, Rtu{}};
+  if (auto failure = decode_into(in, mad)) return Unexpected{*failure};
   return mad;
 }
+
+template <class M>
+void encode_send(const M& m, uint64_t tid, std::span<uint8_t, kMadSize> out) {
+  std::memset(out.data(), 0, out.size());
+  MadHeader h;
+  h.transaction_id = tid;
+  h.attribute_id = static_cast<uint16_t>(Schema<M>::attr);
+  encode_fields(h, out.data());
+  encode_fields(m, out.data() + kMadHeaderSize);
+}
+
+#define IBCM_ENCODE_SEND(M) \
+  template void encode_send<M>(const M&, uint64_t, std::span<uint8_t, kMadSize>);
+IBCM_ENCODE_SEND(Req)
+IBCM_ENCODE_SEND(Mra)
+IBCM_ENCODE_SEND(Rej)
+IBCM_ENCODE_SEND(Rep)
+IBCM_ENCODE_SEND(Rtu)
+IBCM_ENCODE_SEND(Dreq)
+IBCM_ENCODE_SEND(Drep)
+IBCM_ENCODE_SEND(SidrReq)
+IBCM_ENCODE_SEND(SidrRep)
+IBCM_ENCODE_SEND(Lap)
+IBCM_ENCODE_SEND(Apr)
+IBCM_ENCODE_SEND(ClassPortInfo)
+#undef IBCM_ENCODE_SEND
+static_assert(std::variant_size_v<Message> == 12, "instantiate encode_send for every message");
 
 AttrId attr_of(const Message& m) {
   return std::visit([](const auto& x) { return Schema<std::decay_t<decltype(x)>>::attr; }, m);

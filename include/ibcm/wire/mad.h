@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 
@@ -39,6 +40,9 @@ MadBytes encode(const Mad& mad);
 bool decode_header(std::span<const uint8_t> in, MadHeader& out);
 
 Expected<Mad, DecodeFailure> decode(std::span<const uint8_t> in);
+// The same, into `out` (no copy of the message on the way): nullopt on success, else why (with
+// out.header as read, as DecodeFailure::header).
+std::optional<DecodeFailure> decode_into(std::span<const uint8_t> in, Mad& out);
 
 // The AttributeID and name of a message type / of the message a MAD holds.
 AttrId attr_of(const Message& m);
@@ -48,5 +52,9 @@ std::string_view attr_name(uint16_t attr_id);
 
 // A convenience: a CM Send MAD with this message and TID.
 Mad make_mad(Message m, uint64_t tid);
+// encode(make_mad(m, tid), out) straight from the message, with no Mad or variant in between
+// (the engine's send path). M is any alternative of Message.
+template <class M>
+void encode_send(const M& m, uint64_t tid, std::span<uint8_t, kMadSize> out);
 
 }  // namespace ibcm::wire
