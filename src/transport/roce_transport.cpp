@@ -1,5 +1,6 @@
 #include "ibcm/transport/roce_transport.h"
 
+#include <algorithm>
 #include <linux/filter.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -126,7 +127,7 @@ bool RoceTransport::accept_packet(std::span<const uint8_t> packet, Received& out
   out.from.port = d.src_port;
   out.from.pkey = d.bth.pkey;
   size_t n = std::min(d.payload.size(), out.mad.size());
-  std::memcpy(out.mad.data(), d.payload.data(), n);
+  std::copy_n(d.payload.begin(), n, out.mad.begin());  // the payload may be empty
   out.length = static_cast<uint16_t>(d.payload.size() > out.mad.size() ? out.mad.size() + 1 : n);
   return true;
 }

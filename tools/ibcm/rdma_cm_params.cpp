@@ -35,7 +35,7 @@ ConnectParams rdma_cm_connect_params(const IpEndpoint& local, const IpEndpoint& 
   write_rdma_cm_header(local, remote, static_cast<uint16_t>(0x8000 | (qpn & 0x7fff)), pd);
   wire::Gid lg = gid_of(local), rg = gid_of(remote);
   size_t n = std::min(user_data.size(), wire::rdma_cm::kMaxReqUserData);
-  std::memcpy(pd.data() + 36, user_data.data(), n);
+  std::copy_n(user_data.begin(), n, pd.begin() + 36);  // memcpy from an empty span is UB
   p.private_data = std::span<const uint8_t>(pd.data(), 36 + n);
 
   // The path as Linux's rdma_cm fills it for RoCEv2: GIDs are the IP addresses, LIDs 0xFFFF
