@@ -18,7 +18,15 @@ size_t engine::SidrKeyHash::operator()(const SidrKey& k) const {
 }
 
 Cm::Impl::Impl(const Config& c)
-    : cfg_(c), rng_(c.seed ^ 0x7469642d73656564ull), ids_(c.seed), timers_(Time{0}) {}
+    : cfg_(c),
+      rng_(c.seed ^ 0x7469642d73656564ull),
+      ids_(c.seed),
+      timers_(Time{0}),
+      hash_seed_(mix64(c.seed ^ 0x6c6f6f6b75702d6bull)),
+      by_local_(LocalIdOf{&conns_.items}, U32Hash{hash_seed_}),
+      by_remote_(RemoteKeyOf{&conns_.items}, RemoteKeyHash{hash_seed_}),
+      by_rqpn_(RemoteQpnOf{&conns_.items}, QpKeyHash{hash_seed_}),
+      by_lqpn_(LocalQpnOf{&conns_.items}, U32Hash{~hash_seed_}) {}
 
 void Cm::Impl::log(LogLevel level, const std::string& msg) {
   if (log_) log_(level, msg);
@@ -110,21 +118,41 @@ uint32_t Cm::Impl::new_conn() {
   setup_[idx] = Setup{};
   conns_.items[idx].local_id = id;
   by_local_.insert(id, idx);
+  // With a million connections every table access is a cache miss: start loading the next
+  // connection's slot now.
+  by_local_.prefetch(ids_.peek());
   return idx;
 }
 
 void Cm::Impl::free_conn(uint32_t idx) {
   Conn& c = conns_.items[idx];
+  // Four independent cache misses with many connections: let them overlap.
+  by_local_.prefetch(c.local_id);
+  if (c.in_remote_map) by_remote_.prefetch(RemoteKey{c.remote_id, c.remote_guid});
+  if (c.in_rqpn_map) by_rqpn_.prefetch(QpKey{c.remote_qpn, c.remote_guid});
+  if (c.in_lqpn_map) by_lqpn_.prefetch(c.local_qpn);
   disarm(c);
   release_tx(c);
   if (c.half_open) half_open_remove(c);
-  if (c.in_remote_map) by_remote_.erase(RemoteKey{c.remote_id, c.remote_guid});
+  if (c.in_remote_map) by_remote_.erase(RemoteKey{c.remote_id, c.remote_guid}, idx);
   forget_remote_qpn(c, idx);
   unbind_local_qpn(c, idx);
   if (c.p2p) remove_p2p(idx);
-  by_local_.erase(c.local_id);
+  by_local_.erase(c.local_id, idx);
+  Setup& s = setup_[idx];
+  if (s.alt != kNoIndex) {
+    alts_.items[s.alt] = AltPaths{};
+    alts_.release(s.alt);
+    s.alt = kNoIndex;
+  }
   c = Conn{};
   conns_.release(idx);
+}
+
+AltPaths& Cm::Impl::alts_for(uint32_t idx) {
+  Setup& s = setup_[idx];
+  if (s.alt == kNoIndex) s.alt = alts_.alloc();
+  return alts_.items[s.alt];
 }
 
 void Cm::Impl::set_state(Conn& c, State s) {
@@ -185,8 +213,7 @@ void Cm::Impl::evict_oldest_half_open() {
 
 void Cm::Impl::forget_remote_qpn(Conn& c, uint32_t idx) {
   if (!c.in_rqpn_map) return;
-  const uint32_t* owner = by_rqpn_.find(QpKey{c.remote_qpn, c.remote_guid});
-  if (owner && *owner == idx) by_rqpn_.erase(QpKey{c.remote_qpn, c.remote_guid});
+  by_rqpn_.erase(QpKey{c.remote_qpn, c.remote_guid}, idx);
   c.in_rqpn_map = false;
 }
 
@@ -197,8 +224,7 @@ void Cm::Impl::bind_local_qpn(Conn& c, uint32_t idx, uint32_t qpn) {
 
 void Cm::Impl::unbind_local_qpn(Conn& c, uint32_t idx) {
   if (!c.in_lqpn_map) return;
-  const uint32_t* owner = by_lqpn_.find(c.local_qpn);
-  if (owner && *owner == idx) by_lqpn_.erase(c.local_qpn);
+  by_lqpn_.erase(c.local_qpn, idx);
   c.in_lqpn_map = false;
 }
 

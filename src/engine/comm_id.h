@@ -14,6 +14,8 @@ class CommIdGenerator {
   explicit CommIdGenerator(uint64_t seed);
   // The next ID in the sequence (may be 0 or in use: the caller skips those).
   uint32_t next();
+  // The ID next() returns next, without taking it.
+  uint32_t peek() const { return permute(counter_); }
 
  private:
   uint32_t permute(uint32_t x) const;

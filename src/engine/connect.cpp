@@ -92,7 +92,7 @@ void Cm::Impl::accept_req_into(Conn& c, uint32_t idx, const Address& from, const
   };
   s.primary = flip(req.primary);
   if (req.alternate.local_lid != 0 || req.alternate.local_gid != wire::Gid{})
-    s.alternate = flip(req.alternate);
+    alts_for(idx).alternate = flip(req.alternate);
   s.mtu = req.path_mtu;
   s.transport = req.transport_service_type;
   s.remote_psn = req.starting_psn;
@@ -197,7 +197,7 @@ void Cm::Impl::act_rep_accept(Conn& c, uint32_t idx, const Address& from, const 
   s.max_rd_atomic = std::min(s.max_rd_atomic, rep.responder_resources);
   s.max_dest_rd_atomic = std::min(s.max_dest_rd_atomic, rep.initiator_depth);
   s.rnr_retry = rep.rnr_retry_count;
-  if (rep.failover_accepted != 0) s.alternate.reset();
+  if (AltPaths* a = alts(idx); a && rep.failover_accepted != 0) a->alternate.reset();
   set_state(c, State::RepRcvd);
   emit_for(c, ev::RepReceived{c.local_id, rep});
 }

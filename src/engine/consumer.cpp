@@ -161,7 +161,7 @@ Expected<ConnId, Error> Cm::connect(Time now, const ConnectParams& p) {
 
   Setup& s = m.setup_[idx];
   s.primary = r.primary;
-  s.alternate = p.alternate;
+  if (p.alternate) m.alts_for(idx).alternate = p.alternate;
   s.mtu = p.mtu;
   s.transport = p.transport;
   s.local_psn = p.psn;
@@ -219,7 +219,7 @@ Status Cm::accept(Time now, ConnId id, const AcceptParams& p) {
   s.local_psn = p.psn;
   s.max_rd_atomic = std::min(s.max_rd_atomic, p.initiator_depth);
   s.max_dest_rd_atomic = p.responder_resources;
-  if (p.failover_accepted != 0) s.alternate.reset();
+  if (AltPaths* a = m.alts(idx); a && p.failover_accepted != 0) a->alternate.reset();
 
   c->retries_left = c->max_retries;
   m.set_state(*c, State::RepSent);
@@ -308,7 +308,7 @@ Status Cm::disconnect(Time now, ConnId id, std::span<const uint8_t> pd) {
   if (pd.size() > 220) return fail(Error::PrivateDataTooLong);
   m.disarm(*c);  // a LAP in flight is abandoned
   c->lap = LapState::Idle;
-  m.setup_[idx].pending_alternate.reset();
+  if (AltPaths* a = m.alts(idx)) a->pending.reset();
   c->retries_left = c->max_retries;
   m.set_state(*c, State::DreqSent);
   m.keep_tx(*c, m.make_dreq(*c, pd), m.new_tid());
@@ -345,7 +345,7 @@ Status Cm::load_alternate_path(Time now, ConnId id, const wire::PathInfo& alt,
   l.remote_cm_response_timeout = c->peer_resp;
   l.alternate = alt;
   copy_pd(l.private_data, pd);
-  m.setup_[idx].pending_alternate = alt;
+  m.alts_for(idx).pending = alt;
   c->tid = m.new_tid();
   c->retries_left = c->max_retries;
   c->lap = LapState::LapSent;
@@ -372,9 +372,10 @@ Status Cm::send_apr(Time now, ConnId id, wire::ApStatus status, std::span<const 
   a.additional_information_length = static_cast<uint8_t>(info.size());
   copy_pd(a.additional_information, info);
   copy_pd(a.private_data, pd);
-  Setup& s = m.setup_[idx];
-  if (status == wire::ApStatus::Success) s.alternate = s.pending_alternate;
-  s.pending_alternate.reset();
+  if (AltPaths* alts = m.alts(idx)) {
+    if (status == wire::ApStatus::Success) alts->alternate = alts->pending;
+    alts->pending.reset();
+  }
   m.release_tx(*c);
   c->lap = LapState::Idle;
   m.send_msg(c->peer, a, c->tid);
@@ -386,11 +387,11 @@ Status Cm::migrate(ConnId id) {
   uint32_t idx;
   Conn* c = m.find(id, &idx);
   if (!c) return fail(Error::UnknownConnection);
-  Setup& s = m.setup_[idx];
-  if (c->state != State::Established || !s.alternate) return fail(Error::InvalidState);
+  AltPaths* alts = m.alts(idx);
+  if (c->state != State::Established || !alts || !alts->alternate) return fail(Error::InvalidState);
   // After migration the old primary is gone; the spec's APM re-arms with a new LAP.
-  s.primary = *s.alternate;
-  s.alternate.reset();
+  m.setup_[idx].primary = *alts->alternate;
+  alts->alternate.reset();
   return Ok{};
 }
 
@@ -523,7 +524,7 @@ Expected<QpAttr, Error> Cm::qp_attributes(ConnId id, QpState target) const {
   a.max_dest_rd_atomic = s.max_dest_rd_atomic;
   a.min_rnr_timer = s.min_rnr_timer;
   a.primary = s.primary;
-  a.alternate = s.alternate;
+  if (const AltPaths* alts = m.alts(*i)) a.alternate = alts->alternate;
   if (target == QpState::Rtr) return a;
   a.sq_psn = s.local_psn;
   a.timeout = s.primary.local_ack_timeout;

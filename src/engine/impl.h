@@ -10,6 +10,7 @@
 #include "engine/comm_id.h"
 #include "engine/fifo.h"
 #include "engine/flat_map.h"
+#include "engine/index_table.h"
 #include "engine/state_table.h"
 #include "engine/timer_wheel.h"
 #include "ibcm/engine/cm.h"
@@ -42,21 +43,28 @@ struct Conn {
   uint8_t plt = 0;          // packet lifetime exponent
   uint8_t peer_resp = 0;    // the peer CM's response time exponent
   uint8_t ack_timeout = 0;  // the path's local ACK timeout exponent (TIMEWAIT length)
-  bool active = false;      // we sent the REQ
-  bool p2p = false;
-  bool detached = false;  // destroyed by the consumer: no more events
-  bool in_remote_map = false;
-  bool in_rqpn_map = false;
-  bool in_lqpn_map = false;
-  bool half_open = false;  // counted against max_half_open, linked in the half-open list
+  // Flags in one byte (a million connections are a million records).
+  bool active : 1 = false;  // we sent the REQ
+  bool p2p : 1 = false;
+  bool detached : 1 = false;  // destroyed by the consumer: no more events
+  bool in_remote_map : 1 = false;
+  bool in_rqpn_map : 1 = false;
+  bool in_lqpn_map : 1 = false;
+  bool half_open : 1 = false;  // counted against max_half_open, linked in the half-open list
   uint32_t ho_prev = kNoIndex, ho_next = kNoIndex;  // the half-open list, oldest first
+};
+static_assert(sizeof(Conn) <= 96, "a connection record is on every live connection's bill");
+
+// Alternate paths, kept apart from Setup: most connections never have one.
+struct AltPaths {
+  std::optional<wire::PathInfo> alternate;  // local = ours
+  std::optional<wire::PathInfo> pending;    // from a LAP, until APR success
 };
 
 // What the QP attribute sets need; set while connecting, read by qp_attributes().
 struct Setup {
-  wire::PathInfo primary;  // local = ours
-  std::optional<wire::PathInfo> alternate;
-  std::optional<wire::PathInfo> pending_alternate;  // from a LAP, until APR success
+  wire::PathInfo primary;   // local = ours
+  uint32_t alt = kNoIndex;  // in Impl::alts_, or none
   wire::Mtu mtu = wire::Mtu::None;
   wire::TransportType transport = wire::TransportType::RC;
   uint32_t local_psn = 0;
@@ -85,11 +93,39 @@ struct SidrKey {  // (RequestID, requester GID): SIDR duplicate detection
   wire::Gid gid;
   bool operator==(const SidrKey&) const = default;
 };
+
+// The connection lookups are IndexTables over the connection records (index_table.h): each reads
+// its key from the record. Hashes are keyed by a secret from Config::seed.
+struct LocalIdOf {
+  const std::vector<Conn>* conns;
+  uint32_t operator()(uint32_t i) const { return (*conns)[i].local_id; }
+};
+struct RemoteKeyOf {
+  const std::vector<Conn>* conns;
+  RemoteKey operator()(uint32_t i) const {
+    return {(*conns)[i].remote_id, (*conns)[i].remote_guid};
+  }
+};
+struct RemoteQpnOf {
+  const std::vector<Conn>* conns;
+  QpKey operator()(uint32_t i) const { return {(*conns)[i].remote_qpn, (*conns)[i].remote_guid}; }
+};
+struct LocalQpnOf {
+  const std::vector<Conn>* conns;
+  uint32_t operator()(uint32_t i) const { return (*conns)[i].local_qpn; }
+};
+// mix64 is a bijection: distinct keys never collide in full, whatever the seed.
+struct U32Hash {
+  uint64_t seed;
+  uint64_t operator()(uint32_t k) const { return mix64(seed ^ k); }
+};
 struct RemoteKeyHash {
-  size_t operator()(const RemoteKey& k) const { return hash_fields(k.id, k.guid); }
+  uint64_t seed;
+  uint64_t operator()(const RemoteKey& k) const { return mix64(mix64(seed ^ k.id) ^ k.guid); }
 };
 struct QpKeyHash {
-  size_t operator()(const QpKey& k) const { return hash_fields(k.qpn, k.guid); }
+  uint64_t seed;
+  uint64_t operator()(const QpKey& k) const { return mix64(mix64(seed ^ k.qpn) ^ k.guid); }
 };
 struct SidrKeyHash {
   size_t operator()(const SidrKey& k) const;
@@ -174,10 +210,12 @@ class Cm::Impl {
   engine::Slab<engine::Conn> conns_;
   std::vector<engine::Setup> setup_;  // parallel to conns_.items
   engine::Slab<wire::MadBytes> tx_bufs_;
-  engine::FlatMap<uint32_t, uint32_t> by_local_;
-  engine::FlatMap<engine::RemoteKey, uint32_t, engine::RemoteKeyHash> by_remote_;
-  engine::FlatMap<engine::QpKey, uint32_t, engine::QpKeyHash> by_rqpn_;
-  engine::FlatMap<uint32_t, uint32_t> by_lqpn_;
+  engine::Slab<engine::AltPaths> alts_;
+  uint64_t hash_seed_;
+  engine::IndexTable<uint32_t, engine::LocalIdOf, engine::U32Hash> by_local_;
+  engine::IndexTable<engine::RemoteKey, engine::RemoteKeyOf, engine::RemoteKeyHash> by_remote_;
+  engine::IndexTable<engine::QpKey, engine::RemoteQpnOf, engine::QpKeyHash> by_rqpn_;
+  engine::IndexTable<uint32_t, engine::LocalQpnOf, engine::U32Hash> by_lqpn_;
   std::vector<uint32_t> p2p_pending_;  // connections in REQ_SENT that are peer-to-peer
   size_t half_open_ = 0;
   uint32_t ho_head_ = engine::kNoIndex, ho_tail_ = engine::kNoIndex;
@@ -245,6 +283,16 @@ class Cm::Impl {
   }
   uint32_t new_conn();  // allocates a record with a fresh local comm ID
   void free_conn(uint32_t idx);
+  // Connection idx's alternate paths: nullptr when it has none; alts_for makes room.
+  engine::AltPaths* alts(uint32_t idx) {
+    uint32_t a = setup_[idx].alt;
+    return a == engine::kNoIndex ? nullptr : &alts_.items[a];
+  }
+  const engine::AltPaths* alts(uint32_t idx) const {
+    uint32_t a = setup_[idx].alt;
+    return a == engine::kNoIndex ? nullptr : &alts_.items[a];
+  }
+  engine::AltPaths& alts_for(uint32_t idx);
   void set_state(engine::Conn& c, State s);
   void set_remote(engine::Conn& c, uint32_t idx, uint32_t remote_id, uint64_t guid, uint32_t rqpn);
   void bind_local_qpn(engine::Conn& c, uint32_t idx, uint32_t qpn);

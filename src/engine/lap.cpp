@@ -18,7 +18,7 @@ void Cm::Impl::act_lap_accept(Conn& c, const wire::Mad& mad) {
   wire::PathInfo p = lap.alternate;  // the sender's view: flip to ours
   std::swap(p.local_lid, p.remote_lid);
   std::swap(p.local_gid, p.remote_gid);
-  setup_[index_of(c)].pending_alternate = p;
+  alts_for(index_of(c)).pending = p;
   emit_for(c, ev::LapReceived{c.local_id, lap});
 }
 
@@ -26,9 +26,10 @@ void Cm::Impl::act_apr_done(Conn& c, uint32_t idx, const wire::Mad& mad) {
   disarm(c);
   release_tx(c);
   const auto& apr = std::get<wire::Apr>(mad.message);
-  Setup& s = setup_[idx];
-  if (apr.ap_status == wire::ApStatus::Success) s.alternate = s.pending_alternate;
-  s.pending_alternate.reset();
+  if (AltPaths* a = alts(idx)) {
+    if (apr.ap_status == wire::ApStatus::Success) a->alternate = a->pending;
+    a->pending.reset();
+  }
   c.lap = LapState::Idle;
   emit_for(c, ev::AprReceived{c.local_id, apr});
 }
@@ -47,7 +48,7 @@ void Cm::Impl::act_lap_mra(Conn& c, uint32_t idx, const wire::Mad& mad) {
 void Cm::Impl::act_lap_rejected(Conn& c, uint32_t idx, const wire::Mad& mad) {
   disarm(c);
   release_tx(c);
-  setup_[idx].pending_alternate.reset();
+  if (AltPaths* a = alts(idx)) a->pending.reset();
   c.lap = LapState::Idle;
   emit_for(c, ev::RejReceived{c.local_id, c.state, std::get<wire::Rej>(mad.message)});
 }
@@ -61,7 +62,7 @@ void Cm::Impl::act_retry_lap(Conn& c, uint32_t idx) {
     return;
   }
   release_tx(c);
-  setup_[idx].pending_alternate.reset();
+  if (AltPaths* a = alts(idx)) a->pending.reset();
   c.lap = LapState::Idle;
   emit_for(c, ev::LapTimeout{c.local_id});
 }

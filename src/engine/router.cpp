@@ -100,6 +100,7 @@ void Cm::Impl::on_cm_mad(const Address& from, const wire::Mad& mad) {
   };
   if (auto* req = std::get_if<wire::Req>(&msg)) {
     in = Input::Req;
+    by_rqpn_.prefetch(QpKey{req->local_qpn, req->local_ca_guid});  // the stale check, next
     const uint32_t* i = by_remote_.find(RemoteKey{req->local_comm_id, req->local_ca_guid});
     if (!i) {
       on_new_req(from, mad);
@@ -122,6 +123,9 @@ void Cm::Impl::on_cm_mad(const Address& from, const wire::Mad& mad) {
     }
   } else if (auto* rep = std::get_if<wire::Rep>(&msg)) {
     in = Input::Rep;
+    // The stale check and the remote-ID entry come next: overlap their cache misses with ours.
+    by_rqpn_.prefetch(QpKey{rep->local_qpn, rep->local_ca_guid});
+    by_remote_.prefetch(RemoteKey{rep->local_comm_id, rep->local_ca_guid});
     by_our_id(rep->remote_comm_id);
   } else if (auto* rtu = std::get_if<wire::Rtu>(&msg)) {
     in = Input::Rtu;

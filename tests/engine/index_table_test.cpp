@@ -1,0 +1,149 @@
+// IndexTable against std::unordered_map under random insert / find / erase sequences, with the
+// keys in a record array as the engine keeps them, and with hashes poor enough to force long probe
+// runs, wrap-around and distances past the 8 bits an entry stores.
+#include "engine/index_table.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <random>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/flat_map.h"
+
+using ibcm::engine::hash_fields;
+using ibcm::engine::IndexTable;
+
+namespace {
+
+struct Records {
+  std::vector<uint64_t> keys;  // record i's key
+};
+struct KeyOf {
+  const Records* r;
+  uint64_t operator()(uint32_t i) const { return r->keys[i]; }
+};
+struct GoodHash {
+  uint64_t seed;
+  uint64_t operator()(uint64_t k) const { return hash_fields(seed, k); }
+};
+// Everything has one of 4 hashes: runs far longer than 255, all wrapping around.
+struct TerribleHash {
+  uint64_t operator()(uint64_t k) const { return (k & 3) * 0x4000000000000000ull; }
+};
+// Home slots at the very end of the table, so runs wrap past index 0.
+struct HighHash {
+  uint64_t operator()(uint64_t k) const { return ~uint64_t{0} - (k % 7); }
+};
+
+template <class Hash>
+void run_against_model(Hash hash, uint64_t seed, int ops, uint64_t key_space) {
+  Records rec;
+  IndexTable<uint64_t, KeyOf, Hash> table(KeyOf{&rec}, hash);
+  std::unordered_map<uint64_t, uint32_t> model;
+  std::vector<uint32_t> free;
+  std::mt19937_64 rng(seed);
+  for (int op = 0; op < ops; ++op) {
+    uint64_t key = rng() % key_space;
+    switch (rng() % 3) {
+      case 0: {  // a new record with this key
+        uint32_t i;
+        if (!free.empty()) {
+          i = free.back();
+          free.pop_back();
+        } else {
+          i = static_cast<uint32_t>(rec.keys.size());
+          rec.keys.push_back(0);
+        }
+        rec.keys[i] = key;
+        bool added = table.insert(key, i);
+        ASSERT_EQ(added, !model.count(key)) << "op " << op;
+        if (added)
+          model[key] = i;
+        else
+          free.push_back(i);
+        break;
+      }
+      case 1: {  // erase the record with this key, if any
+        auto it = model.find(key);
+        if (it == model.end()) {
+          // A record index that is not in the table is not found either.
+          ASSERT_FALSE(table.erase(key, static_cast<uint32_t>(rec.keys.size() + 5)));
+          break;
+        }
+        ASSERT_TRUE(table.erase(key, it->second)) << "op " << op;
+        free.push_back(it->second);
+        model.erase(it);
+        break;
+      }
+      default: {
+        const uint32_t* found = table.find(key);
+        auto it = model.find(key);
+        ASSERT_EQ(found != nullptr, it != model.end()) << "op " << op;
+        if (found) {
+          ASSERT_EQ(*found, it->second);
+        }
+      }
+    }
+    ASSERT_EQ(table.size(), model.size());
+    ASSERT_LE(table.size(), table.capacity());
+  }
+  for (const auto& [k, i] : model) {
+    const uint32_t* found = table.find(k);
+    ASSERT_NE(found, nullptr);
+    EXPECT_EQ(*found, i);
+  }
+  // Erasing everything leaves nothing behind.
+  for (const auto& [k, i] : model) ASSERT_TRUE(table.erase(k, i));
+  EXPECT_EQ(table.size(), 0u);
+  for (const auto& [k, i] : model) EXPECT_EQ(table.find(k), nullptr);
+}
+
+TEST(IndexTable, MatchesModelWithKeyedHash) {
+  for (uint64_t seed = 1; seed <= 5; ++seed) run_against_model(GoodHash{seed}, seed, 200000, 5000);
+}
+
+TEST(IndexTable, MatchesModelWithLargeKeySpace) {
+  run_against_model(GoodHash{7}, 7, 300000, uint64_t{1} << 40);
+}
+
+TEST(IndexTable, MatchesModelWithTerribleHash) {
+  // Probe runs of hundreds: distances saturate the stored 8 bits and are read from the records.
+  run_against_model(TerribleHash{}, 11, 20000, 800);
+}
+
+TEST(IndexTable, MatchesModelWithWrappingHash) {
+  run_against_model(HighHash{}, 12, 20000, 300);
+}
+
+TEST(IndexTable, DoublesAndStaysUnderSevenEighths) {
+  Records rec;
+  IndexTable<uint64_t, KeyOf, GoodHash> table(KeyOf{&rec}, GoodHash{3});
+  size_t last_cap = 0;
+  for (uint32_t i = 0; i < 100000; ++i) {
+    rec.keys.push_back(uint64_t{i} * 7919);
+    ASSERT_TRUE(table.insert(rec.keys[i], i));
+    if (table.capacity() != last_cap) {
+      if (last_cap) {
+        EXPECT_EQ(table.capacity(), 2 * last_cap);
+      }
+      last_cap = table.capacity();
+    }
+    ASSERT_LE(table.size() * 8, table.capacity() * 7);
+  }
+  EXPECT_LE(static_cast<double>(table.capacity()) / static_cast<double>(table.size()), 2 / 0.875);
+}
+
+TEST(IndexTable, InsertOfAPresentKeyChangesNothing) {
+  Records rec{{42, 42}};
+  IndexTable<uint64_t, KeyOf, GoodHash> table(KeyOf{&rec}, GoodHash{1});
+  EXPECT_TRUE(table.insert(42, 0));
+  EXPECT_FALSE(table.insert(42, 1));
+  EXPECT_EQ(table.size(), 1u);
+  EXPECT_EQ(*table.find(42), 0u);
+  EXPECT_FALSE(table.erase(42, 1));  // record 1 was never in
+  EXPECT_TRUE(table.erase(42, 0));
+}
+
+}  // namespace
