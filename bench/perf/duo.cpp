@@ -67,20 +67,23 @@ void Duo::drain_b() {
   }
 }
 
+bool Duo::deliver(Cm& from, Cm& to) {
+  bool any = false;
+  for (auto batch = from.peek_transmits(); !batch.empty(); batch = from.peek_transmits()) {
+    any = true;
+    in_.clear();
+    for (const Transmit& t : batch) in_.push_back(Inbound{from.config().local, t.mad});
+    to.handle_mads(now, in_);
+    from.consume_transmits(batch.size());
+  }
+  return any;
+}
+
 void Duo::pump() {
-  const Address& from_a = a.config().local;
-  const Address& from_b = b.config().local;
   for (;;) {
-    bool any = false;
-    while (auto t = a.poll_transmit()) {
-      any = true;
-      b.handle_mad(now, from_a, t->mad);
-    }
+    bool any = deliver(a, b);
     drain_b();
-    while (auto t = b.poll_transmit()) {
-      any = true;
-      a.handle_mad(now, from_b, t->mad);
-    }
+    any = deliver(b, a) || any;
     drain_a();
     if (!any) return;
   }

@@ -40,6 +40,9 @@ class Duo {
  private:
   void drain_a();
   void drain_b();
+  // Moves everything `from` has to send into `to`, in batches (as a runtime's receive would).
+  bool deliver(Cm& from, Cm& to);
+  std::vector<Inbound> in_;
   std::vector<ConnId>* sink_ = nullptr;
   uint64_t a_established_ = 0, b_established_ = 0;
   uint64_t a_exits_ = 0, b_exits_ = 0;

@@ -14,8 +14,8 @@ class CommIdGenerator {
   explicit CommIdGenerator(uint64_t seed);
   // The next ID in the sequence (may be 0 or in use: the caller skips those).
   uint32_t next();
-  // The ID next() returns next, without taking it.
-  uint32_t peek() const { return permute(counter_); }
+  // The ID next() returns after `ahead` more calls, without taking any.
+  uint32_t peek(uint32_t ahead = 0) const { return permute(counter_ + ahead); }
 
  private:
   uint32_t permute(uint32_t x) const;

@@ -30,6 +30,9 @@ Cm& Cm::operator=(Cm&&) noexcept = default;
 void Cm::handle_mad(Time now, const Address& from, std::span<const uint8_t> mad) {
   impl_->handle_mad(now, from, mad);
 }
+void Cm::handle_mads(Time now, std::span<const Inbound> batch) {
+  impl_->handle_mads(now, batch);
+}
 void Cm::handle_timeout(Time now) {
   impl_->handle_timeout(now);
 }
@@ -38,6 +41,12 @@ std::optional<Time> Cm::next_timeout() const {
 }
 std::optional<Transmit> Cm::poll_transmit() {
   return impl_->tx_queue_.pop();
+}
+std::span<const Transmit> Cm::peek_transmits() const {
+  return impl_->tx_queue_.front_span();
+}
+void Cm::consume_transmits(size_t n) {
+  impl_->tx_queue_.drop_front(n);
 }
 std::optional<Event> Cm::poll_event() {
   return impl_->events_.pop();

@@ -2,8 +2,10 @@
 // nothing (the engine's output queues are on the per-message path).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <optional>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -29,6 +31,14 @@ class Fifo {
     if (empty()) return std::nullopt;
     return std::move(buf_[head_++ & (buf_.size() - 1)]);
   }
+  // The oldest entries that lie contiguously in the ring (more may follow after a wrap), to be
+  // read in place and then dropped with drop_front(n). Valid until the next push.
+  std::span<const T> front_span() const {
+    if (empty()) return {};
+    size_t at = head_ & (buf_.size() - 1);
+    return {buf_.data() + at, std::min(size(), buf_.size() - at)};
+  }
+  void drop_front(size_t n) { head_ += std::min(n, size()); }
 
  private:
   void grow() {

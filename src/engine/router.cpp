@@ -1,6 +1,8 @@
 // Input: decode, count, route each MAD to its connection and apply the state table.
 #include "engine/impl.h"
+#include "ibcm/wire/schema.h"
 #include "ibcm/wire/time.h"
+#include "wire/bits.h"
 
 namespace ibcm {
 
@@ -16,7 +18,85 @@ static_assert(static_cast<int>(Drop::LengthField) ==
 constexpr bool is_response(uint8_t method) {
   return method & 0x80;
 }
+
+// Message M's field `name`, found in its schema table at compile time.
+template <class M>
+constexpr wire::Field<M> field(std::string_view name) {
+  for (const auto& f : wire::Schema<M>::fields)
+    if (f.name == name) return f;
+  throw "no such field";  // not a constant expression: a compile error
+}
+// That field's value in a MAD's bytes.
+template <class M>
+uint64_t peek(const uint8_t* mad, const wire::Field<M>& f) {
+  return wire::bits::get(mad + wire::kMadHeaderSize, f.byte, f.bit, f.width);
+}
+// How many MADs ahead handle_mads starts the lookups: enough to cover a memory latency with the
+// work of the MADs in between.
+constexpr size_t kPrefetchAhead = 8;
 }  // namespace
+
+void Cm::Impl::prefetch_lookups(std::span<const uint8_t> bytes) {
+  if (bytes.size() != wire::kMadSize || bytes[1] != wire::kCmClass) return;
+  const uint8_t* b = bytes.data();
+  switch (static_cast<wire::AttrId>(wire::bits::be16(b + 16))) {
+    case wire::AttrId::Req: {
+      // A new REQ: the duplicate check, the stale check.
+      static constexpr auto id = field<wire::Req>("LocalCommID");
+      static constexpr auto guid = field<wire::Req>("LocalCAGUID");
+      static constexpr auto qpn = field<wire::Req>("LocalQPN");
+      by_remote_.prefetch(RemoteKey{static_cast<uint32_t>(peek(b, id)), peek(b, guid)});
+      by_rqpn_.prefetch(QpKey{static_cast<uint32_t>(peek(b, qpn)), peek(b, guid)});
+      return;
+    }
+    case wire::AttrId::Rep: {
+      // Our connection, the stale check, the peer's comm ID entry.
+      static constexpr auto ours = field<wire::Rep>("RemoteCommID");
+      static constexpr auto id = field<wire::Rep>("LocalCommID");
+      static constexpr auto guid = field<wire::Rep>("LocalCAGUID");
+      static constexpr auto qpn = field<wire::Rep>("LocalQPN");
+      by_local_.prefetch(static_cast<uint32_t>(peek(b, ours)));
+      by_rqpn_.prefetch(QpKey{static_cast<uint32_t>(peek(b, qpn)), peek(b, guid)});
+      by_remote_.prefetch(RemoteKey{static_cast<uint32_t>(peek(b, id)), peek(b, guid)});
+      return;
+    }
+    case wire::AttrId::Mra:
+    case wire::AttrId::Rej:
+    case wire::AttrId::Rtu:
+    case wire::AttrId::Dreq:
+    case wire::AttrId::Drep:
+    case wire::AttrId::Lap:
+    case wire::AttrId::Apr: {
+      // Every one of these names our connection by its RemoteCommID, at the same place.
+      static constexpr auto ours = field<wire::Rtu>("RemoteCommID");
+      static_assert(field<wire::Mra>("RemoteCommID").byte == ours.byte &&
+                    field<wire::Rej>("RemoteCommID").byte == ours.byte &&
+                    field<wire::Dreq>("RemoteCommID").byte == ours.byte &&
+                    field<wire::Drep>("RemoteCommID").byte == ours.byte &&
+                    field<wire::Lap>("RemoteCommID").byte == ours.byte &&
+                    field<wire::Apr>("RemoteCommID").byte == ours.byte);
+      by_local_.prefetch(static_cast<uint32_t>(peek(b, ours)));
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+void Cm::Impl::handle_mads(Time now, std::span<const Inbound> batch) {
+  // New REQs each take a fresh comm ID: start loading those IDs' slots too.
+  size_t reqs = 0;
+  for (const Inbound& in : batch)
+    if (in.mad.size() == wire::kMadSize &&
+        wire::bits::be16(in.mad.data() + 16) == static_cast<uint16_t>(wire::AttrId::Req))
+      ++reqs;
+  for (uint32_t k = 1; k <= reqs; ++k) by_local_.prefetch(ids_.peek(k));
+  for (size_t i = 0; i < batch.size() && i < kPrefetchAhead; ++i) prefetch_lookups(batch[i].mad);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (i + kPrefetchAhead < batch.size()) prefetch_lookups(batch[i + kPrefetchAhead].mad);
+    handle_mad(now, batch[i].from, batch[i].mad);
+  }
+}
 
 void Cm::Impl::handle_mad(Time now, const Address& from, std::span<const uint8_t> bytes) {
   handle_timeout(now);

@@ -31,6 +31,7 @@ Runtime::Runtime(Config config, std::unique_ptr<Transport> transport)
     ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
   }
   rx_buf_.resize(kRxBatch);
+  inbound_.reserve(kRxBatch);
 }
 
 Runtime::~Runtime() {
@@ -95,11 +96,13 @@ void Runtime::process(Time t) {
   }
   for (;;) {
     size_t got = transport_->receive(rx_buf_);
+    inbound_.clear();
     for (size_t i = 0; i < got; ++i) {
       const Received& r = rx_buf_[i];
       if (rx_tap_) rx_tap_(t, r);
-      cm_.handle_mad(t, r.from, std::span<const uint8_t>(r.mad.data(), r.length));
+      inbound_.push_back(Inbound{r.from, std::span<const uint8_t>(r.mad.data(), r.length)});
     }
+    cm_.handle_mads(t, inbound_);
     flush(t);
     if (got < rx_buf_.size()) break;
   }
@@ -111,18 +114,21 @@ void Runtime::process(Time t) {
 void Runtime::flush(Time t) {
   // Events may trigger consumer calls that send more, so alternate until both are empty.
   for (int round = 0; round < 1000; ++round) {
-    tx_buf_.clear();
-    while (auto tx = cm_.poll_transmit()) {
-      if (tx_tap_) tx_tap_(t, *tx);
-      tx_buf_.push_back(*tx);
+    bool any_tx = false;
+    // Straight from the engine's queue to the socket: no copies.
+    for (auto batch = cm_.peek_transmits(); !batch.empty(); batch = cm_.peek_transmits()) {
+      any_tx = true;
+      if (tx_tap_)
+        for (const Transmit& tx : batch) tx_tap_(t, tx);
+      transport_->send(batch);
+      cm_.consume_transmits(batch.size());
     }
-    if (!tx_buf_.empty()) transport_->send(tx_buf_);
     bool any_event = false;
     while (auto e = cm_.poll_event()) {
       any_event = true;
       if (on_event_) on_event_(cm_, t, *e);
     }
-    if (!any_event && tx_buf_.empty()) return;
+    if (!any_event && !any_tx) return;
   }
 }
 

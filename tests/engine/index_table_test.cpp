@@ -117,7 +117,7 @@ TEST(IndexTable, MatchesModelWithWrappingHash) {
   run_against_model(HighHash{}, 12, 20000, 300);
 }
 
-TEST(IndexTable, DoublesAndStaysUnderSevenEighths) {
+TEST(IndexTable, DoublesAndStaysAtMostThreeQuartersFull) {
   Records rec;
   IndexTable<uint64_t, KeyOf, GoodHash> table(KeyOf{&rec}, GoodHash{3});
   size_t last_cap = 0;
@@ -130,9 +130,9 @@ TEST(IndexTable, DoublesAndStaysUnderSevenEighths) {
       }
       last_cap = table.capacity();
     }
-    ASSERT_LE(table.size() * 8, table.capacity() * 7);
+    ASSERT_LE(table.size() * 4, table.capacity() * 3);
   }
-  EXPECT_LE(static_cast<double>(table.capacity()) / static_cast<double>(table.size()), 2 / 0.875);
+  EXPECT_LE(static_cast<double>(table.capacity()) / static_cast<double>(table.size()), 2 / 0.75);
 }
 
 TEST(IndexTable, InsertOfAPresentKeyChangesNothing) {

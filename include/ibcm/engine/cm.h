@@ -30,6 +30,12 @@ struct Transmit {
   wire::MadBytes mad;
 };
 
+// A received MAD and where it came from, for handle_mads().
+struct Inbound {
+  Address from;
+  std::span<const uint8_t> mad;
+};
+
 enum class LogLevel : uint8_t { Debug, Info, Warn };
 using Logger = std::function<void(LogLevel, std::string_view)>;
 
@@ -47,6 +53,10 @@ class Cm {
   // A received MAD and where it came from. Bad input is counted (counters().drops) and logged;
   // it never throws and never disturbs a connection it does not validly belong to.
   void handle_mad(Time now, const Address& from, std::span<const uint8_t> mad);
+  // The MADs one receive call delivered (recvmmsg), in order: the same as handle_mad() on each,
+  // but the connection lookups of the MADs a few places ahead are started early, so that with
+  // many connections (every lookup a cache miss) their memory latencies overlap.
+  void handle_mads(Time now, std::span<const Inbound> batch);
   // Runs every timer due at `now` (retransmissions, MRA waits, TIMEWAIT).
   void handle_timeout(Time now);
   // When handle_timeout should next be called; nullopt when no timer is armed.
@@ -54,6 +64,11 @@ class Cm {
 
   // --- output ---
   std::optional<Transmit> poll_transmit();
+  // The same output without copying it out: the oldest queued transmits, in order and in place
+  // (empty when there are none; more may follow once these are consumed). Valid until the next
+  // call on this Cm; consume_transmits(n) removes the first n.
+  std::span<const Transmit> peek_transmits() const;
+  void consume_transmits(size_t n);
   std::optional<Event> poll_event();
 
   // --- consumer calls (ib_cm.h vocabulary) ---

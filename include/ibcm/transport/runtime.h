@@ -64,7 +64,7 @@ class Runtime {
   TxTap tx_tap_;
   RxTap rx_tap_;
   std::vector<Received> rx_buf_;
-  std::vector<Transmit> tx_buf_;
+  std::vector<Inbound> inbound_;  // rx_buf_ as the engine takes a batch
 };
 
 }  // namespace ibcm
