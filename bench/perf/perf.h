@@ -6,6 +6,7 @@
 // a rate is "per second of one core" even on a machine shared with other work.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -57,8 +58,14 @@ struct ScaleResult {
   double bytes_per_record() const {
     return static_cast<double>(rss_after - rss_before) / (2.0 * static_cast<double>(live));
   }
-  // The cost of one more handshake at the largest size over that at the smallest.
+  // The cost of one more handshake at the largest size over that at the smallest, and the worst
+  // of all sizes over the smallest.
   double growth() const { return points.back().handshake_ns / points.front().handshake_ns; }
+  double worst_growth() const {
+    double worst = 0;
+    for (const auto& p : points) worst = std::max(worst, p.handshake_ns);
+    return worst / points.front().handshake_ns;
+  }
 };
 // Grows one pair of CMs through `sizes` (ascending), measuring at each the cost of one more
 // handshake: `rounds` rounds of `batch` handshakes on top of the live ones (timed), each round

@@ -28,6 +28,7 @@ struct BenchOptions {
   std::vector<std::string> only;
   size_t live = 0;     // the largest scale size (0: 1M, or 100k with --quick)
   double seconds = 0;  // per wire phase (0: 1 s, or 0.2 s with --quick)
+  size_t window = 64;  // wire: handshakes / round trips in flight
   bool strict = false;
 };
 
@@ -196,6 +197,10 @@ void run_scale(const BenchOptions& o, Report& rep) {
           "scale: cost of one more handshake, " + at + " over " + size_text(sizes.front()),
           "≤ " + fmt(kFlatGrowth, 2) + "×", r.growth(), fmt(r.growth(), 2) + "×",
           r.growth() <= kFlatGrowth);
+  rep.add("handshake_cost_worst_growth",
+          "scale: cost of one more handshake, worst size over " + size_text(sizes.front()),
+          "≤ " + fmt(kFlatGrowth, 2) + "×", r.worst_growth(), fmt(r.worst_growth(), 2) + "×",
+          r.worst_growth() <= kFlatGrowth);
   std::string points;
   for (const auto& p : r.points)
     points += std::string(points.empty() ? "" : ",") +
@@ -207,7 +212,8 @@ void run_scale(const BenchOptions& o, Report& rep) {
                           ",\"rss_before\":" + num(static_cast<double>(r.rss_before)) +
                           ",\"rss_after\":" + num(static_cast<double>(r.rss_after)) +
                           ",\"bytes_per_record\":" + num(bytes) + ",\"growth\":" + num(r.growth()) +
-                          ",\"points\":[" + points + "]}");
+                          ",\"worst_growth\":" + num(r.worst_growth()) + ",\"points\":[" + points +
+                          "]}");
 }
 
 void run_timers(const BenchOptions& o, Report& rep) {
@@ -228,7 +234,7 @@ void run_wire(const BenchOptions& o, Report& rep) {
   for (perf::WireKind kind : {perf::WireKind::Udp, perf::WireKind::Roce}) {
     std::string name = kind == perf::WireKind::Udp ? "udp" : "roce";
     std::string label = kind == perf::WireKind::Udp ? "MAD-over-UDP" : "RoCEv2";
-    perf::WireResult r = perf::measure_wire(kind, seconds, rounds, 64);
+    perf::WireResult r = perf::measure_wire(kind, seconds, rounds, o.window);
     std::string what = "wire, " + label + ": handshakes/s over raw round trips/s";
     std::string target = "≥ " + fmt(kWireRatio * 100) + " %";
     if (!r.ran) {
@@ -363,6 +369,8 @@ void add_bench(CLI::App& app, Runner& run) {
   cmd->add_option("--live", o->live, "Largest number of live connections for scale (1000000)")
       ->check(CLI::Range(size_t{1000}, size_t{0x600000}));
   cmd->add_option("--seconds", o->seconds, "Length of each wire phase (1 s; 0.2 s with --quick)");
+  cmd->add_option("--window", o->window, "Wire: handshakes (or round trips) in flight (64)")
+      ->check(CLI::Range(size_t{1}, size_t{4096}));
   cmd->add_flag("--strict", o->strict, "Exit 1 when a target is missed");
   cmd->callback([o, &run] { run = [o] { return run_bench(*o); }; });
 }
