@@ -65,8 +65,10 @@ bool Runtime::run() {
 }
 
 bool Runtime::run_once(std::chrono::milliseconds max_wait) {
-  // Tasks posted before the loop started (or between rounds) run first.
-  process(now());
+  // Tasks posted before the loop started (or between rounds) run first, and what calls on cm()
+  // queued is sent. Input waits for epoll to report it (a receive here would mostly come back
+  // empty: one system call per round for nothing).
+  process(now(), false);
   if (stop_) return true;
   epoll_event evs[4];
   int n = ::epoll_wait(epoll_fd_, evs, 4, static_cast<int>(max_wait.count()));
@@ -75,14 +77,16 @@ bool Runtime::run_once(std::chrono::milliseconds max_wait) {
     uint64_t v;
     if (evs[i].data.fd == event_fd_) [[maybe_unused]]
       auto r = ::read(event_fd_, &v, sizeof v);
-    if (evs[i].data.fd == timer_fd_) [[maybe_unused]]
-      auto r = ::read(timer_fd_, &v, sizeof v);
+    if (evs[i].data.fd == timer_fd_) {
+      [[maybe_unused]] auto r = ::read(timer_fd_, &v, sizeof v);
+      armed_.reset();
+    }
   }
-  process(now());
+  process(now(), true);
   return true;
 }
 
-void Runtime::process(Time t) {
+void Runtime::process(Time t, bool input) {
   // Consumer tasks first: a call posted before a MAD arrived (listen, say) must be in effect when
   // the MAD is handled. Then input, then timers.
   std::vector<Task> tasks;
@@ -94,7 +98,7 @@ void Runtime::process(Time t) {
     task(cm_, t);
     flush(t);
   }
-  for (;;) {
+  while (input) {
     size_t got = transport_->receive(rx_buf_);
     inbound_.clear();
     for (size_t i = 0; i < got; ++i) {
@@ -133,16 +137,20 @@ void Runtime::flush(Time t) {
 }
 
 void Runtime::arm_timer() {
+  // Lazily: the timerfd is set only when the engine needs it earlier than it is set for. A timerfd
+  // that fires early (its timer was cancelled) costs one round that finds nothing due; setting it
+  // after every round cost a system call each (a busy runtime runs tens of thousands a second).
+  auto next = cm_.next_timeout();
+  if (!next || (armed_ && *armed_ <= *next)) return;
   itimerspec spec{};
-  if (auto next = cm_.next_timeout()) {
-    // timerfd takes absolute CLOCK_MONOTONIC time; translate from our epoch.
-    auto abs = start_.time_since_epoch() + *next;
-    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(abs).count();
-    if (ns <= 0) ns = 1;
-    spec.it_value.tv_sec = ns / 1000000000;
-    spec.it_value.tv_nsec = ns % 1000000000;
-  }
+  // timerfd takes absolute CLOCK_MONOTONIC time; translate from our epoch.
+  auto abs = start_.time_since_epoch() + *next;
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(abs).count();
+  if (ns <= 0) ns = 1;
+  spec.it_value.tv_sec = ns / 1000000000;
+  spec.it_value.tv_nsec = ns % 1000000000;
   ::timerfd_settime(timer_fd_, TFD_TIMER_ABSTIME, &spec, nullptr);
+  armed_ = *next;
 }
 
 }  // namespace ibcm

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "ibcm/engine/cm.h"
@@ -47,7 +48,7 @@ class Runtime {
   Transport& transport() { return *transport_; }
 
  private:
-  void process(Time now);
+  void process(Time now, bool input);
   void flush(Time now);
   void arm_timer();
 
@@ -57,6 +58,7 @@ class Runtime {
   int epoll_fd_ = -1;
   int event_fd_ = -1;
   int timer_fd_ = -1;
+  std::optional<Time> armed_;  // what timer_fd_ is set for, until it fires
   std::mutex tasks_mu_;
   std::vector<Task> tasks_;
   std::atomic<bool> stop_{false};
