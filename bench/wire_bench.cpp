@@ -17,6 +17,7 @@ void report(benchmark::State& state, ibcm::perf::WireKind kind) {
   state.counters["handshakes_per_s"] = r.handshakes_per_s;
   state.counters["round_trips_per_s"] = r.round_trips_per_s;
   state.counters["ratio"] = r.ratio();
+  state.counters["cpu_ratio"] = r.cpu_ratio();
 }
 
 void BM_WireUdp(benchmark::State& state) {

@@ -89,8 +89,14 @@ struct WireResult {
   size_t window = 0;             // handshakes (or round trips) in flight at once
   double handshakes_per_s = 0;   // wall clock, best of the rounds
   double round_trips_per_s = 0;  // raw 256-byte datagram round trips, best of the rounds
+  // The same per CPU second of both processes (user + system), best of the rounds.
+  double handshakes_per_cpu_s = 0;
+  double round_trips_per_cpu_s = 0;
   uint64_t handshakes = 0, round_trips = 0;
   double ratio() const { return round_trips_per_s > 0 ? handshakes_per_s / round_trips_per_s : 0; }
+  double cpu_ratio() const {
+    return round_trips_per_cpu_s > 0 ? handshakes_per_cpu_s / round_trips_per_cpu_s : 0;
+  }
 };
 // Alternates `rounds` times: raw round trips for `seconds`, then handshakes for `seconds`.
 // RoCEv2 needs raw sockets (root or CAP_NET_RAW); without them the result says so and !ran.
