@@ -85,10 +85,7 @@ ScenarioReport both_disconnect(uint64_t seed) {
   auto c = connected_pair(s, server, client);
   if (!c) return s.finish();
   Fabric& f = s.f();
-  ConnId b_conn = 0;
-  for (const auto& e : f.trace().events)
-    if (e.node == B && std::holds_alternative<ev::Established>(e.event))
-      b_conn = event_conn(e.event);
+  const ConnId b_conn = last_established(f, B).value_or(0);
   const Time t0 = f.now();
   s.check(f.cm(A).disconnect(t0, *c).has_value() && f.cm(B).disconnect(t0, b_conn).has_value(),
           "A and B disconnect at the same time");

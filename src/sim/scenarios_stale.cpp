@@ -84,9 +84,7 @@ ScenarioReport dreq_lost_then_req(uint64_t seed) {
 
   const uint32_t kAll = 16;  // the first DREQ and its 15 retries
   f.add_rule(drop_next(wire::AttrId::Dreq, A, B, kAll));
-  ConnId old = 0;
-  for (const auto& e : f.trace().events)
-    if (e.node == A && std::holds_alternative<ev::Established>(e.event)) old = event_conn(e.event);
+  const ConnId old = last_established(f, A).value_or(0);
   const Time t_disc = f.now();
   s.check(f.cm(A).disconnect(f.now(), old).has_value(), "A disconnects");
   f.run_until_idle(f.now() + kRunLimit);

@@ -73,16 +73,18 @@ void reconnect_after_stale(Fabric& f, NodeId n, AutoConsumer c, NodeId to, uint3
   });
 }
 
+std::optional<ConnId> last_established(const Fabric& f, NodeId n) {
+  const auto& ev = f.trace().events;
+  for (auto it = ev.rbegin(); it != ev.rend(); ++it)
+    if (auto* x = std::get_if<ev::Established>(&it->event); x && it->node == n) return x->conn;
+  return std::nullopt;
+}
+
 bool holds_one_established(Fabric& f, NodeId n) {
   Cm* cm = f.find_cm(n);
   if (!cm || cm->connection_count() != 1) return false;
-  const auto& ev = f.trace().events;
-  for (auto it = ev.rbegin(); it != ev.rend(); ++it) {
-    if (it->node != n) continue;
-    if (auto* x = std::get_if<ev::Established>(&it->event))
-      return cm->state(x->conn) == State::Established;
-  }
-  return false;
+  const auto c = last_established(f, n);
+  return c && cm->state(*c) == State::Established;
 }
 
 }  // namespace ibcm::sim::story

@@ -61,6 +61,8 @@ class Story {
 // REJ 10, connects again from the same QP once that attempt's TIMEWAIT is over.
 void reconnect_after_stale(Fabric& f, NodeId n, AutoConsumer c, NodeId to, uint32_t qpn);
 
+// The connection of node n's most recent `established` event.
+std::optional<ConnId> last_established(const Fabric& f, NodeId n);
 // Node n's most recently established connection is still ESTABLISHED and is its only one.
 bool holds_one_established(Fabric& f, NodeId n);
 

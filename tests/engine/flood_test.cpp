@@ -100,12 +100,7 @@ class Flood {
   // The server application: accepts every REQ, answers every SIDR_REQ. What it sends to the real
   // client is queued for it; the rest goes to forged addresses and is lost.
   void serve() {
-    while (auto t = server.poll_transmit()) {
-      if (t->to.gid == client.config().local.gid)
-        to_client.push_back(t->mad);
-      else
-        ++sent_to_forged;
-    }
+    route_server_output();
     while (auto e = server.poll_event()) {
       if (auto* x = std::get_if<ev::ReqReceived>(&*e)) {
         AcceptParams ap;
@@ -122,7 +117,9 @@ class Flood {
         ++server_established;
       }
     }
-    // Output made by the calls above.
+    route_server_output();  // what the calls above sent
+  }
+  void route_server_output() {
     while (auto t = server.poll_transmit()) {
       if (t->to.gid == client.config().local.gid)
         to_client.push_back(t->mad);
