@@ -108,8 +108,19 @@ lab_start() {
   fi
   [ -f "$LAB_CACHE/$LAB_KERNEL/initrd.gz" ] || "$LAB_INTEROP/vm/build-image" "$LAB_KERNEL" >&2
   LAB_STARTED=1
-  "$LAB_INTEROP/vm/run-vm" -k "$LAB_KERNEL" -n "$LAB_NAME" -d "${args[@]}" -c "$LAB_GUEST_PRELUDE
-$1" || lab_fail "guest did not start (see $LAB_STATE/console.log)"
+  # A boot that never reaches IBCM-GUEST-READY has not run a line of the scenario: it is the
+  # emulator or the guest kernel, not a CM. It is booted once more (said in the log, its console
+  # kept as console.failed-boot.log); a second failure fails the scenario.
+  local try
+  for try in 1 2; do
+    if "$LAB_INTEROP/vm/run-vm" -k "$LAB_KERNEL" -n "$LAB_NAME" -d "${args[@]}" -c "$LAB_GUEST_PRELUDE
+$1"; then
+      break
+    fi
+    cp "$LAB_STATE/console.log" "$LAB_OUT/console.failed-boot.log" 2>/dev/null || true
+    [ "$try" = 1 ] || lab_fail "guest did not start, twice (see $LAB_OUT/console.failed-boot.log)"
+    lab_log "guest did not start (console: $LAB_OUT/console.failed-boot.log); booting it once more"
+  done
   lab_log "guest ready after $(cat "$LAB_STATE/t_ready")s"
 }
 
