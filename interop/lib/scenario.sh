@@ -372,6 +372,17 @@ lab_wait_guest_line() { lab_wait_console "^$1 .*$2" "$3"; }
 # lab_seq [--times]: the capture's CM sequence (lib/cm-seq)
 lab_seq() { "$LAB_INTEROP/lib/cm-seq" --ibcm "$LAB_IBCM" "$@" "$LAB_PCAP"; }
 
+# lab_stale_recovery MAX_ROUND_TRIPS: the capture's stale recovery (lib/cm-seq --recovery) into
+# $LAB_OUT/stale-recovery.json and the log; fails if there is none or it took more round trips
+lab_stale_recovery() {
+  local r
+  r=$(lab_seq --recovery) || lab_fail "no stale recovery in the capture"
+  echo "$r" >"$LAB_OUT/stale-recovery.json"
+  lab_log "stale recovery: $r"
+  python3 -c 'import json, sys; sys.exit(json.loads(sys.argv[1])["round_trips"] > int(sys.argv[2]))' \
+    "$r" "$1" || lab_fail "stale recovery took more than $1 round trips"
+}
+
 # lab_expect_seq [PCAP] <<EOF ... EOF: the capture's CM message sequence is exactly the given lines
 # (one regular expression per line, see lib/cm-seq); the comparison goes to $LAB_OUT/seq.txt
 # shellcheck disable=SC2120  # the capture argument is optional
