@@ -2,7 +2,9 @@
 // was measured, pass or fail; --json writes everything measured. --quick takes seconds (smaller
 // sizes: CI runs it to prove the benchmarks work); the full run takes about a minute and 1 GB.
 // The exit status says whether the measurements ran, not whether the targets were met (timings on
-// a shared machine are noise for CI), unless --strict asks for that too.
+// a shared machine are noise for CI), unless --strict asks for that too. --linux FILE adds the
+// targets measured against the Linux kernel CM in the interop guest, from the report that
+// bench/linux-cm-compare -o wrote (that needs a VM, root and minutes, so it runs apart).
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -10,7 +12,9 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -30,6 +34,7 @@ struct BenchOptions {
   double seconds = 0;  // per wire phase (0: 1 s, or 0.2 s with --quick)
   size_t window = 64;  // wire: handshakes / round trips in flight
   bool strict = false;
+  std::vector<std::string> linux_reports;  // bench/linux-cm-compare -o files
 };
 
 // The targets of issue 5.
@@ -40,6 +45,7 @@ constexpr double kFlatGrowth = 1.25;  // per-handshake cost at the largest size 
 constexpr double kTimerNs = 50;
 constexpr double kWireRatio = 0.5;
 constexpr double kStaleRoundTrips = 3;
+constexpr double kOverLinux = 10;  // connection rate over the Linux kernel CM's, same guest
 
 std::string fmt(double v, int decimals = 0) {
   char buf[64];
@@ -292,6 +298,36 @@ void run_stale(const BenchOptions& o, Report& rep) {
                           ",\"round_trip_ms\":" + num(worst.round_trip_ms) + "}");
 }
 
+// One bench/linux-cm-compare report: the rate against the Linux CM, and stale recovery against it.
+void add_linux_report(const std::string& path, Report& rep) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+    const std::string kernel = j.at("kernel").get<std::string>();
+    const double ratio = j.at("engine_ratio").get<double>();
+    rep.add("linux_" + kernel + "_engine_ratio",
+            "against the Linux " + kernel + " CM, same guest: ibcm engine / Linux cmtime", "≥ 10×",
+            ratio, fmt(ratio) + "×", ratio >= kOverLinux);
+    if (j.contains("udp_ratio") && j["udp_ratio"].is_number()) {
+      const double udp = j["udp_ratio"].get<double>();
+      rep.info("linux_" + kernel + "_udp_ratio",
+               "against the Linux " + kernel + " CM: ibcm over MAD-over-UDP / Linux", udp,
+               fmt(udp) + "×");
+    }
+    for (const auto& [scenario, r] : j.at("stale_recovery").items()) {
+      const double rt = r.at("round_trips").get<double>();
+      rep.add("linux_" + kernel + "_stale_" + scenario,
+              "stale recovery against Linux " + kernel + " (" + scenario + "): round trips", "≤ 3",
+              rt, fmt(rt), rt <= kStaleRoundTrips);
+    }
+    rep.detail("linux_" + kernel, j.dump());
+  } catch (const nlohmann::json::exception& e) {
+    throw std::runtime_error(path + ": not a bench/linux-cm-compare report (" + e.what() + ")");
+  }
+}
+
 std::string first_line_with(const std::string& path, const std::string& key) {
   std::ifstream in(path);
   std::string line;
@@ -340,6 +376,7 @@ int run_bench(const BenchOptions& o) {
       std::cerr << "ibcm bench: " << name << "...\n";
       step(o, rep);
     }
+    for (const auto& path : o.linux_reports) add_linux_report(path, rep);
   } catch (const std::exception& e) {
     std::cerr << "ibcm bench: " << e.what() << "\n";
     return 1;
@@ -380,6 +417,10 @@ void add_bench(CLI::App& app, Runner& run) {
   cmd->add_option("--window", o->window, "Wire: handshakes (or round trips) in flight (64)")
       ->check(CLI::Range(size_t{1}, size_t{4096}));
   cmd->add_flag("--strict", o->strict, "Exit 1 when a target is missed");
+  cmd->add_option("--linux", o->linux_reports,
+                  "Add the targets against the Linux kernel CM from this report of "
+                  "bench/linux-cm-compare -o (repeatable: one per kernel)")
+      ->check(CLI::ExistingFile);
   cmd->callback([o, &run] { run = [o] { return run_bench(*o); }; });
 }
 

@@ -1,0 +1,108 @@
+// `ibcm bench --linux FILE`: the targets measured against the Linux kernel CM in the interop guest
+// come from bench/linux-cm-compare's report and are printed, pass or fail, in the same table.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
+#include "cli_run.h"
+
+namespace ibcm::test {
+namespace {
+
+using ::testing::HasSubstr;
+
+// A report as bench/linux-cm-compare -o writes it, with the values that matter chosen by the test.
+std::string report(double engine_ratio, int guest_reboot_rts, int ibcm_restart_rts) {
+  auto stale = [](int rts) {
+    return "{\"sender\":\"ibcm\",\"round_trips\":" + std::to_string(rts) +
+           ",\"elapsed_s\":2.15,\"waited_s\":2.147,\"exchanges\":[],\"stale_dreq\":null}";
+  };
+  return "{\"kernel\":\"6.1\",\"connections\":1000,\"cmtime_connect_ms\":2276.0,"
+         "\"stale_recovery\":{\"ibcm-restart-stale\":" +
+         stale(ibcm_restart_rts) + ",\"guest-reboot-stale\":" + stale(guest_reboot_rts) +
+         "},\"linux_connections_per_s\":439.0,\"ibcm_engine_handshakes_per_s\":98899.0,"
+         "\"ibcm_udp_handshakes_per_s\":11288.0,\"engine_ratio\":" +
+         std::to_string(engine_ratio) + ",\"udp_ratio\":25.7,\"cmtime_output\":[]}";
+}
+
+class BenchLinux : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/ibcm-bench-test.XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }
+  std::string write(const std::string& name, const std::string& text) {
+    std::string path = dir_ + "/" + name;
+    std::ofstream(path) << text;
+    return path;
+  }
+  static const std::string* row(const CliRun& r, const std::string& start) {
+    for (const auto& l : r.lines)
+      if (l.rfind(start, 0) == 0) return &l;
+    return nullptr;
+  }
+  std::string dir_;
+};
+
+TEST_F(BenchLinux, ReportRowsArePrintedWithTheirVerdicts) {
+  auto path = write("ok.json", report(225.3, 2, 2));
+  auto r = run("bench --quick --only stale --strict --linux " + path + " 2>/dev/null");
+  EXPECT_EQ(r.exit_code, 0);
+  auto* ratio = row(r, "against the Linux 6.1 CM, same guest: ibcm engine / Linux cmtime");
+  ASSERT_NE(ratio, nullptr);
+  EXPECT_THAT(*ratio, HasSubstr("225×"));
+  EXPECT_THAT(*ratio, HasSubstr("pass"));
+  for (const char* s : {"guest-reboot-stale", "ibcm-restart-stale"}) {
+    auto* stale = row(r, std::string("stale recovery against Linux 6.1 (") + s + ")");
+    ASSERT_NE(stale, nullptr) << s;
+    EXPECT_THAT(*stale, HasSubstr("pass"));
+  }
+}
+
+TEST_F(BenchLinux, MissedTargetsFailAndStrictSaysSo) {
+  auto path = write("slow.json", report(7.5, 2, 4));
+  auto r = run("bench --quick --only stale --strict --linux " + path + " 2>/dev/null");
+  EXPECT_EQ(r.exit_code, 1);
+  auto* ratio = row(r, "against the Linux 6.1 CM, same guest");
+  ASSERT_NE(ratio, nullptr);
+  EXPECT_THAT(*ratio, HasSubstr("FAIL"));
+  auto* restart = row(r, "stale recovery against Linux 6.1 (ibcm-restart-stale)");
+  ASSERT_NE(restart, nullptr);
+  EXPECT_THAT(*restart, HasSubstr("FAIL"));
+  auto* reboot = row(r, "stale recovery against Linux 6.1 (guest-reboot-stale)");
+  ASSERT_NE(reboot, nullptr);
+  EXPECT_THAT(*reboot, HasSubstr("pass"));
+}
+
+TEST_F(BenchLinux, TheReportGoesIntoTheJson) {
+  auto path = write("ok.json", report(225.3, 2, 2));
+  auto json = dir_ + "/out.json";
+  auto r =
+      run("bench --quick --only stale --json " + json + " --linux " + path + " >/dev/null 2>&1");
+  ASSERT_EQ(r.exit_code, 0);
+  std::ifstream in(json);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(text, HasSubstr("\"name\":\"linux_6.1_engine_ratio\""));
+  EXPECT_THAT(text, HasSubstr("\"linux_6.1\":{"));
+}
+
+TEST_F(BenchLinux, ANonReportIsAClearError) {
+  auto path = write("bad.json", "{\"kernel\":\"6.1\"}");
+  auto r = run("bench --quick --only stale --linux " + path + " 2>&1");
+  EXPECT_EQ(r.exit_code, 1);
+  bool said = false;
+  for (const auto& l : r.lines)
+    said = said || l.find("not a bench/linux-cm-compare report") != std::string::npos;
+  EXPECT_TRUE(said);
+  auto missing = run("bench --quick --only stale --linux " + dir_ + "/none.json 2>&1");
+  EXPECT_NE(missing.exit_code, 0);
+}
+
+}  // namespace
+}  // namespace ibcm::test
