@@ -359,6 +359,7 @@ class Cm::Impl {
   void act_apr_done(engine::Conn& c, uint32_t idx, const wire::Mad& mad);
   void act_lap_mra(engine::Conn& c, uint32_t idx, const wire::Mad& mad);
   void act_lap_rejected(engine::Conn& c, uint32_t idx, const wire::Mad& mad);
+  void act_peer_abandoned(engine::Conn& c, uint32_t idx, const wire::Mad& mad);
   void act_retry_lap(engine::Conn& c, uint32_t idx);
 
   // --- SIDR (sidr.cpp) ---

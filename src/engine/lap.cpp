@@ -53,6 +53,12 @@ void Cm::Impl::act_lap_rejected(Conn& c, uint32_t idx, const wire::Mad& mad) {
   emit_for(c, ev::RejReceived{c.local_id, c.state, std::get<wire::Rej>(mad.message)});
 }
 
+void Cm::Impl::act_peer_abandoned(Conn& c, uint32_t idx, const wire::Mad& mad) {
+  if (AltPaths* a = alts(idx)) a->pending.reset();
+  emit_for(c, ev::RejReceived{c.local_id, c.state, std::get<wire::Rej>(mad.message)});
+  enter_timewait(c, idx);  // the QP may still see the old connection's packets: protect it
+}
+
 void Cm::Impl::act_retry_lap(Conn& c, uint32_t idx) {
   if (c.retries_left > 0) {
     --c.retries_left;

@@ -339,13 +339,13 @@ void Cm::Impl::dispatch(Conn& c, uint32_t idx, Input in, const Address& from,
 
 void Cm::Impl::dispatch_lap(Conn& c, uint32_t idx, LapInput in, const wire::Mad& mad) {
   std::string_view name = in == LapInput::Timeout ? "LAP timer" : wire::name_of(mad.message);
-  // Only REJ and MRA about "other" messages belong to the LAP machine.
+  // A REJ about "other" messages may answer our LAP; one about REQ/REP on an established
+  // connection can only mean the peer has given the connection up.
+  LapAct action = lap_act(c.lap, in);
   if (in == LapInput::Rej &&
-      std::get<wire::Rej>(mad.message).message_rejected != wire::MsgRef::Other) {
-    count_drop(Drop::InvalidState, name, "REJ for REQ/REP on an established connection");
-    return;
-  }
-  switch (lap_act(c.lap, in)) {
+      std::get<wire::Rej>(mad.message).message_rejected != wire::MsgRef::Other)
+    action = LapAct::PeerAbandoned;
+  switch (action) {
     case LapAct::Drop:
       count_drop(Drop::InvalidState, name, to_string(c.lap));
       return;
@@ -368,6 +368,9 @@ void Cm::Impl::dispatch_lap(Conn& c, uint32_t idx, LapInput in, const wire::Mad&
       return;
     case LapAct::LapRejected:
       act_lap_rejected(c, idx, mad);
+      return;
+    case LapAct::PeerAbandoned:
+      act_peer_abandoned(c, idx, mad);
       return;
     case LapAct::RetryLap:
       act_retry_lap(c, idx);

@@ -65,7 +65,11 @@ enum class LapAct : uint8_t {
   AprDone,      // APR for our LAP: back to idle (alternate loaded if APStatus is success)
   MraWait,      // MRA for our LAP
   LapRejected,  // REJ (MessageRejected = other) for our LAP
-  RetryLap,     // LAP timer: resend, or LAP timeout
+  // REJ with no LAP of ours outstanding (or naming REQ/REP): the peer has given the connection up
+  // (e.g. its REP timed out because our RTU was lost: REJ 4). TIMEWAIT and RejReceived, as Linux
+  // does, rather than holding a connection the peer no longer has.
+  PeerAbandoned,
+  RetryLap,  // LAP timer: resend, or LAP timeout
 };
 constexpr size_t kLapStates = 5;
 constexpr size_t kLapInputs = static_cast<size_t>(LapInput::kCount);
@@ -73,10 +77,10 @@ constexpr size_t kLapInputs = static_cast<size_t>(LapInput::kCount);
 // clang-format off
 inline constexpr LapAct kLapTable[kLapStates][kLapInputs] = {
   //                 LAP                 APR              MRA               REJ                  Timeout
-  /* Idle       */ {LapAct::LapAccept, LapAct::Drop,    LapAct::Drop,     LapAct::Drop,        LapAct::Drop},
+  /* Idle       */ {LapAct::LapAccept, LapAct::Drop,    LapAct::Drop,     LapAct::PeerAbandoned, LapAct::Drop},
   /* LapSent    */ {LapAct::Drop,      LapAct::AprDone, LapAct::MraWait,  LapAct::LapRejected, LapAct::RetryLap},
-  /* LapRcvd    */ {LapAct::DupDrop,   LapAct::Drop,    LapAct::Drop,     LapAct::Drop,        LapAct::Drop},
-  /* MraLapSent */ {LapAct::ResendMra, LapAct::Drop,    LapAct::Drop,     LapAct::Drop,        LapAct::Drop},
+  /* LapRcvd    */ {LapAct::DupDrop,   LapAct::Drop,    LapAct::Drop,     LapAct::PeerAbandoned, LapAct::Drop},
+  /* MraLapSent */ {LapAct::ResendMra, LapAct::Drop,    LapAct::Drop,     LapAct::PeerAbandoned, LapAct::Drop},
   /* MraLapRcvd */ {LapAct::Drop,      LapAct::AprDone, LapAct::DupDrop,  LapAct::LapRejected, LapAct::RetryLap},
 };
 // clang-format on

@@ -157,3 +157,47 @@ TEST(Retry, RepTimeoutSendsRej4AndEntersTimeWait) {
   EXPECT_EQ(p.b.counters().of(CountedMsg::Rep).tx, 3u);
   EXPECT_EQ(p.b.counters().of(CountedMsg::Rej).tx, 1u);
 }
+
+// The RTU and every REP retry after it are lost: B gives up (REP timeout, REJ 4) while A, having
+// sent its RTU, is ESTABLISHED. The REJ reaches A: A must not go on holding a connection B no
+// longer has (a stale connection of its own making). It is told (RejReceived, prior ESTABLISHED,
+// reason 4), keeps its QPN in TIMEWAIT, then lets it go.
+TEST(Retry, RejAfterRepTimeoutEndsTheActiveSidesEstablishedConnection) {
+  Pair p;
+  ASSERT_TRUE(p.b.listen(0x1234).has_value());
+  auto params = p.params(0x100);
+  params.max_cm_retries = 2;
+  auto ca = p.a.connect(p.now, params);
+  p.deliver_one();
+  auto req = p.last<ev::ReqReceived>(p.b_events);
+  AcceptParams ap;
+  ap.qpn = 0x200;
+  ASSERT_TRUE(p.b.accept(p.now, req->conn, ap).has_value());
+  p.deliver_one();  // REP
+  ASSERT_TRUE(p.a.send_rtu(p.now, *ca).has_value());
+  ASSERT_EQ(p.a.state(*ca), State::Established);
+  p.drop_one();  // RTU lost
+  for (int retry = 0; retry < 2; ++retry) {
+    p.advance_to(*p.b.next_timeout());
+    Wire rep = p.drop_one();  // every REP retry lost too
+    ASSERT_TRUE(std::holds_alternative<wire::Rep>(rep.mad().message));
+  }
+  p.advance_to(*p.b.next_timeout());  // B's REP timeout
+  ASSERT_TRUE(p.last<ev::RepTimeout>(p.b_events).has_value());
+  Wire rej = p.deliver_one();
+  ASSERT_TRUE(std::holds_alternative<wire::Rej>(rej.mad().message));
+  EXPECT_EQ(std::get<wire::Rej>(rej.mad().message).reason, wire::RejReason::Timeout);
+
+  auto told = p.last<ev::RejReceived>(p.a_events);
+  ASSERT_TRUE(told.has_value());
+  EXPECT_EQ(told->conn, *ca);
+  EXPECT_EQ(told->prior, State::Established);
+  EXPECT_EQ(told->rej.reason, wire::RejReason::Timeout);
+  EXPECT_EQ(p.a.state(*ca), State::TimeWait);
+  auto again = p.params(0x100);
+  EXPECT_FALSE(p.a.connect(p.now, again).has_value()) << "QPN 0x100 must stay in TIMEWAIT";
+  p.run_timers_until(p.now + std::chrono::seconds(60));
+  EXPECT_TRUE(p.last<ev::TimeWaitExit>(p.a_events).has_value());
+  EXPECT_EQ(p.a.connection_count(), 0u);
+  EXPECT_EQ(p.b.connection_count(), 0u);
+}

@@ -297,7 +297,13 @@ TEST_P(StateTableCell, DoesWhatTheTableSays) {
       EXPECT_FALSE(after_state.has_value());
       break;
     case Act::Lap:
-      // ESTABLISHED with no LAP outstanding: only a LAP moves the LAP machine.
+      // ESTABLISHED with no LAP outstanding: a LAP starts the LAP machine; a REJ means the peer
+      // has given the connection up (LapAct::PeerAbandoned: TIMEWAIT); the rest is dropped.
+      if (in == Input::Rej) {
+        EXPECT_EQ(after_state, State::TimeWait);
+        EXPECT_TRUE(sent.empty());
+        break;
+      }
       EXPECT_EQ(after_state, State::Established);
       if (in == Input::Lap)
         EXPECT_EQ(cm.lap_state(x.self), LapState::LapRcvd);
