@@ -120,7 +120,7 @@ struct Client {
   std::thread loop;
   std::mutex mu;
   std::condition_variable cv;
-  uint32_t ended = 0, succeeded = 0, next_qpn = 0x100;
+  uint32_t ended = 0, succeeded = 0, abandoned = 0, next_qpn = 0x100;
   bool sidr = false;
   Address server;
 
@@ -134,6 +134,12 @@ struct Client {
     rt = std::make_unique<Runtime>(c, std::move(t.value()));
     rt->on_event([this](Cm& cm, Time now, const Event& e) {
       bool done = false, ok = false;
+      if (auto* rej = std::get_if<ev::RejReceived>(&e); rej && rej->prior == State::Established) {
+        // The server evicted a connection this client had finished: its attempt already ended.
+        std::lock_guard lock(mu);
+        ++abandoned;
+        return;
+      }
       if (auto* rep = std::get_if<ev::RepReceived>(&e)) {
         (void)cm.send_rtu(now, rep->conn);
       } else if (std::holds_alternative<ev::Established>(e) ||
@@ -280,7 +286,9 @@ void run_flood(bool sidr) {
             << client.succeeded << "/" << kRealAttempts << " real attempts succeeded, "
             << (sidr ? c.sidr_evicted : c.half_open_evicted) << " evicted, peak table "
             << (sidr ? server.peak_sidr.load() : server.peak_connections.load())
-            << (sidr ? "" : ", " + std::to_string(at_server) + " established at the server")
+            << (sidr ? ""
+                     : ", " + std::to_string(at_server) + " established at the server, " +
+                           std::to_string(client.abandoned) + " abandoned by it")
             << "\n";
   if (sidr) {
     EXPECT_LE(server.peak_sidr.load(), kSidrTable);
