@@ -99,8 +99,8 @@ int run_listen(const ListenOptions& o) {
     } else if (std::holds_alternative<ev::TimeWaitExit>(e)) {
       ++ended;
     } else if (auto* rej = std::get_if<ev::RejReceived>(&e)) {
-      (void)rej;
-      ++ended;
+      // A connection the REJ put in TIMEWAIT ends at its timewait_exit, counted there.
+      if (cm.state(rej->conn) != State::TimeWait) ++ended;
     } else if (std::holds_alternative<ev::RepTimeout>(e)) {
       failed = true;
     } else if (auto* sr = std::get_if<ev::SidrReqReceived>(&e)) {
