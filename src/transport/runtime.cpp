@@ -15,6 +15,7 @@ Config with_local(Config c, const Transport& t) {
   return c;
 }
 constexpr size_t kRxBatch = 256;
+constexpr int kInputBatches = 1;  // receive batches per round before timers get their turn
 }  // namespace
 
 Runtime::Runtime(Config config, std::unique_ptr<Transport> transport)
@@ -98,8 +99,14 @@ void Runtime::process(Time t, bool input) {
     task(cm_, t);
     flush(t);
   }
-  while (input) {
+  // At most kInputBatches receive batches a round (one: a timer is then late by at most one batch's
+  // work), each at its own time: under a flood the socket
+  // never runs dry, and an unbounded loop starved the timers (REP retries never went out, so real
+  // connections whose RTU the kernel had dropped were evicted) and froze the engine's clock.
+  // Input left over is reported again by the (level-triggered) epoll at once.
+  for (int batch = 0; input && batch < kInputBatches; ++batch) {
     size_t got = transport_->receive(rx_buf_);
+    if (batch > 0) t = now();
     inbound_.clear();
     for (size_t i = 0; i < got; ++i) {
       const Received& r = rx_buf_[i];
@@ -110,6 +117,7 @@ void Runtime::process(Time t, bool input) {
     flush(t);
     if (got < rx_buf_.size()) break;
   }
+  if (input) t = now();
   cm_.handle_timeout(t);
   flush(t);
   arm_timer();
