@@ -15,7 +15,6 @@ Config with_local(Config c, const Transport& t) {
   return c;
 }
 constexpr size_t kRxBatch = 256;
-constexpr int kInputBatches = 1;  // receive batches per round before timers get their turn
 }  // namespace
 
 Runtime::Runtime(Config config, std::unique_ptr<Transport> transport)
@@ -99,14 +98,12 @@ void Runtime::process(Time t, bool input) {
     task(cm_, t);
     flush(t);
   }
-  // At most kInputBatches receive batches a round (one: a timer is then late by at most one batch's
-  // work), each at its own time: under a flood the socket
-  // never runs dry, and an unbounded loop starved the timers (REP retries never went out, so real
-  // connections whose RTU the kernel had dropped were evicted) and froze the engine's clock.
-  // Input left over is reported again by the (level-triggered) epoll at once.
-  for (int batch = 0; input && batch < kInputBatches; ++batch) {
+  // One receive batch a round, then the timers (late by at most that batch's work): under a flood
+  // the socket never runs dry, and serving input until it did starved the timers (REP retries
+  // never went out, so real connections whose RTU the kernel had dropped were evicted) and froze
+  // the engine's clock. Input left over is reported again at once by the level-triggered epoll.
+  if (input) {
     size_t got = transport_->receive(rx_buf_);
-    if (batch > 0) t = now();
     inbound_.clear();
     for (size_t i = 0; i < got; ++i) {
       const Received& r = rx_buf_[i];
@@ -115,9 +112,8 @@ void Runtime::process(Time t, bool input) {
     }
     cm_.handle_mads(t, inbound_);
     flush(t);
-    if (got < rx_buf_.size()) break;
+    t = now();  // the timers run at the time it is after the batch
   }
-  if (input) t = now();
   cm_.handle_timeout(t);
   flush(t);
   arm_timer();
