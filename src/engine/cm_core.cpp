@@ -155,6 +155,13 @@ AltPaths& Cm::Impl::alts_for(uint32_t idx) {
   return alts_.items[s.alt];
 }
 
+void Cm::Impl::end_lap(uint32_t idx, bool loaded) {
+  AltPaths* a = alts(idx);
+  if (!a) return;
+  if (loaded) a->alternate = a->pending;
+  a->pending.reset();
+}
+
 void Cm::Impl::set_state(Conn& c, State s) {
   if (c.half_open && s != State::ReqRcvd && s != State::MraReqSent && s != State::RepSent &&
       s != State::MraRepRcvd) {

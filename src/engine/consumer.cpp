@@ -317,7 +317,7 @@ Status Cm::disconnect(Time now, ConnId id, std::span<const uint8_t> pd) {
   if (pd.size() > 220) return fail(Error::PrivateDataTooLong);
   m.disarm(*c);  // a LAP in flight is abandoned
   c->lap = LapState::Idle;
-  if (AltPaths* a = m.alts(idx)) a->pending.reset();
+  m.end_lap(idx, false);
   c->retries_left = c->max_retries;
   m.set_state(*c, State::DreqSent);
   m.keep_tx(*c, m.make_dreq(*c, pd), m.new_tid());
@@ -381,10 +381,7 @@ Status Cm::send_apr(Time now, ConnId id, wire::ApStatus status, std::span<const 
   a.additional_information_length = static_cast<uint8_t>(info.size());
   copy_pd(a.additional_information, info);
   copy_pd(a.private_data, pd);
-  if (AltPaths* alts = m.alts(idx)) {
-    if (status == wire::ApStatus::Success) alts->alternate = alts->pending;
-    alts->pending.reset();
-  }
+  m.end_lap(idx, status == wire::ApStatus::Success);
   m.release_tx(*c);
   c->lap = LapState::Idle;
   m.send_msg(c->peer, a, c->tid);

@@ -296,6 +296,9 @@ class Cm::Impl {
     return a == engine::kNoIndex ? nullptr : &alts_.items[a];
   }
   engine::AltPaths& alts_for(uint32_t idx);
+  // The LAP exchange of connection idx is over: its path becomes the alternate if `loaded`
+  // (APR success), and is dropped either way.
+  void end_lap(uint32_t idx, bool loaded);
   void set_state(engine::Conn& c, State s);
   void set_remote(engine::Conn& c, uint32_t idx, uint32_t remote_id, uint64_t guid, uint32_t rqpn);
   void bind_local_qpn(engine::Conn& c, uint32_t idx, uint32_t qpn);

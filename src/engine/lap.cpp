@@ -26,10 +26,7 @@ void Cm::Impl::act_apr_done(Conn& c, uint32_t idx, const wire::Mad& mad) {
   disarm(c);
   release_tx(c);
   const auto& apr = std::get<wire::Apr>(mad.message);
-  if (AltPaths* a = alts(idx)) {
-    if (apr.ap_status == wire::ApStatus::Success) a->alternate = a->pending;
-    a->pending.reset();
-  }
+  end_lap(idx, apr.ap_status == wire::ApStatus::Success);
   c.lap = LapState::Idle;
   emit_for(c, ev::AprReceived{c.local_id, apr});
 }
@@ -48,13 +45,13 @@ void Cm::Impl::act_lap_mra(Conn& c, uint32_t idx, const wire::Mad& mad) {
 void Cm::Impl::act_lap_rejected(Conn& c, uint32_t idx, const wire::Mad& mad) {
   disarm(c);
   release_tx(c);
-  if (AltPaths* a = alts(idx)) a->pending.reset();
+  end_lap(idx, false);
   c.lap = LapState::Idle;
   emit_for(c, ev::RejReceived{c.local_id, c.state, std::get<wire::Rej>(mad.message)});
 }
 
 void Cm::Impl::act_peer_abandoned(Conn& c, uint32_t idx, const wire::Mad& mad) {
-  if (AltPaths* a = alts(idx)) a->pending.reset();
+  end_lap(idx, false);
   emit_for(c, ev::RejReceived{c.local_id, c.state, std::get<wire::Rej>(mad.message)});
   enter_timewait(c, idx);  // the QP may still see the old connection's packets: protect it
 }
@@ -68,7 +65,7 @@ void Cm::Impl::act_retry_lap(Conn& c, uint32_t idx) {
     return;
   }
   release_tx(c);
-  if (AltPaths* a = alts(idx)) a->pending.reset();
+  end_lap(idx, false);
   c.lap = LapState::Idle;
   emit_for(c, ev::LapTimeout{c.local_id});
 }
