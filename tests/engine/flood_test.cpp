@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <random>
 
+#include "forged_mads.h"
 #include "ibcm/engine/cm.h"
 #include "ibcm/wire/mad.h"
 
@@ -69,24 +70,7 @@ class Flood {
     now += std::chrono::microseconds(1);
     Address from = addr(0x100000 | static_cast<uint32_t>(rng() & 0xFFFFF));
     from.gid[0] = 0xfe;  // not the real client's subnet
-    wire::MadBytes bytes;
-    if (sidr) {
-      wire::SidrReq r;
-      r.request_id = static_cast<uint32_t>(rng());
-      r.service_id = kService;
-      bytes = wire::encode(wire::make_mad(r, rng()));
-    } else {
-      wire::Req r;
-      r.local_comm_id = static_cast<uint32_t>(rng());
-      r.local_ca_guid = rng();
-      r.local_qpn = static_cast<uint32_t>(rng() & 0xFFFFFF) | 1;
-      r.service_id = kService;
-      r.primary.local_ack_timeout = 17;
-      r.remote_cm_response_timeout = 20;
-      r.local_cm_response_timeout = 20;
-      r.max_cm_retries = 15;
-      bytes = wire::encode(wire::make_mad(r, rng()));
-    }
+    const wire::MadBytes bytes = forged_mad(rng, kService, sidr);
     server.handle_mad(now, from, bytes);
     if (now.count() % 1'000'000 == 0) server.handle_timeout(now);
     serve();

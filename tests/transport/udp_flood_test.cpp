@@ -20,6 +20,7 @@
 #include <random>
 #include <thread>
 
+#include "forged_mads.h"
 #include "ibcm/transport/runtime.h"
 #include "ibcm/transport/udp_transport.h"
 #include "ibcm/wire/mad.h"
@@ -262,23 +263,7 @@ uint64_t flood(const Address& to, int listener_fd, uint64_t count, uint64_t cap,
     while (listener_half_full(listener_fd)) std::this_thread::yield();
     const size_t n = kBatch;
     for (size_t i = 0; i < n; ++i) {
-      if (sidr) {
-        wire::SidrReq r;
-        r.request_id = static_cast<uint32_t>(rng());
-        r.service_id = kService;
-        bufs[i] = wire::encode(wire::make_mad(r, rng()));
-      } else {
-        wire::Req r;
-        r.local_comm_id = static_cast<uint32_t>(rng());
-        r.local_ca_guid = rng();
-        r.local_qpn = static_cast<uint32_t>(rng() & 0xFFFFFF) | 1;
-        r.service_id = kService;
-        r.primary.local_ack_timeout = 17;
-        r.remote_cm_response_timeout = 20;
-        r.local_cm_response_timeout = 20;
-        r.max_cm_retries = 15;
-        bufs[i] = wire::encode(wire::make_mad(r, rng()));
-      }
+      bufs[i] = ibcm::test::forged_mad(rng, kService, sidr);
       iov[i] = {bufs[i].data(), bufs[i].size()};
       msgs[i] = {};
       msgs[i].msg_hdr.msg_name = &dst;
