@@ -1,11 +1,11 @@
 #include "ibcm/transport/roce_transport.h"
 
-#include <algorithm>
 #include <linux/filter.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 

@@ -91,61 +91,62 @@ std::string json_quote(std::string_view s) {
 
 std::string to_text(const Mad& mad) {
   std::string out(name_of(mad.message));
-  visit_mad(mad, [&](std::string_view name, FieldKind kind, uint64_t v,
-                     std::span<const uint8_t> bytes) {
-    // Empty private data and reserved-looking header noise are left out of the human form.
-    if (kind == FieldKind::Bytes) {
-      bool all_zero = true;
-      for (auto b : bytes) all_zero = all_zero && b == 0;
-      if (all_zero) return;
-    }
-    out += ' ';
-    out += name;
-    out += '=';
-    char buf[32];
-    switch (kind) {
-      case FieldKind::Uint:
-        std::snprintf(buf, sizeof buf, "%llu", static_cast<unsigned long long>(v));
-        out += buf;
-        break;
-      case FieldKind::Id:
-        std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-        out += buf;
-        break;
-      case FieldKind::Gid: {
-        Gid g{};
-        std::copy(bytes.begin(), bytes.end(), g.begin());
-        out += gid_to_string(g);
-        break;
-      }
-      case FieldKind::Bytes:
-        append_hex(out, bytes);
-        break;
-    }
-  });
+  visit_mad(mad,
+            [&](std::string_view name, FieldKind kind, uint64_t v, std::span<const uint8_t> bytes) {
+              // Empty private data and reserved-looking header noise are left out of the human
+              // form.
+              if (kind == FieldKind::Bytes) {
+                bool all_zero = true;
+                for (auto b : bytes) all_zero = all_zero && b == 0;
+                if (all_zero) return;
+              }
+              out += ' ';
+              out += name;
+              out += '=';
+              char buf[32];
+              switch (kind) {
+                case FieldKind::Uint:
+                  std::snprintf(buf, sizeof buf, "%llu", static_cast<unsigned long long>(v));
+                  out += buf;
+                  break;
+                case FieldKind::Id:
+                  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
+                  out += buf;
+                  break;
+                case FieldKind::Gid: {
+                  Gid g{};
+                  std::copy(bytes.begin(), bytes.end(), g.begin());
+                  out += gid_to_string(g);
+                  break;
+                }
+                case FieldKind::Bytes:
+                  append_hex(out, bytes);
+                  break;
+              }
+            });
   return out;
 }
 
 std::string to_json(const Mad& mad) {
   std::string out = "{\"message\":";
   out += json_quote(name_of(mad.message));
-  visit_mad(mad, [&](std::string_view name, FieldKind kind, uint64_t v,
-                     std::span<const uint8_t> bytes) {
-    out += ',';
-    out += json_quote(name);
-    out += ':';
-    if (kind == FieldKind::Uint || kind == FieldKind::Id) {
-      out += std::to_string(v);
-    } else if (kind == FieldKind::Gid) {
-      Gid g{};
-      std::copy(bytes.begin(), bytes.end(), g.begin());
-      out += json_quote(gid_to_string(g));
-    } else {
-      out += '"';
-      append_hex(out, bytes);
-      out += '"';
-    }
-  });
+  visit_mad(mad,
+            [&](std::string_view name, FieldKind kind, uint64_t v, std::span<const uint8_t> bytes) {
+              out += ',';
+              out += json_quote(name);
+              out += ':';
+              if (kind == FieldKind::Uint || kind == FieldKind::Id) {
+                out += std::to_string(v);
+              } else if (kind == FieldKind::Gid) {
+                Gid g{};
+                std::copy(bytes.begin(), bytes.end(), g.begin());
+                out += json_quote(gid_to_string(g));
+              } else {
+                out += '"';
+                append_hex(out, bytes);
+                out += '"';
+              }
+            });
   return out + "}";
 }
 

@@ -17,7 +17,9 @@ using ibcm::test::run_shell;
 namespace {
 
 // UDP ports for this process (ctest runs test binaries in parallel).
-int port_base() { return 20000 + static_cast<int>(::getpid() % 2000) * 10; }
+int port_base() {
+  return 20000 + static_cast<int>(::getpid() % 2000) * 10;
+}
 
 // The "event" names of the JSON lines, in order, and the "t" of each.
 struct Events {
@@ -134,14 +136,14 @@ TEST(ListenCli, HoldMakesTheListenerDisconnect) {
   std::string listen_log = tmp.path() + "/listen.log";
   // The listener disconnects 0.3 s after ESTABLISHED; connect would hold 10 s. Short REQ retries
   // cover a REQ sent before the listener is bound.
-  auto r = run_shell("'" + std::string(IBCM_CLI) + "' listen --transport udp --local 127.0.0.1:" +
-                     lp + " --count 1 --hold 0.3 --timeout 20 --json >'" + listen_log +
-                     "' 2>&1 & l=$!; sleep 0.2; '" + std::string(IBCM_CLI) +
-                     "' connect --transport udp --local 127.0.0.1:" + cp +
-                     " --remote 127.0.0.1:" + lp +
-                     " --hold 10 --timeout 20 --cm-response-timeout 12 --json; c=$?; wait $l; "
-                     "echo \"rc $c $?\"; cat '" +
-                     listen_log + "'");
+  auto r =
+      run_shell("'" + std::string(IBCM_CLI) + "' listen --transport udp --local 127.0.0.1:" + lp +
+                " --count 1 --hold 0.3 --timeout 20 --json >'" + listen_log +
+                "' 2>&1 & l=$!; sleep 0.2; '" + std::string(IBCM_CLI) +
+                "' connect --transport udp --local 127.0.0.1:" + cp + " --remote 127.0.0.1:" + lp +
+                " --hold 10 --timeout 20 --cm-response-timeout 12 --json; c=$?; wait $l; "
+                "echo \"rc $c $?\"; cat '" +
+                listen_log + "'");
   ASSERT_EQ(r.exit_code, 0);
   std::vector<std::string> connect_lines, listen_lines;
   bool after = false;
@@ -155,9 +157,9 @@ TEST(ListenCli, HoldMakesTheListenerDisconnect) {
   }
   Events c = events(connect_lines), l = events(listen_lines);
   EXPECT_EQ(c.names, (std::vector<std::string>{"rep_received", "established", "dreq_received",
-                                                "timewait_exit"}));
+                                               "timewait_exit"}));
   EXPECT_EQ(l.names, (std::vector<std::string>{"listening", "req_received", "rtu_received",
-                                                "established", "drep_received", "timewait_exit"}));
+                                               "established", "drep_received", "timewait_exit"}));
   double held = time_of(c, "dreq_received") - time_of(c, "established");
   EXPECT_GE(held, 0.3 - 0.01);
   EXPECT_LT(held, 1.0);

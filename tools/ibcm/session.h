@@ -21,8 +21,8 @@ struct SessionOptions {
   bool json = false;
   bool stats = false;
   std::string pcap;
-  std::string ca_guid;    // hex or decimal; default derived from the local address
-  std::string interface;  // RoCE: the interface to send on (default: by route)
+  std::string ca_guid;           // hex or decimal; default derived from the local address
+  std::string interface;         // RoCE: the interface to send on (default: by route)
   int cm_response_timeout = 20;  // Config::cm_response_timeout, 0..31 (connect sets it)
 };
 

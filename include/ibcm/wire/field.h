@@ -58,19 +58,18 @@ constexpr bool layout_ok(const Table& fields, uint32_t region_bytes) {
 
 // Descriptor builders for schema.h: a number field, and a byte-array field whose width is the
 // member's size.
-#define IBCM_NUM(M, member, name, byte, bit, width, kind)                        \
-  ::ibcm::wire::Field<M> {                                                       \
-    name, byte, bit, width, ::ibcm::wire::FieldKind::kind,                       \
-        [](const M& m) -> uint64_t { return static_cast<uint64_t>(m.member); },  \
-        [](M& m, uint64_t v) { m.member = static_cast<decltype(m.member)>(v); }, \
-        nullptr, nullptr                                                         \
+#define IBCM_NUM(M, member, name, byte, bit, width, kind)                                         \
+  ::ibcm::wire::Field<M> {                                                                        \
+    name, byte, bit, width, ::ibcm::wire::FieldKind::kind,                                        \
+        [](const M& m) -> uint64_t { return static_cast<uint64_t>(m.member); },                   \
+        [](M& m, uint64_t v) { m.member = static_cast<decltype(m.member)>(v); }, nullptr, nullptr \
   }
 #define IBCM_U(M, member, name, byte, bit, width) IBCM_NUM(M, member, name, byte, bit, width, Uint)
 #define IBCM_ID(M, member, name, byte, width) IBCM_NUM(M, member, name, byte, 0, width, Id)
-#define IBCM_BYTES(M, member, name, byte, kind)                                                \
-  ::ibcm::wire::Field<M> {                                                                     \
-    name, byte, 0, static_cast<uint16_t>(sizeof(std::declval<M&>().member) * 8), ::ibcm::wire::FieldKind::kind, \
-        nullptr, nullptr,                                                                      \
-        [](const M& m) -> std::span<const uint8_t> { return m.member; },                       \
-        [](M& m) -> std::span<uint8_t> { return m.member; }                                    \
+#define IBCM_BYTES(M, member, name, byte, kind)                                  \
+  ::ibcm::wire::Field<M> {                                                       \
+    name, byte, 0, static_cast<uint16_t>(sizeof(std::declval<M&>().member) * 8), \
+        ::ibcm::wire::FieldKind::kind, nullptr, nullptr,                         \
+        [](const M& m) -> std::span<const uint8_t> { return m.member; },         \
+        [](M& m) -> std::span<uint8_t> { return m.member; }                      \
   }

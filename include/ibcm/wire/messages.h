@@ -29,11 +29,11 @@ struct PathInfo {
   uint16_t remote_lid = 0;
   Gid local_gid{};
   Gid remote_gid{};
-  uint32_t flow_label = 0;    // 20 bits
-  uint8_t packet_rate = 0;    // 6 bits
+  uint32_t flow_label = 0;  // 20 bits
+  uint8_t packet_rate = 0;  // 6 bits
   uint8_t traffic_class = 0;
   uint8_t hop_limit = 0;
-  uint8_t sl = 0;             // 4 bits
+  uint8_t sl = 0;  // 4 bits
   bool subnet_local = false;
   uint8_t local_ack_timeout = 0;  // 5 bits
   bool operator==(const PathInfo&) const = default;
@@ -49,11 +49,11 @@ struct Req {
   uint8_t responder_resources = 0;
   uint32_t local_eecn = 0;  // 24 bits
   uint8_t initiator_depth = 0;
-  uint32_t remote_eecn = 0;  // 24 bits
+  uint32_t remote_eecn = 0;                // 24 bits
   uint8_t remote_cm_response_timeout = 0;  // 5 bits
   TransportType transport_service_type = TransportType::RC;
   bool end_to_end_flow_control = false;
-  uint32_t starting_psn = 0;  // 24 bits
+  uint32_t starting_psn = 0;              // 24 bits
   uint8_t local_cm_response_timeout = 0;  // 5 bits
   uint8_t retry_count = 0;                // 3 bits
   uint16_t partition_key = 0;
@@ -146,7 +146,7 @@ struct SidrRep {
   uint32_t request_id = 0;
   SidrStatus status = SidrStatus::Success;
   uint8_t additional_information_length = 0;  // <= 72
-  uint32_t qpn = 0;  // 24 bits
+  uint32_t qpn = 0;                           // 24 bits
   uint64_t service_id = 0;
   uint32_t qkey = 0;
   std::array<uint8_t, kAriSize> additional_information{};
@@ -157,7 +157,7 @@ struct SidrRep {
 struct Lap {
   uint32_t local_comm_id = 0;
   uint32_t remote_comm_id = 0;
-  uint32_t remote_qpn = 0;  // 24 bits (QPN or EECN)
+  uint32_t remote_qpn = 0;                 // 24 bits (QPN or EECN)
   uint8_t remote_cm_response_timeout = 0;  // 5 bits
   PathInfo alternate;
   std::array<uint8_t, 168> private_data{};
@@ -200,8 +200,8 @@ struct ClassPortInfo {
   bool operator==(const ClassPortInfo&) const = default;
 };
 
-using Message = std::variant<Req, Mra, Rej, Rep, Rtu, Dreq, Drep, SidrReq, SidrRep, Lap, Apr,
-                             ClassPortInfo>;
+using Message =
+    std::variant<Req, Mra, Rej, Rep, Rtu, Dreq, Drep, SidrReq, SidrRep, Lap, Apr, ClassPortInfo>;
 
 struct Mad {
   MadHeader header;

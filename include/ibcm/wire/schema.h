@@ -299,9 +299,9 @@ template <class M>
 inline constexpr bool kLayoutOk = layout_ok(Schema<M>::fields, Schema<M>::region);
 
 static_assert(kLayoutOk<MadHeader> && kLayoutOk<Req> && kLayoutOk<Mra> && kLayoutOk<Rej> &&
-              kLayoutOk<Rep> && kLayoutOk<Rtu> && kLayoutOk<Dreq> && kLayoutOk<Drep> &&
-              kLayoutOk<SidrReq> && kLayoutOk<SidrRep> && kLayoutOk<Lap> && kLayoutOk<Apr> &&
-              kLayoutOk<ClassPortInfo>,
+                  kLayoutOk<Rep> && kLayoutOk<Rtu> && kLayoutOk<Dreq> && kLayoutOk<Drep> &&
+                  kLayoutOk<SidrReq> && kLayoutOk<SidrRep> && kLayoutOk<Lap> && kLayoutOk<Apr> &&
+                  kLayoutOk<ClassPortInfo>,
               "a CM field table overlaps or leaves its region");
 
 }  // namespace ibcm::wire

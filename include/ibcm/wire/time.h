@@ -9,7 +9,9 @@ namespace ibcm::wire {
 using Nanos = std::chrono::nanoseconds;
 
 // Exact: 4.096 us is 4096 ns, so every t in 0..31 is a whole number of nanoseconds.
-constexpr Nanos cm_time(uint8_t t) { return Nanos(int64_t{4096} << (t & 31)); }
+constexpr Nanos cm_time(uint8_t t) {
+  return Nanos(int64_t{4096} << (t & 31));
+}
 
 // The smallest exponent whose time is at least d (saturating at 31); cm_time(to_cm_time(d)) >= d.
 constexpr uint8_t to_cm_time(Nanos d) {

@@ -29,10 +29,10 @@ enum class Method : uint8_t {
 enum class MadStatus : uint16_t {
   Ok = 0,
   Busy = 0x0001,
-  BadVersion = 0x0004,           // class version not supported
-  UnsupportedMethod = 0x0008,    // method not supported
+  BadVersion = 0x0004,             // class version not supported
+  UnsupportedMethod = 0x0008,      // method not supported
   UnsupportedMethodAttr = 0x000C,  // method/attribute combination not supported
-  InvalidAttrValue = 0x001C,     // invalid value in attribute or modifier
+  InvalidAttrValue = 0x001C,       // invalid value in attribute or modifier
 };
 
 enum class AttrId : uint16_t {
@@ -53,7 +53,14 @@ enum class AttrId : uint16_t {
 enum class TransportType : uint8_t { RC = 0, UC = 1, RD = 2, Extended = 3 };
 enum class ExtendedTransport : uint8_t { None = 0, XRC = 1 };
 
-enum class Mtu : uint8_t { None = 0, Mtu256 = 1, Mtu512 = 2, Mtu1024 = 3, Mtu2048 = 4, Mtu4096 = 5 };
+enum class Mtu : uint8_t {
+  None = 0,
+  Mtu256 = 1,
+  Mtu512 = 2,
+  Mtu1024 = 3,
+  Mtu2048 = 4,
+  Mtu4096 = 5
+};
 
 // MessageMRAed / MessageRejected.
 enum class MsgRef : uint8_t { Req = 0, Rep = 1, Other = 2 };
