@@ -34,12 +34,15 @@ struct EngineResult {
   double teardown_cpu_s = 0;
   double handshakes_per_s() const { return handshakes / handshake_cpu_s; }
   double teardowns_per_s() const { return teardowns / teardown_cpu_s; }
-  // One handshake at a time, from connect() to ESTABLISHED on both sides.
+  // One handshake at a time, from connect() to ESTABLISHED on both sides, in CPU time: samples
+  // from blocks the thread was preempted in are dropped (and the blocks counted).
   Percentiles handshake_latency;
   Percentiles teardown_latency;  // disconnect() to both TIMEWAIT exits (time advanced at once)
+  size_t latency_samples = 0;
+  size_t latency_blocks_preempted = 0;
 };
 // Rounds of `batch` handshakes then `batch` teardowns until `handshakes` of each ran; then
-// `latency_samples` single handshakes and teardowns, each timed on its own.
+// `latency_samples` single handshakes and teardowns, each timed on its own (CPU time).
 EngineResult measure_engine(uint64_t handshakes, size_t batch, size_t latency_samples);
 
 // --- 2. scale: many live ESTABLISHED connections ---

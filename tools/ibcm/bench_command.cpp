@@ -176,7 +176,10 @@ void run_engine(const BenchOptions& o, Report& rep) {
                            ",\"teardown_cpu_s\":" + num(r.teardown_cpu_s) +
                            ",\"teardowns_per_s\":" + num(r.teardowns_per_s()) +
                            ",\"handshake_latency_ns\":" + percentiles_json(h) +
-                           ",\"teardown_latency_ns\":" + percentiles_json(t) + "}");
+                           ",\"teardown_latency_ns\":" + percentiles_json(t) +
+                           ",\"latency_samples\":" + num(static_cast<double>(r.latency_samples)) +
+                           ",\"latency_blocks_preempted\":" +
+                           num(static_cast<double>(r.latency_blocks_preempted)) + "}");
 }
 
 void run_scale(const BenchOptions& o, Report& rep) {
