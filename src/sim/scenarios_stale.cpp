@@ -63,7 +63,10 @@ ScenarioReport stale_reboot(uint64_t seed) {
 // Scenario 3. A disconnects while every DREQ it sends is lost: it times out into TIMEWAIT and
 // forgets the connection, which B still holds. Later A connects again from the same QP: B finds
 // the QPN in the old connection, answers REJ 10 and sends DREQ for it; A answers DREP; A's retry
-// after its TIMEWAIT succeeds.
+// after its TIMEWAIT succeeds. The REQ comes from A, the side whose DREQ was lost: it is the one
+// that has forgotten the connection and may reuse the QP. B, still holding the connection, cannot
+// send a REQ from its QP (its CM refuses a connect on a QPN in use); the stale REQ from B's side
+// after B lost its state is scenario 1.
 ScenarioReport dreq_lost_then_req(uint64_t seed) {
   Story s("dreq-lost-then-req",
           "A's DREQs are lost; A later connects again from the same QP while B still holds the old "
