@@ -6,96 +6,18 @@
 
 #include <gtest/gtest.h>
 
-#include "engine/pair.h"
+#include "engine/reach.h"
+#include "ibcm/wire/time.h"
 
 using namespace ibcm;
 using namespace ibcm::test;
 using engine::Act;
 using engine::Input;
+using engine::LapAct;
+using engine::LapInput;
+using wire::cm_time;
 
 namespace {
-
-struct Subject {
-  Pair p;
-  bool is_a = true;  // the subject is A (else B)
-  ConnId self = 0, peer = 0;
-  uint32_t self_qpn = 0x100, peer_qpn = 0x200;
-  Cm& cm() { return is_a ? p.a : p.b; }
-  Address peer_addr() { return (is_a ? p.b : p.a).config().local; }
-  uint64_t peer_guid() { return (is_a ? p.b : p.a).config().ca_guid; }
-};
-
-// Brings a fresh pair to the point where the subject connection is in state s.
-void reach(Subject& x, State s) {
-  Pair& p = x.p;
-  ASSERT_TRUE(p.b.listen(0x1234).has_value());
-  auto ca = p.a.connect(p.now, p.params(0x100));
-  ASSERT_TRUE(ca.has_value());
-  p.deliver_one();
-  ConnId cb = p.last<ev::ReqReceived>(p.b_events)->conn;
-  x.is_a = s == State::ReqSent || s == State::MraReqRcvd || s == State::RepRcvd ||
-           s == State::MraRepSent || s == State::Established || s == State::DreqSent ||
-           s == State::TimeWait;
-  x.self = x.is_a ? *ca : cb;
-  x.peer = x.is_a ? cb : *ca;
-  if (!x.is_a) std::swap(x.self_qpn, x.peer_qpn);
-  AcceptParams ap;
-  ap.qpn = 0x200;
-  switch (s) {
-    case State::ReqSent:
-    case State::ReqRcvd:
-      break;
-    case State::MraReqSent:
-      ASSERT_TRUE(p.b.send_mra(p.now, cb, 20).has_value());
-      p.drop_one();
-      break;
-    case State::MraReqRcvd:
-      ASSERT_TRUE(p.b.send_mra(p.now, cb, 20).has_value());
-      p.deliver_one();
-      break;
-    case State::RepSent:
-      ASSERT_TRUE(p.b.accept(p.now, cb, ap).has_value());
-      p.drop_one();
-      break;
-    case State::RepRcvd:
-    case State::MraRepSent:
-    case State::MraRepRcvd:
-      ASSERT_TRUE(p.b.accept(p.now, cb, ap).has_value());
-      p.deliver_one();
-      if (s != State::RepRcvd) {
-        ASSERT_TRUE(p.a.send_mra(p.now, *ca, 20).has_value());
-        if (s == State::MraRepRcvd)
-          p.deliver_one();
-        else
-          p.drop_one();
-      }
-      break;
-    case State::Established:
-    case State::DreqSent:
-    case State::DreqRcvd:
-    case State::TimeWait:
-      ASSERT_TRUE(p.b.accept(p.now, cb, ap).has_value());
-      p.deliver_one();
-      ASSERT_TRUE(p.a.send_rtu(p.now, *ca).has_value());
-      p.deliver_one();
-      if (s == State::Established) break;
-      ASSERT_TRUE(p.a.disconnect(p.now, *ca).has_value());
-      if (s == State::DreqSent) {
-        p.drop_one();
-        break;
-      }
-      p.deliver_one();
-      if (s == State::DreqRcvd) break;
-      ASSERT_TRUE(p.b.send_drep(p.now, cb).has_value());
-      p.deliver_one();
-      break;
-    default:
-      FAIL();
-  }
-  p.collect();
-  p.in_flight.clear();
-  ASSERT_EQ(x.cm().state(x.self), s);
-}
 
 wire::MsgRef ref_for(State s) {
   switch (s) {
@@ -196,6 +118,7 @@ TEST_P(StateTableCell, DoesWhatTheTableSays) {
   const Act a = engine::act(s, in);
   const Counters before = cm.counters();
   Pair& p = x.p;
+  const size_t events_before = x.events().size();
 
   // Before the REP, the subject does not know the peer's comm ID: a REQ from the peer is then a
   // new REQ (router: on_new_req) and a DREQ naming us is one for an unknown connection (answered
@@ -228,6 +151,9 @@ TEST_P(StateTableCell, DoesWhatTheTableSays) {
   };
   const auto after_state = cm.state(x.self);
   const Counters& after = cm.counters();
+  p.collect();
+  const std::vector<Event> events(x.events().begin() + static_cast<long>(events_before),
+                                  x.events().end());
   auto dup_count = [&](const Counters& c) {
     uint64_t n = 0;
     for (auto& m : c.msg) n += m.rx_duplicates;
@@ -262,12 +188,43 @@ TEST_P(StateTableCell, DoesWhatTheTableSays) {
       EXPECT_EQ(std::get<wire::Rej>(sent[0].mad().message).reason,
                 wire::RejReason::StaleConnection);
       break;
-    case Act::MraWait:
+    case Act::MraWait: {
       EXPECT_EQ(after_state, s == State::ReqSent ? State::MraReqRcvd : State::MraRepRcvd);
+      EXPECT_TRUE(sent.empty());
+      // Retries stop for the MRA's ServiceTimeout (20) + the packet lifetime (18: the active
+      // side's own, the passive side's from the REQ's local ACK timeout 19 - 1).
+      EXPECT_EQ(cm.next_timeout(), p.now + cm_time(20) + cm_time(18));
+      auto mra = p.last<ev::MraReceived>(events);
+      ASSERT_TRUE(mra.has_value());
+      EXPECT_EQ(mra->conn, x.self);
       break;
-    case Act::RejConnect:
+    }
+    case Act::RejConnect: {
       EXPECT_FALSE(after_state.has_value());
+      EXPECT_TRUE(sent.empty());
+      EXPECT_EQ(cm.next_timeout(), std::nullopt);
+      auto rej = p.last<ev::RejReceived>(events);
+      ASSERT_TRUE(rej.has_value());
+      EXPECT_EQ(rej->conn, x.self);
+      EXPECT_EQ(rej->prior, s);
+      // Reason 10 (the peer still holds a connection for our QP) ends the attempt in TIMEWAIT
+      // instead: the QPN stays out of use for the path's local ACK timeout (19).
+      Subject y;
+      reach(y, s);
+      if (HasFatalFailure()) return;
+      wire::Message stale = message_for(y, in, s);
+      std::get<wire::Rej>(stale).reason = wire::RejReason::StaleConnection;
+      y.cm().handle_mad(y.p.now, y.peer_addr(), wire::encode(wire::make_mad(stale, 43)));
+      EXPECT_EQ(y.cm().state(y.self), State::TimeWait);
+      EXPECT_EQ(y.cm().next_timeout(), y.p.now + cm_time(19));
+      EXPECT_FALSE(y.cm().poll_transmit().has_value());
+      y.p.collect();
+      auto rej10 = y.p.last<ev::RejReceived>(y.events());
+      ASSERT_TRUE(rej10.has_value());
+      EXPECT_EQ(rej10->rej.reason, wire::RejReason::StaleConnection);
+      EXPECT_EQ(rej10->prior, s);
       break;
+    }
     case Act::RepAccept:
       EXPECT_EQ(after_state, State::RepRcvd);
       break;
@@ -332,6 +289,266 @@ TEST(StateTable, IdleRowDropsEverything) {
 
 TEST(StateTable, EveryStateHasARow) {
   EXPECT_EQ(std::size(engine::kTable), static_cast<size_t>(State::kCount));
+}
+
+// The alternate-path table, cell by cell in the same way: A's ESTABLISHED connection is brought
+// into each LAP sub-state and given each LAP-machine input from B (or its timer).
+wire::PathInfo lap_path() {
+  wire::PathInfo p;
+  p.local_lid = 0x11;
+  p.remote_lid = 0x22;
+  p.local_ack_timeout = 17;
+  return p;
+}
+
+void reach_lap(Subject& x, LapState l) {
+  reach(x, State::Established);
+  if (::testing::Test::HasFatalFailure()) return;
+  Pair& p = x.p;
+  Cm& self = x.cm();
+  Cm& peer = x.peer_cm();
+  switch (l) {
+    case LapState::Idle:
+      break;
+    case LapState::LapSent:
+      ASSERT_TRUE(self.load_alternate_path(p.now, x.self, lap_path()).has_value());
+      p.drop_one();
+      break;
+    case LapState::LapRcvd:
+    case LapState::MraLapSent:
+      ASSERT_TRUE(peer.load_alternate_path(p.now, x.peer, lap_path()).has_value());
+      p.deliver_one();
+      if (l == LapState::MraLapSent) {
+        ASSERT_TRUE(self.send_mra(p.now, x.self, 20).has_value());
+        p.drop_one();
+      }
+      break;
+    case LapState::MraLapRcvd:
+      ASSERT_TRUE(self.load_alternate_path(p.now, x.self, lap_path()).has_value());
+      p.deliver_one();
+      ASSERT_TRUE(peer.send_mra(p.now, x.peer, 20).has_value());
+      p.deliver_one();
+      break;
+  }
+  p.collect();
+  p.in_flight.clear();
+  ASSERT_EQ(self.lap_state(x.self), l);
+}
+
+wire::Message lap_message_for(Subject& x, LapInput in) {
+  uint32_t l = x.peer, r = x.self;
+  switch (in) {
+    case LapInput::Lap: {
+      wire::Lap m;
+      m.local_comm_id = l;
+      m.remote_comm_id = r;
+      m.remote_qpn = x.self_qpn;
+      m.alternate = lap_path();
+      return m;
+    }
+    case LapInput::Apr: {
+      wire::Apr m;
+      m.local_comm_id = l;
+      m.remote_comm_id = r;
+      m.ap_status = wire::ApStatus::Success;
+      return m;
+    }
+    case LapInput::Mra:
+      return wire::Mra{l, r, wire::MsgRef::Other, 20, {}};
+    case LapInput::Rej: {
+      wire::Rej m;
+      m.local_comm_id = l;
+      m.remote_comm_id = r;
+      m.message_rejected = wire::MsgRef::Other;
+      m.reason = wire::RejReason::ConsumerDefined;
+      return m;
+    }
+    default:
+      return wire::Rtu{};
+  }
+}
+
+constexpr LapState kLapStates[] = {LapState::Idle, LapState::LapSent, LapState::LapRcvd,
+                                   LapState::MraLapSent, LapState::MraLapRcvd};
+constexpr LapInput kLapInputs[] = {LapInput::Lap, LapInput::Apr, LapInput::Mra, LapInput::Rej,
+                                   LapInput::Timeout};
+
+std::string name(LapInput i) {
+  static const char* kNames[] = {"LAP", "APR", "MRA", "REJ", "Timeout"};
+  return kNames[static_cast<int>(i)];
+}
+
+struct LapCell {
+  LapState state;
+  LapInput input;
+};
+
+class LapTableCell : public ::testing::TestWithParam<LapCell> {};
+
+TEST_P(LapTableCell, DoesWhatTheTableSays) {
+  const auto [l, in] = GetParam();
+  Subject x;
+  reach_lap(x, l);
+  if (HasFatalFailure()) return;
+  Cm& cm = x.cm();
+  Pair& p = x.p;
+  const LapAct a = engine::lap_act(l, in);
+  const Counters before = cm.counters();
+  const size_t events_before = x.events().size();
+  const Time interval = 2 * cm_time(18) + cm_time(20);
+
+  Time at = p.now;
+  if (in == LapInput::Timeout) {
+    auto t = cm.next_timeout();
+    if (!t) {
+      // Only an outstanding LAP of ours runs a timer; in the other sub-states the cell cannot be
+      // reached and must say Drop.
+      EXPECT_EQ(a, LapAct::Drop) << "unreachable cell is not Drop";
+      EXPECT_TRUE(l == LapState::Idle || l == LapState::LapRcvd || l == LapState::MraLapSent);
+      return;
+    }
+    at = *t;
+    cm.handle_timeout(at);
+  } else {
+    cm.handle_mad(p.now, x.peer_addr(), wire::encode(wire::make_mad(lap_message_for(x, in), 42)));
+  }
+  std::vector<Wire> sent;
+  while (auto t = cm.poll_transmit()) sent.push_back(Wire{cm.config().local, t->to, t->mad});
+  p.collect();
+  const std::vector<Event> events(x.events().begin() + static_cast<long>(events_before),
+                                  x.events().end());
+  const Counters& after = cm.counters();
+  const auto state = cm.state(x.self);
+  const auto lap = cm.lap_state(x.self);
+  auto alternate_loaded = [&] {
+    auto rtr = cm.qp_attributes(x.self, QpState::Rtr);
+    return rtr.has_value() && rtr->alternate.has_value() && rtr->alternate->local_lid == 0x11;
+  };
+
+  switch (a) {
+    case LapAct::Drop:
+      EXPECT_EQ(state, State::Established);
+      EXPECT_EQ(lap, l);
+      EXPECT_EQ(after.drop(Drop::InvalidState), before.drop(Drop::InvalidState) + 1);
+      EXPECT_TRUE(sent.empty());
+      EXPECT_TRUE(events.empty());
+      break;
+    case LapAct::DupDrop: {
+      const CountedMsg m = in == LapInput::Lap ? CountedMsg::Lap : CountedMsg::Mra;
+      EXPECT_EQ(lap, l);
+      EXPECT_EQ(after.of(m).rx_duplicates, before.of(m).rx_duplicates + 1);
+      EXPECT_TRUE(sent.empty());
+      EXPECT_TRUE(events.empty());
+      break;
+    }
+    case LapAct::ResendMra:
+      ASSERT_EQ(sent.size(), 1u);
+      ASSERT_TRUE(std::holds_alternative<wire::Mra>(sent[0].mad().message));
+      EXPECT_EQ(std::get<wire::Mra>(sent[0].mad().message).message_mraed, wire::MsgRef::Other);
+      EXPECT_EQ(lap, l);
+      EXPECT_EQ(after.of(CountedMsg::Lap).rx_duplicates,
+                before.of(CountedMsg::Lap).rx_duplicates + 1);
+      EXPECT_TRUE(events.empty());
+      break;
+    case LapAct::LapAccept: {
+      EXPECT_EQ(lap, LapState::LapRcvd);
+      EXPECT_TRUE(sent.empty());  // the consumer answers (APR or MRA)
+      auto got = p.last<ev::LapReceived>(events);
+      ASSERT_TRUE(got.has_value());
+      EXPECT_EQ(got->conn, x.self);
+      break;
+    }
+    case LapAct::AprDone: {
+      EXPECT_EQ(state, State::Established);
+      EXPECT_EQ(lap, LapState::Idle);
+      EXPECT_TRUE(sent.empty());
+      EXPECT_EQ(cm.next_timeout(), std::nullopt);  // no more LAP retries
+      EXPECT_TRUE(alternate_loaded());             // APStatus success loads the LAP's path
+      auto got = p.last<ev::AprReceived>(events);
+      ASSERT_TRUE(got.has_value());
+      EXPECT_EQ(got->conn, x.self);
+      break;
+    }
+    case LapAct::MraWait: {
+      EXPECT_EQ(lap, LapState::MraLapRcvd);
+      EXPECT_TRUE(sent.empty());
+      EXPECT_EQ(cm.next_timeout(), p.now + cm_time(20) + cm_time(18));
+      auto got = p.last<ev::MraReceived>(events);
+      ASSERT_TRUE(got.has_value());
+      EXPECT_EQ(got->conn, x.self);
+      break;
+    }
+    case LapAct::LapRejected: {
+      EXPECT_EQ(state, State::Established);  // only the LAP is rejected
+      EXPECT_EQ(lap, LapState::Idle);
+      EXPECT_TRUE(sent.empty());
+      EXPECT_EQ(cm.next_timeout(), std::nullopt);
+      EXPECT_FALSE(alternate_loaded());
+      auto got = p.last<ev::RejReceived>(events);
+      ASSERT_TRUE(got.has_value());
+      EXPECT_EQ(got->prior, State::Established);
+      break;
+    }
+    case LapAct::PeerAbandoned: {
+      EXPECT_EQ(state, State::TimeWait);
+      EXPECT_EQ(lap, LapState::Idle);
+      EXPECT_TRUE(sent.empty());
+      EXPECT_EQ(cm.next_timeout(), p.now + cm_time(19));
+      auto got = p.last<ev::RejReceived>(events);
+      ASSERT_TRUE(got.has_value());
+      EXPECT_EQ(got->conn, x.self);
+      EXPECT_EQ(got->prior, State::Established);
+      break;
+    }
+    case LapAct::RetryLap:
+      ASSERT_EQ(sent.size(), 1u);
+      EXPECT_TRUE(std::holds_alternative<wire::Lap>(sent[0].mad().message));
+      EXPECT_EQ(state, State::Established);
+      EXPECT_EQ(lap, LapState::LapSent);
+      EXPECT_EQ(after.of(CountedMsg::Lap).tx_retries, before.of(CountedMsg::Lap).tx_retries + 1);
+      EXPECT_EQ(cm.next_timeout(), at + interval);
+      EXPECT_TRUE(events.empty());
+      break;
+  }
+}
+
+std::vector<LapCell> all_lap_cells() {
+  std::vector<LapCell> v;
+  for (LapState s : kLapStates)
+    for (LapInput i : kLapInputs) v.push_back({s, i});
+  return v;
+}
+
+INSTANTIATE_TEST_SUITE_P(AllCells, LapTableCell, ::testing::ValuesIn(all_lap_cells()),
+                         [](const auto& info) {
+                           return std::string(to_string(info.param.state)) + "_" +
+                                  name(info.param.input);
+                         });
+
+TEST(LapTable, EverySubStateHasARow) {
+  EXPECT_EQ(std::size(engine::kLapTable), std::size(kLapStates));
+  EXPECT_EQ(std::size(engine::kLapTable[0]), std::size(kLapInputs));
+}
+
+// A REJ that names REQ or REP cannot be about our LAP: whatever the LAP sub-state, the peer has
+// given the connection up (PeerAbandoned), not rejected the alternate path.
+TEST(LapTable, RejNamingRepWhileOurLapIsOutstandingEndsTheConnection) {
+  for (LapState l : {LapState::LapSent, LapState::MraLapRcvd}) {
+    ASSERT_EQ(engine::lap_act(l, LapInput::Rej), LapAct::LapRejected);
+    Subject x;
+    reach_lap(x, l);
+    if (HasFatalFailure()) return;
+    wire::Message m = lap_message_for(x, LapInput::Rej);
+    std::get<wire::Rej>(m).message_rejected = wire::MsgRef::Rep;
+    std::get<wire::Rej>(m).reason = wire::RejReason::Timeout;
+    x.cm().handle_mad(x.p.now, x.peer_addr(), wire::encode(wire::make_mad(m, 42)));
+    EXPECT_EQ(x.cm().state(x.self), State::TimeWait) << to_string(l);
+    EXPECT_EQ(x.cm().lap_state(x.self), LapState::Idle);
+    x.p.collect();
+    auto got = x.p.last<ev::RejReceived>(x.events());
+    ASSERT_TRUE(got.has_value());
+    EXPECT_EQ(got->rej.reason, wire::RejReason::Timeout);
+  }
 }
 
 }  // namespace
