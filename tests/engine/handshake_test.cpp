@@ -154,3 +154,110 @@ TEST(Handshake, LocalQpnOfALiveConnectionCannotBeReused) {
   ASSERT_FALSE(again.has_value());
   EXPECT_EQ(again.error(), Error::QpnInUse);
 }
+
+// INIT (and ERR) attributes are at hand from the start, on both sides: the P_Key and Q_Key the
+// connection uses. RTR needs the peer's QPN, which the active side learns only from the REP.
+TEST(Handshake, QpAttributesForInitBeforeThePeerIsKnown) {
+  Pair p;
+  ASSERT_TRUE(p.b.listen(0x1234).has_value());
+  auto params = p.params(0x100);
+  params.pkey = 0x8123;
+  params.qkey = 0x11223344;
+  auto ca = p.a.connect(p.now, params);
+  ASSERT_TRUE(ca.has_value());
+  auto init = p.a.qp_attributes(*ca, QpState::Init);
+  ASSERT_TRUE(init.has_value());
+  EXPECT_EQ(init->state, QpState::Init);
+  EXPECT_EQ(init->pkey, 0x8123);
+  EXPECT_EQ(init->qkey, 0x11223344u);
+  EXPECT_EQ(init->dest_qpn, 0u);
+  EXPECT_EQ(p.a.qp_attributes(*ca, QpState::Rtr).error(), Error::InvalidState);
+  EXPECT_EQ(p.a.qp_attributes(*ca, QpState::Rts).error(), Error::InvalidState);
+
+  p.deliver_one();  // REQ: the passive side takes the keys from it
+  auto req = p.last<ev::ReqReceived>(p.b_events);
+  ASSERT_TRUE(req.has_value());
+  auto b_init = p.b.qp_attributes(req->conn, QpState::Init);
+  ASSERT_TRUE(b_init.has_value());
+  EXPECT_EQ(b_init->state, QpState::Init);
+  EXPECT_EQ(b_init->pkey, 0x8123);
+  EXPECT_EQ(b_init->qkey, 0x11223344u);
+  EXPECT_EQ(p.b.qp_attributes(0xdeadbeef, QpState::Init).error(), Error::UnknownConnection);
+}
+
+TEST(Handshake, ReqAfterUnlistenGetsRej8) {
+  Pair p;
+  auto id = p.b.listen(0x1234);
+  ASSERT_TRUE(id.has_value());
+  ASSERT_TRUE(p.b.unlisten(*id).has_value());
+  EXPECT_EQ(p.b.unlisten(*id).error(), Error::UnknownListener);  // once only
+  auto ca = p.a.connect(p.now, p.params(0x100));
+  ASSERT_TRUE(ca.has_value());
+  p.deliver_one();  // REQ
+  Wire rej = p.deliver_one();
+  ASSERT_TRUE(std::holds_alternative<wire::Rej>(rej.mad().message));
+  EXPECT_EQ(std::get<wire::Rej>(rej.mad().message).reason, wire::RejReason::InvalidServiceId);
+  EXPECT_FALSE(p.last<ev::ReqReceived>(p.b_events).has_value());
+  EXPECT_EQ(p.b.connection_count(), 0u);
+  EXPECT_FALSE(p.a.state(*ca).has_value());
+  // The service can be listened on again, and then a REQ gets through.
+  ASSERT_TRUE(p.b.listen(0x1234).has_value());
+  ASSERT_TRUE(p.a.connect(p.now, p.params(0x101)).has_value());
+  p.deliver_one();
+  EXPECT_TRUE(p.last<ev::ReqReceived>(p.b_events).has_value());
+}
+
+// RD needs an end-to-end context the engine does not have, and an extended transport other than
+// XRC is unknown: such a REQ gets REJ 9 (invalid transport service type) and makes no
+// connection. UC and XRC are accepted like RC.
+struct TransportCase {
+  wire::TransportType type;
+  wire::ExtendedTransport extended;
+  bool accepted;
+  const char* name;
+};
+
+class HandshakeTransport : public ::testing::TestWithParam<TransportCase> {};
+
+TEST_P(HandshakeTransport, ReqIsAcceptedOrGetsRej9) {
+  const TransportCase t = GetParam();
+  Pair p;
+  ASSERT_TRUE(p.b.listen(0x1234).has_value());
+  auto params = p.params(0x100);
+  params.transport = t.type;
+  params.extended = t.extended;
+  auto ca = p.a.connect(p.now, params);
+  ASSERT_TRUE(ca.has_value());
+  p.deliver_one();  // REQ
+  auto req = p.last<ev::ReqReceived>(p.b_events);
+  if (t.accepted) {
+    ASSERT_TRUE(req.has_value());
+    EXPECT_EQ(req->req.transport_service_type, t.type);
+    EXPECT_EQ(p.b.state(req->conn), State::ReqRcvd);
+    EXPECT_TRUE(p.in_flight.empty());
+    return;
+  }
+  EXPECT_FALSE(req.has_value());
+  EXPECT_EQ(p.b.connection_count(), 0u);
+  Wire rej = p.deliver_one();
+  ASSERT_TRUE(std::holds_alternative<wire::Rej>(rej.mad().message));
+  const auto r = std::get<wire::Rej>(rej.mad().message);
+  EXPECT_EQ(r.reason, wire::RejReason::InvalidTransportType);
+  EXPECT_EQ(r.message_rejected, wire::MsgRef::Req);
+  EXPECT_EQ(r.remote_comm_id, *ca);
+  auto got = p.last<ev::RejReceived>(p.a_events);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->rej.reason, wire::RejReason::InvalidTransportType);
+  EXPECT_FALSE(p.a.state(*ca).has_value());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Types, HandshakeTransport,
+    ::testing::Values(
+        TransportCase{wire::TransportType::RC, wire::ExtendedTransport::None, true, "RC"},
+        TransportCase{wire::TransportType::UC, wire::ExtendedTransport::None, true, "UC"},
+        TransportCase{wire::TransportType::Extended, wire::ExtendedTransport::XRC, true, "XRC"},
+        TransportCase{wire::TransportType::RD, wire::ExtendedTransport::None, false, "RD"},
+        TransportCase{wire::TransportType::Extended, wire::ExtendedTransport::None, false,
+                      "ExtendedNotXrc"}),
+    [](const auto& info) { return std::string(info.param.name); });
