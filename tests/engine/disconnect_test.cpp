@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "engine/pair.h"
+#include "engine/reach.h"
 #include "ibcm/wire/time.h"
 
 using namespace ibcm;
@@ -183,4 +184,108 @@ TEST(Disconnect, QpGoesToErrAndRtrIsRefusedInTimewait) {
   }
   p.run_timers_until(p.now + std::chrono::seconds(10));
   EXPECT_EQ(p.a.qp_attributes(ca, QpState::Err).error(), Error::UnknownConnection);
+}
+
+// destroy() in the states where it must answer the peer: the message the spec asks for goes out,
+// the connection passes through TIMEWAIT when its QP may already be in use, and the consumer
+// hears nothing more of it.
+namespace {
+// Destroys the subject connection in state s; returns what its CM sent.
+std::vector<Wire> destroy_in(Subject& x, State s, size_t* events_after_destroy) {
+  reach(x, s);
+  std::vector<Wire> sent;
+  if (::testing::Test::HasFatalFailure()) return sent;
+  x.cm().destroy(x.p.now, x.self);
+  while (auto t = x.cm().poll_transmit()) sent.push_back(Wire{x.self_addr(), t->to, t->mad});
+  x.p.collect();
+  *events_after_destroy = x.events().size();
+  return sent;
+}
+}  // namespace
+
+TEST(Destroy, InReqRcvdRejectsTheReqAndFreesTheConnection) {
+  Subject x;
+  size_t events = 0;
+  auto sent = destroy_in(x, State::ReqRcvd, &events);
+  if (HasFatalFailure()) return;
+  ASSERT_EQ(sent.size(), 1u);
+  ASSERT_TRUE(std::holds_alternative<wire::Rej>(sent[0].mad().message));
+  const auto r = std::get<wire::Rej>(sent[0].mad().message);
+  EXPECT_EQ(r.reason, wire::RejReason::ConsumerDefined);
+  EXPECT_EQ(r.message_rejected, wire::MsgRef::Req);
+  EXPECT_EQ(r.remote_comm_id, x.peer);
+  EXPECT_FALSE(x.cm().state(x.self).has_value());
+  EXPECT_EQ(x.cm().connection_count(), 0u);
+  EXPECT_EQ(x.cm().timer_count(), 0u);
+  // The REJ ends the active side's attempt.
+  x.p.in_flight.push_back(sent[0]);
+  x.p.deliver_all();
+  auto rej = x.p.last<ev::RejReceived>(x.p.a_events);
+  ASSERT_TRUE(rej.has_value());
+  EXPECT_EQ(rej->prior, State::ReqSent);
+  EXPECT_FALSE(x.peer_cm().state(x.peer).has_value());
+  EXPECT_EQ(x.events().size(), events);
+}
+
+TEST(Destroy, InRepSentRejectsTheRepAndHoldsTheQpnInTimewait) {
+  Subject x;
+  size_t events = 0;
+  auto sent = destroy_in(x, State::RepSent, &events);
+  if (HasFatalFailure()) return;
+  ASSERT_EQ(sent.size(), 1u);
+  ASSERT_TRUE(std::holds_alternative<wire::Rej>(sent[0].mad().message));
+  const auto r = std::get<wire::Rej>(sent[0].mad().message);
+  EXPECT_EQ(r.reason, wire::RejReason::ConsumerDefined);
+  EXPECT_EQ(r.message_rejected, wire::MsgRef::Rep);
+  EXPECT_EQ(x.cm().state(x.self), State::TimeWait);
+  EXPECT_EQ(x.cm().next_timeout(), x.p.now + cm_time(19));
+  // The QPN stays out of use until TIMEWAIT is over.
+  EXPECT_EQ(x.cm().connect(x.p.now, x.p.params(x.self_qpn)).error(), Error::QpnInTimeWait);
+  x.p.in_flight.push_back(sent[0]);
+  x.p.deliver_all();
+  EXPECT_FALSE(x.peer_cm().state(x.peer).has_value());  // A's attempt ends with the REJ
+  x.p.run_timers_until(x.p.now + cm_time(19));
+  EXPECT_FALSE(x.cm().state(x.self).has_value());
+  EXPECT_EQ(x.cm().connection_count(), 0u);
+  EXPECT_EQ(x.events().size(), events);  // no timewait_exit for a destroyed connection
+}
+
+TEST(Destroy, InDreqRcvdSendsTheDrepItOwes) {
+  Subject x;
+  size_t events = 0;
+  auto sent = destroy_in(x, State::DreqRcvd, &events);
+  if (HasFatalFailure()) return;
+  ASSERT_EQ(sent.size(), 1u);
+  ASSERT_TRUE(std::holds_alternative<wire::Drep>(sent[0].mad().message));
+  EXPECT_EQ(std::get<wire::Drep>(sent[0].mad().message).remote_comm_id, x.peer);
+  EXPECT_EQ(x.cm().state(x.self), State::TimeWait);
+  x.p.in_flight.push_back(sent[0]);
+  x.p.deliver_all();
+  EXPECT_EQ(x.peer_cm().state(x.peer), State::TimeWait);
+  EXPECT_TRUE(x.p.last<ev::DrepReceived>(x.p.a_events).has_value());
+  x.p.run_timers_until(x.p.now + cm_time(19));
+  EXPECT_EQ(x.cm().connection_count(), 0u);
+  EXPECT_EQ(x.peer_cm().connection_count(), 0u);
+  EXPECT_EQ(x.events().size(), events);
+}
+
+TEST(Destroy, InTimewaitSendsNothingAndEndsOnTime) {
+  Subject x;
+  reach(x, State::TimeWait);
+  if (HasFatalFailure()) return;
+  const auto exit_at = x.cm().next_timeout();
+  ASSERT_TRUE(exit_at.has_value());
+  x.cm().destroy(x.p.now, x.self);
+  x.p.collect();
+  const size_t events = x.events().size();
+  EXPECT_TRUE(x.p.in_flight.empty());
+  EXPECT_EQ(x.cm().state(x.self), State::TimeWait);
+  EXPECT_EQ(x.cm().next_timeout(), exit_at);
+  x.p.advance_to(*exit_at - Time(1));
+  EXPECT_EQ(x.cm().state(x.self), State::TimeWait);
+  EXPECT_EQ(x.cm().connect(x.p.now, x.p.params(x.self_qpn)).error(), Error::QpnInTimeWait);
+  x.p.advance_to(*exit_at);
+  EXPECT_FALSE(x.cm().state(x.self).has_value());
+  EXPECT_EQ(x.cm().timer_count(), 0u);
+  EXPECT_EQ(x.events().size(), events);
 }
