@@ -50,9 +50,9 @@ Expected<Pair, std::string> open_pair(WireKind kind) {
     return p;
   }
   // Two loopback addresses of their own, so nothing else on this host's port 4791 is disturbed.
-  auto a = RoceTransport::open(*parse_endpoint("127.0.90.1", 0), "");
+  auto a = RoceTransport::open(*parse_endpoint("127.0.90.1", 0), {});
   if (!a) return Unexpected{a.error()};
-  auto b = RoceTransport::open(*parse_endpoint("127.0.90.2", 0), "");
+  auto b = RoceTransport::open(*parse_endpoint("127.0.90.2", 0), {});
   if (!b) return Unexpected{b.error()};
   p.passive_address = (*b)->local();
   p.active = std::move(*a);

@@ -46,13 +46,24 @@ void attach_roce_filter(int fd) {
 
 }  // namespace
 
+bool pkey_matches(uint16_t ours, uint16_t theirs) {
+  constexpr uint16_t kFull = 0x8000;
+  if ((ours & ~kFull) == 0 || (ours & ~kFull) != (theirs & ~kFull)) return false;
+  return (ours & kFull) || (theirs & kFull);
+}
+
 Expected<std::unique_ptr<RoceTransport>, std::string> RoceTransport::open(
-    const IpEndpoint& local_in, const std::string& interface) {
+    const IpEndpoint& local_in, const RoceOptions& options) {
   std::unique_ptr<RoceTransport> t(new RoceTransport());
+  t->options_ = options;
   t->local_ = local_in;
-  t->local_.set_port(roce::kUdpPort);
+  t->local_.set_port(options.port);
   t->v4_ = local_in.is_v4();
   auto fail = [&](const std::string& m) { return Unexpected{m}; };
+  const std::string& interface = options.interface;
+  if ((options.pkey & 0x7FFF) == 0) return fail("P_Key 0x0000 / 0x8000 names no partition");
+  if (t->v4_ && (options.port != roce::kUdpPort || options.peer_port != roce::kUdpPort))
+    return fail("UDP ports other than 4791 are for IPv6 only");
 
   // The UDP socket on 4791: the data path for IPv6, the ICMP silencer for IPv4.
   int udp = ::socket(t->v4_ ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -102,26 +113,25 @@ Address RoceTransport::local() const {
 }
 
 bool RoceTransport::accept_packet(std::span<const uint8_t> packet, Received& out) {
+  // Counts a drop under its reason (and in rx_dropped, their sum).
+  auto drop = [this](uint64_t TransportCounters::*reason) {
+    ++(counters_.*reason);
+    ++counters_.rx_dropped;
+    return false;
+  };
   auto parsed = roce::parse_ip_packet(packet);
-  if (!parsed) {
-    ++counters_.rx_dropped;
-    return false;
-  }
+  if (!parsed)
+    return drop(parsed.error() == roce::ParseError::NotUd ? &TransportCounters::rx_not_ud
+                                                          : &TransportCounters::rx_malformed);
   const auto& d = parsed->dgram;
-  if (d.dst_gid != gid_of(local_)) {  // raw sockets see traffic for other local addresses too
-    ++counters_.rx_dropped;
-    return false;
-  }
-  if (d.bth.dest_qp != 1 || d.bth.opcode != roce::kOpUdSendOnly || d.deth.qkey != roce::kGsiQkey) {
-    ++counters_.rx_other_qp;
-    ++counters_.rx_dropped;
-    return false;
-  }
-  if (!parsed->icrc_ok) {
-    ++counters_.rx_bad_icrc;
-    ++counters_.rx_dropped;
-    return false;
-  }
+  // Raw sockets see traffic for other local addresses too.
+  if (d.dst_gid != gid_of(local_)) return drop(&TransportCounters::rx_other_address);
+  // In the order a channel adapter checks: integrity, partition, QP, then Q_Key.
+  if (!parsed->icrc_ok) return drop(&TransportCounters::rx_bad_icrc);
+  if (!pkey_matches(options_.pkey, d.bth.pkey)) return drop(&TransportCounters::rx_bad_pkey);
+  // GMPs come from QP 1 and replies go to QP 1; a MAD from another QP could not be answered.
+  if (d.bth.dest_qp != 1 || d.deth.src_qp != 1) return drop(&TransportCounters::rx_other_qp);
+  if (d.deth.qkey != roce::kGsiQkey) return drop(&TransportCounters::rx_bad_qkey);
   out.from = Address{};
   out.from.gid = d.src_gid;
   out.from.port = d.src_port;
@@ -144,7 +154,8 @@ size_t RoceTransport::receive(std::span<Received> out) {
       continue;
     }
     // IPv6: rebuild the headers the kernel took off, for parsing and the ICRC. Only masked
-    // fields (traffic class, flow label, hop limit, UDP checksum) are unknown here.
+    // fields (traffic class, flow label, hop limit, UDP checksum) are unknown here. The
+    // destination port is RoCEv2's, whatever port a test bound (RoceOptions::port).
     uint8_t* payload = buf + 48;
     sockaddr_in6 from{};
     char ctrl[128];
@@ -188,14 +199,14 @@ void RoceTransport::send(std::span<const Transmit> batch) {
     roce::Datagram d;
     d.src_gid = gid_of(local_);
     d.dst_gid = t.to.gid;
-    d.src_port = roce::kUdpPort;
+    d.src_port = options_.port;
     d.dst_port = roce::kUdpPort;
     d.ip_id = ip_id_++;
-    d.bth.pkey = t.to.pkey;
+    d.bth.pkey = options_.pkey;  // one partition: replies and requests alike are in ours
     d.bth.psn = psn_++ & 0xFFFFFF;
     d.payload = t.mad;
     size_t n = roce::build_ip_packet(d, buf);
-    IpEndpoint to = endpoint_of(t.to.gid, roce::kUdpPort);
+    IpEndpoint to = endpoint_of(t.to.gid, options_.peer_port);
     ssize_t rc;
     if (v4_) {
       rc = ::sendto(tx_fd_, buf, n, 0, reinterpret_cast<const sockaddr*>(&to.addr), to.len);
@@ -205,7 +216,7 @@ void RoceTransport::send(std::span<const Transmit> batch) {
                     to.len);
     }
     if (rc < 0)
-      ++counters_.tx_errors;
+      count_send_error(counters_, errno, to);
     else
       ++counters_.tx_packets;
   }

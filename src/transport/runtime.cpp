@@ -17,9 +17,10 @@ Config with_local(Config c, const Transport& t) {
 constexpr size_t kRxBatch = 256;
 }  // namespace
 
-Runtime::Runtime(Config config, std::unique_ptr<Transport> transport)
+Runtime::Runtime(Config config, std::unique_ptr<Transport> transport, RuntimeOptions options)
     : transport_(std::move(transport)),
       cm_(with_local(config, *transport_)),
+      options_(options),
       start_(std::chrono::steady_clock::now()) {
   epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
   event_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -43,13 +44,15 @@ Time Runtime::now() const {
   return std::chrono::duration_cast<Time>(std::chrono::steady_clock::now() - start_);
 }
 
-void Runtime::post(Task task) {
+Status Runtime::post(Task task) {
   {
     std::lock_guard lock(tasks_mu_);
+    if (tasks_.size() >= options_.max_pending_tasks) return Unexpected{Error::LimitReached};
     tasks_.push_back(std::move(task));
   }
   uint64_t one = 1;
   [[maybe_unused]] auto n = ::write(event_fd_, &one, sizeof one);
+  return Ok{};
 }
 
 void Runtime::stop() {

@@ -95,20 +95,15 @@ void UdpTransport::send(std::span<const Transmit> batch) {
       msgs[i].msg_hdr.msg_namelen = to[i].len;
     }
     int sent = ::sendmmsg(fd_, msgs.data(), static_cast<unsigned>(n), 0);
-    if (sent < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        counters_.tx_errors += n;  // the socket buffer is full: a CM retries on its own
-      } else {
-        last_error_ = errno;
-        ++counters_.tx_errors;  // this one failed (e.g. unreachable); go on with the rest
-        sent = 1;
-      }
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        done += n;
-        continue;
-      }
+    if (sent > 0) {
+      counters_.tx_packets += static_cast<uint64_t>(sent);
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      // The socket buffer is full: drop the rest of this batch (a CM retries on its own).
+      for (size_t i = 0; i < n; ++i) count_send_error(counters_, errno, to[i]);
+      sent = static_cast<int>(n);
     } else {
-      counters_.tx_packets += sent;
+      count_send_error(counters_, errno, to[0]);  // this one failed (e.g. unreachable)
+      sent = 1;                                   // go on with the rest
     }
     done += static_cast<size_t>(sent);
   }

@@ -1,7 +1,11 @@
 #include "session.h"
 
+#include <sys/random.h>
+
 #include <cstdio>
+#include <cstring>
 #include <iostream>
+#include <random>
 
 #include "ibcm/engine/event_json.h"
 #include "ibcm/transport/roce_transport.h"
@@ -19,6 +23,19 @@ std::optional<uint64_t> parse_number(const std::string& s) {
   return v;
 }
 
+namespace {
+
+// Comm IDs must not be predictable (an off-path peer that guesses them can end a connection with
+// a forged DREQ), so the engine's seed comes from the kernel's random source.
+uint64_t random_seed() {
+  uint64_t v = 0;
+  if (::getrandom(&v, sizeof v, 0) == static_cast<ssize_t>(sizeof v)) return v;
+  std::random_device rd;
+  return uint64_t{rd()} << 32 | rd();
+}
+
+}  // namespace
+
 void add_session_options(CLI::App& cmd, SessionOptions& o, bool with_remote) {
   cmd.add_option("--transport", o.transport, "roce (RoCEv2, needs root/CAP_NET_RAW) or udp")
       ->check(CLI::IsMember({"roce", "udp"}))
@@ -34,6 +51,8 @@ void add_session_options(CLI::App& cmd, SessionOptions& o, bool with_remote) {
   cmd.add_option("--pcap", o.pcap, "write every MAD sent and received as a RoCEv2 pcap");
   cmd.add_option("--ca-guid", o.ca_guid, "our CA GUID (default: derived from --local)");
   cmd.add_option("--interface", o.interface, "roce: interface to send on (default: by route)");
+  cmd.add_option("--seed", o.seed,
+                 "seed of the comm IDs, for runs that repeat (default: random from getrandom)");
 }
 
 std::unique_ptr<Session> Session::open(const SessionOptions& o, const char* command) {
@@ -43,6 +62,12 @@ std::unique_ptr<Session> Session::open(const SessionOptions& o, const char* comm
   };
   std::unique_ptr<Session> s(new Session());
   s->o_ = o;
+  s->command_ = command;
+  std::optional<uint64_t> seed;
+  if (!o.seed.empty()) {
+    seed = parse_number(o.seed);
+    if (!seed) return fail("bad --seed '" + o.seed + "'");
+  }
   uint16_t udp_default = 4791;
   auto local = parse_endpoint(o.local, udp_default);
   if (!local) return fail("bad --local address '" + o.local + "'");
@@ -73,15 +98,16 @@ std::unique_ptr<Session> Session::open(const SessionOptions& o, const char* comm
     if (!u) return fail(u.error());
     t = std::move(u.value());
   } else {
-    auto r = RoceTransport::open(*local, o.interface);
+    RoceOptions ro;
+    ro.interface = o.interface;
+    auto r = RoceTransport::open(*local, ro);
     if (!r) return fail(r.error());
     t = std::move(r.value());
   }
   Config cfg;
   cfg.ca_guid = s->guid_;
   cfg.cm_response_timeout = static_cast<uint8_t>(o.cm_response_timeout & 31);
-  cfg.seed = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
-             (uint64_t{static_cast<uint32_t>(::getpid())} << 32);
+  cfg.seed = seed ? *seed : random_seed();
   s->rt_ = std::make_unique<Runtime>(cfg, std::move(t));
   if (!o.pcap.empty()) {
     std::string err = s->pcap_.open(o.pcap);
@@ -166,10 +192,8 @@ void Session::print_stats() {
   }
   for (size_t i = 0; i < c.drops.size(); ++i)
     add("drop." + std::string(to_string(static_cast<Drop>(i))), c.drops[i]);
-  add("transport.rx_packets", tc.rx_packets);
-  add("transport.tx_packets", tc.tx_packets);
-  add("transport.rx_dropped", tc.rx_dropped);
-  add("transport.tx_errors", tc.tx_errors);
+  for (const auto& f : kTransportCounterFields)
+    add("transport." + std::string(f.name), tc.*f.value);
   if (o_.json) {
     std::cout << "{\"event\":\"stats\"," << j << "}" << std::endl;
   } else {
@@ -178,6 +202,18 @@ void Session::print_stats() {
       if (ch != '"') human += ch == ',' ? '\n' : ch == ':' ? ' ' : ch;
     std::cout << "counters:\n" << human << std::endl;
   }
+}
+
+bool Session::report_send_error(Time now) {
+  const SendError& e = rt_->transport().send_error();
+  if (e.count == send_errors_reported_) return false;
+  send_errors_reported_ = e.count;
+  const char* why = std::strerror(e.code);
+  std::fprintf(stderr, "ibcm %s: cannot send to %s: %s\n", command_, e.to.c_str(), why);
+  note(now, "send_error",
+       "\"to\":" + wire::json_quote(e.to) + ",\"error\":" + wire::json_quote(why),
+       "to=" + e.to + " error=" + wire::json_quote(why));
+  return true;
 }
 
 }  // namespace ibcm::cli

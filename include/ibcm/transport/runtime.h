@@ -16,6 +16,12 @@
 
 namespace ibcm {
 
+struct RuntimeOptions {
+  // Tasks post() holds for the loop thread at most: a loop that has stopped or stalled must not
+  // let other threads queue without bound.
+  size_t max_pending_tasks = 65536;
+};
+
 class Runtime {
  public:
   using Task = std::function<void(Cm&, Time now)>;
@@ -24,14 +30,15 @@ class Runtime {
   using RxTap = std::function<void(Time now, const Received&)>;
 
   // The Config's local address is taken from the transport.
-  Runtime(Config config, std::unique_ptr<Transport> transport);
+  Runtime(Config config, std::unique_ptr<Transport> transport, RuntimeOptions options = {});
   ~Runtime();
 
   // The monotonic clock the engine sees (nanoseconds since this runtime started).
   Time now() const;
 
-  // Thread-safe: runs task on the loop thread, with the Cm, as soon as the loop wakes.
-  void post(Task task);
+  // Thread-safe: runs task on the loop thread, with the Cm, as soon as the loop wakes. Fails with
+  // LimitReached, the task dropped, when max_pending_tasks tasks are already waiting.
+  Status post(Task task);
   // Called on the loop thread for every event, in order.
   void on_event(EventHandler handler) { on_event_ = std::move(handler); }
   // Observers of every MAD sent / received (captures, ladders); loop thread.
@@ -54,6 +61,7 @@ class Runtime {
 
   std::unique_ptr<Transport> transport_;
   Cm cm_;
+  RuntimeOptions options_;
   std::chrono::steady_clock::time_point start_;
   int epoll_fd_ = -1;
   int event_fd_ = -1;

@@ -31,10 +31,6 @@ class UdpTransport final : public Transport {
   int fd_;
   IpEndpoint local_;
   TransportCounters counters_;
-  int last_error_ = 0;
-
- public:
-  int last_error() const { return last_error_; }
 };
 
 }  // namespace ibcm
