@@ -57,6 +57,14 @@ int run_connect(const ConnectOptions& o) {
   Time hold_until{0};
   std::array<uint8_t, 92> pd{};
   Runtime& rt = s.rt();
+  auto fail = [&](Time now, const char* call, Error e) {
+    std::fprintf(stderr, "ibcm connect: %s failed: %s\n", call, std::string(to_string(e)).c_str());
+    s.note(now, "error", "\"error\":\"" + std::string(to_string(e)) + "\"",
+           std::string(to_string(e)));
+    ok = false;
+    phase = Phase::Done;
+    rt.stop();
+  };
 
   auto start_connect = [&](Cm& cm, Time now) {
     ConnectParams p = rdma_cm_connect_params(s.local(), *s.remote(), o.s.port, qpn, psn, {}, pd);
@@ -64,13 +72,7 @@ int run_connect(const ConnectOptions& o) {
     p.remote_cm_response_timeout = static_cast<uint8_t>(o.s.cm_response_timeout & 31);
     p.max_cm_retries = static_cast<uint8_t>(o.max_cm_retries);
     auto c = cm.connect(now, p);
-    if (!c) {
-      s.note(now, "error", "\"error\":\"" + std::string(to_string(c.error())) + "\"",
-             std::string(to_string(c.error())));
-      phase = Phase::Done;
-      rt.stop();
-      return;
-    }
+    if (!c) return fail(now, "connect", c.error());
     conn = *c;
     phase = Phase::Connecting;
   };
@@ -110,7 +112,8 @@ int run_connect(const ConnectOptions& o) {
     }
   });
 
-  rt.post([&](Cm& cm, Time now) { start_connect(cm, now); });
+  if (auto r = rt.post([&](Cm& cm, Time now) { start_connect(cm, now); }); !r)
+    fail(rt.now(), "connect", r.error());
   std::signal(SIGINT, [](int) { g_interrupted = 1; });
   std::signal(SIGTERM, [](int) { g_interrupted = 1; });
   Time deadline =
@@ -129,9 +132,12 @@ int run_connect(const ConnectOptions& o) {
                "local_comm_id=" + std::to_string(conn));
         break;
       }
-      rt.post([&](Cm& cm, Time t) {
-        if (cm.disconnect(t, conn)) phase = Phase::Disconnecting;
-      });
+      // Asked once: the DREP (or dreq_timeout) ends the connection, and a failure ends the run.
+      phase = Phase::Disconnecting;
+      auto disconnect = [&](Cm& cm, Time t) {
+        if (auto r = cm.disconnect(t, conn); !r) fail(t, "disconnect", r.error());
+      };
+      if (auto r = rt.post(disconnect); !r) fail(now, "disconnect", r.error());
     }
     auto wait = std::chrono::milliseconds(200);
     if (phase == Phase::Holding)
@@ -139,6 +145,7 @@ int run_connect(const ConnectOptions& o) {
                                 std::max(Time{0}, hold_until - now)) +
                                 std::chrono::milliseconds(1));
     if (!rt.run_once(wait)) return 2;
+    if (s.report_send_error(rt.now())) break;  // one peer, and it cannot be reached
   }
   s.print_stats();
   return ok ? 0 : 1;

@@ -27,8 +27,13 @@ struct ListenOptions {
 
 volatile std::sig_atomic_t g_interrupted = 0;
 
+// A reason the spec defines (1..35 but 34), by number or by name.
 std::optional<wire::RejReason> parse_reason(const std::string& s) {
-  if (auto n = parse_number(s)) return static_cast<wire::RejReason>(*n);
+  if (auto n = parse_number(s)) {
+    auto r = static_cast<wire::RejReason>(*n);
+    if (*n < 1 || *n > 35 || wire::to_string(r) == "?") return std::nullopt;
+    return r;
+  }
   for (int r = 1; r <= 35; ++r)
     if (wire::to_string(static_cast<wire::RejReason>(r)) == s)
       return static_cast<wire::RejReason>(r);
@@ -42,7 +47,8 @@ int run_listen(const ListenOptions& o) {
     if (!reject) {
       std::fprintf(
           stderr,
-          "ibcm listen: bad --reject '%s' (a number 1..35 or a name like StaleConnection)\n",
+          "ibcm listen: bad --reject '%s' (a reason number 1..35 but the reserved 34, or a "
+          "name like ConsumerDefined)\n",
           o.reject.c_str());
       return 2;
     }
@@ -111,7 +117,7 @@ int run_listen(const ListenOptions& o) {
     }
     if (o.count > 0 && ended >= o.count) rt.stop();
   });
-  rt.post([&](Cm& cm, Time now) {
+  (void)rt.post([&](Cm& cm, Time now) {  // the first task: the queue is empty
     auto l = cm.listen(wire::rdma_cm::service_id(wire::rdma_cm::PortSpace::TCP, o.s.port));
     // SIDR comes in the UDP port space.
     auto l2 = cm.listen(wire::rdma_cm::service_id(wire::rdma_cm::PortSpace::UDP, o.s.port));
@@ -141,24 +147,24 @@ int run_listen(const ListenOptions& o) {
       break;
     }
     for (auto it = accept_at.begin(); it != accept_at.end();) {
-      if (it->second <= now) {
-        ConnId c = it->first;
-        rt.post([&, c](Cm& cm, Time t) { accept(cm, t, c); });
+      ConnId c = it->first;
+      // A full task queue keeps the entry for the next round.
+      if (it->second <= now && rt.post([&, c](Cm& cm, Time t) { accept(cm, t, c); })) {
         it = accept_at.erase(it);
       } else {
         ++it;
       }
     }
     for (auto it = disconnect_at.begin(); it != disconnect_at.end();) {
-      if (it->second <= now) {
-        ConnId c = it->first;
-        rt.post([c](Cm& cm, Time t) { (void)cm.disconnect(t, c); });
+      ConnId c = it->first;
+      if (it->second <= now && rt.post([c](Cm& cm, Time t) { (void)cm.disconnect(t, c); })) {
         it = disconnect_at.erase(it);
       } else {
         ++it;
       }
     }
     if (!rt.run_once(std::chrono::milliseconds(100))) return 2;
+    s.report_send_error(rt.now());  // one peer out of reach does not stop serving the others
     if (failed && o.count == 0) stopped = true;
   }
   s.print_stats();

@@ -24,9 +24,11 @@ struct SessionOptions {
   std::string ca_guid;           // hex or decimal; default derived from the local address
   std::string interface;         // RoCE: the interface to send on (default: by route)
   int cm_response_timeout = 20;  // Config::cm_response_timeout, 0..31 (connect sets it)
+  std::string seed;              // Config::seed (comm IDs); default: from getrandom()
 };
 
-// Adds --transport, --local, --port, --json, --stats, --pcap, --ca-guid (and --remote if asked).
+// Adds --transport, --local, --port, --json, --stats, --pcap, --ca-guid, --interface, --seed (and
+// --remote if asked).
 void add_session_options(CLI::App& cmd, SessionOptions& o, bool with_remote);
 
 class Session {
@@ -47,12 +49,18 @@ class Session {
   void note(Time now, const std::string& name, const std::string& json_fields,
             const std::string& human);
   void print_stats();
+  // Reports a send that failed for good (no route, say) since the last call: on stderr as
+  // "ibcm COMMAND: cannot send to ADDR: REASON", and as a send_error event. Returns whether there
+  // was one.
+  bool report_send_error(Time now);
   uint64_t ca_guid() const { return guid_; }
   const SessionOptions& options() const { return o_; }
 
  private:
   Session() = default;
   SessionOptions o_;
+  const char* command_ = "";
+  uint64_t send_errors_reported_ = 0;
   IpEndpoint local_;
   std::optional<IpEndpoint> remote_;
   uint64_t guid_ = 0;

@@ -31,7 +31,7 @@ int run_sidr(const SidrOptions& o) {
     }
   });
   std::array<uint8_t, 216> pd{};
-  rt.post([&](Cm& cm, Time now) {
+  (void)rt.post([&](Cm& cm, Time now) {  // the first task: the queue is empty
     write_rdma_cm_header(s.local(), *s.remote(), 0, pd);
     SidrParams p;
     p.service_id = wire::rdma_cm::service_id(wire::rdma_cm::PortSpace::UDP, o.s.port);
@@ -41,8 +41,10 @@ int run_sidr(const SidrOptions& o) {
   });
   Time deadline =
       rt.now() + std::chrono::duration_cast<Time>(std::chrono::duration<double>(o.timeout));
-  while (!done && rt.now() < deadline)
+  while (!done && rt.now() < deadline) {
     if (!rt.run_once(std::chrono::milliseconds(200))) return 2;
+    if (s.report_send_error(rt.now())) break;  // one peer, and it cannot be reached
+  }
   s.print_stats();
   return ok ? 0 : 1;
 }
