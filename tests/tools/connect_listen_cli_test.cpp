@@ -1,6 +1,8 @@
-// `ibcm connect` and `ibcm listen` as a user runs them, over MAD-over-UDP on 127.0.0.1 (no
-// privileges): the timer flags of connect (--cm-response-timeout, --max-cm-retries) reach the REQ
-// and set the retry interval, and listen --hold makes the passive side disconnect.
+// `ibcm connect`, `ibcm listen` and `ibcm sidr` as a user runs them, over MAD-over-UDP on
+// 127.0.0.1 (no privileges): the timer flags of connect (--cm-response-timeout, --max-cm-retries)
+// reach the REQ and set the retry interval; listen --hold makes the passive side disconnect;
+// listen --reject, connect --psn, --no-disconnect, --retries and --seed do what they say; --stats
+// names every counter; an unreachable peer is reported at once.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -9,16 +11,24 @@
 #include <string>
 #include <vector>
 
+#include "ibcm/transport/transport.h"
+#include "tools/cli_process.h"
 #include "tools/cli_run.h"
 
+using ibcm::test::CliProcess;
 using ibcm::test::run;
 using ibcm::test::run_shell;
+using namespace std::chrono_literals;
 
 namespace {
 
-// UDP ports for this process (ctest runs test binaries in parallel).
+// UDP ports for this process (ctest runs test binaries in parallel): 20 from here.
 int port_base() {
-  return 20000 + static_cast<int>(::getpid() % 2000) * 10;
+  return 20000 + static_cast<int>(::getpid() % 2000) * 20;
+}
+
+std::string udp(int port) {
+  return "--transport udp --local 127.0.0.1:" + std::to_string(port);
 }
 
 // The "event" names of the JSON lines, in order, and the "t" of each.
@@ -61,6 +71,29 @@ double time_of(const Events& e, const std::string& name) {
   return -1;
 }
 
+// The first line of that event ("" if none).
+std::string line_of(const Events& e, const std::string& name) {
+  for (size_t i = 0; i < e.names.size(); ++i)
+    if (e.names[i] == name) return e.lines[i];
+  return "";
+}
+
+// The JSON stats line ("" if none).
+std::string stats_of(const std::vector<std::string>& lines) {
+  for (const auto& l : lines)
+    if (field(l, "event") == "stats") return l;
+  return "";
+}
+
+// A listener in the background, once it has said it is listening.
+struct Listener {
+  CliProcess p;
+  explicit Listener(const std::string& args) : p("listen " + args + " --json") {
+    ready = p.started() && p.wait_for("\"listening\"", 10s);
+  }
+  bool ready = false;
+};
+
 class TempDir {
  public:
   TempDir() {
@@ -101,6 +134,10 @@ TEST(ConnectCli, TimerFlagsGoIntoTheReqAndSetTheRetryInterval) {
       stats = true;
       EXPECT_EQ(field(l, "cm_tx_msgs.req"), "3") << l;
       EXPECT_EQ(field(l, "cm_tx_retries.req"), "2") << l;
+      // Every transport counter, by name.
+      for (const auto& f : ibcm::kTransportCounterFields)
+        EXPECT_NE(field(l, "transport." + std::string(f.name)), "") << f.name << " in " << l;
+      EXPECT_EQ(field(l, "transport.tx_packets"), "4") << "3 REQs, the REJ 4 of the timeout: " << l;
     }
   EXPECT_TRUE(stats);
 
@@ -129,38 +166,188 @@ TEST(ConnectCli, TimerFlagsAreRangeChecked) {
 }
 
 TEST(ListenCli, HoldMakesTheListenerDisconnect) {
-  TempDir tmp;
-  ASSERT_FALSE(tmp.path().empty());
-  int p = port_base() + 5;
-  std::string lp = std::to_string(p), cp = std::to_string(p + 1);
-  std::string listen_log = tmp.path() + "/listen.log";
-  // The listener disconnects 0.3 s after ESTABLISHED; connect would hold 10 s. Short REQ retries
-  // cover a REQ sent before the listener is bound.
-  auto r =
-      run_shell("'" + std::string(IBCM_CLI) + "' listen --transport udp --local 127.0.0.1:" + lp +
-                " --count 1 --hold 0.3 --timeout 20 --json >'" + listen_log +
-                "' 2>&1 & l=$!; sleep 0.2; '" + std::string(IBCM_CLI) +
-                "' connect --transport udp --local 127.0.0.1:" + cp + " --remote 127.0.0.1:" + lp +
-                " --hold 10 --timeout 20 --cm-response-timeout 12 --json; c=$?; wait $l; "
-                "echo \"rc $c $?\"; cat '" +
-                listen_log + "'");
-  ASSERT_EQ(r.exit_code, 0);
-  std::vector<std::string> connect_lines, listen_lines;
-  bool after = false;
-  for (const auto& l : r.lines) {
-    if (l.rfind("rc ", 0) == 0) {
-      EXPECT_EQ(l, "rc 0 0") << "exit codes of connect and listen";
-      after = true;
-    } else {
-      (after ? listen_lines : connect_lines).push_back(l);
-    }
-  }
-  Events c = events(connect_lines), l = events(listen_lines);
-  EXPECT_EQ(c.names, (std::vector<std::string>{"rep_received", "established", "dreq_received",
-                                               "timewait_exit"}));
-  EXPECT_EQ(l.names, (std::vector<std::string>{"listening", "req_received", "rtu_received",
-                                               "established", "drep_received", "timewait_exit"}));
-  double held = time_of(c, "dreq_received") - time_of(c, "established");
+  int p = port_base() + 2;
+  // The listener disconnects 0.3 s after ESTABLISHED; connect would hold 10 s.
+  Listener listener(udp(p) + " --count 1 --hold 0.3 --timeout 20");
+  ASSERT_TRUE(listener.ready);
+  auto c = run("connect " + udp(p + 1) + " --remote 127.0.0.1:" + std::to_string(p) +
+               " --psn 0x123456 --hold 10 --timeout 20 --cm-response-timeout 12 --json");
+  auto l = listener.p.finish();
+  EXPECT_EQ(c.exit_code, 0);
+  EXPECT_EQ(l.exit_code, 0);
+  Events ce = events(c.lines), le = events(l.lines);
+  EXPECT_EQ(ce.names, (std::vector<std::string>{"rep_received", "established", "dreq_received",
+                                                "timewait_exit"}));
+  EXPECT_EQ(le.names, (std::vector<std::string>{"listening", "req_received", "rtu_received",
+                                                "established", "drep_received", "timewait_exit"}));
+  double held = time_of(ce, "dreq_received") - time_of(ce, "established");
   EXPECT_GE(held, 0.3 - 0.01);
   EXPECT_LT(held, 1.0);
+  // --psn is the REQ's starting PSN; each side names the other's comm ID as remote_comm_id.
+  std::string req = line_of(le, "req_received"), rep = line_of(ce, "rep_received");
+  EXPECT_EQ(field(req, "starting_psn"), std::to_string(0x123456)) << req;
+  EXPECT_EQ(field(req, "remote_comm_id"), field(rep, "local_comm_id"));
+  EXPECT_EQ(field(rep, "remote_comm_id"), field(req, "local_comm_id"));
+  EXPECT_NE(field(req, "local_comm_id"), "");
+}
+
+TEST(ListenCli, RejectSendsThatReason) {
+  int p = port_base() + 4;
+  std::string remote = " --remote 127.0.0.1:" + std::to_string(p);
+  for (std::string reason : {"28", "InvalidServiceId"}) {
+    SCOPED_TRACE(reason);
+    Listener listener(udp(p) + " --count 1 --timeout 20 --reject " + reason);
+    ASSERT_TRUE(listener.ready);
+    auto c = run("connect " + udp(p + 1) + remote + " --timeout 20 --json");
+    auto l = listener.p.finish();
+    EXPECT_EQ(c.exit_code, 1) << "a rejected connect fails";
+    EXPECT_EQ(l.exit_code, 0);
+    Events ce = events(c.lines), le = events(l.lines);
+    ASSERT_EQ(ce.names, std::vector<std::string>{"rej_received"});
+    std::string rej = ce.lines[0], req = line_of(le, "req_received");
+    EXPECT_EQ(field(rej, "reason"), reason == "28" ? "28" : "8") << rej;
+    EXPECT_EQ(field(rej, "reason_name"), reason == "28" ? "ConsumerDefined" : reason) << rej;
+    EXPECT_EQ(field(rej, "remote_comm_id"), field(req, "local_comm_id"));
+  }
+}
+
+TEST(ListenCli, RejectReasonIsRangeChecked) {
+  for (std::string bad : {"0", "34", "36", "65564", "NoSuchReason", "-1"}) {
+    auto r = run("listen " + udp(1) + " --reject " + bad + " 2>&1");
+    EXPECT_EQ(r.exit_code, 2) << bad;
+    ASSERT_EQ(r.lines.size(), 1u) << bad;
+    EXPECT_NE(r.lines[0].find("ibcm listen: bad --reject '" + bad + "'"), std::string::npos)
+        << r.lines[0];
+  }
+}
+
+TEST(ConnectCli, NoDisconnectSendsNothingAfterTheHold) {
+  int p = port_base() + 6;
+  // The listener waits 3 s, long enough to see anything sent before connect exited.
+  Listener listener(udp(p) + " --timeout 3 --stats");
+  ASSERT_TRUE(listener.ready);
+  auto c = run("connect " + udp(p + 1) + " --remote 127.0.0.1:" + std::to_string(p) +
+               " --hold 0.2 --no-disconnect --timeout 20 --json --stats");
+  auto l = listener.p.finish();
+  EXPECT_EQ(c.exit_code, 0);
+  Events ce = events(c.lines), le = events(l.lines);
+  EXPECT_EQ(ce.names,
+            (std::vector<std::string>{"rep_received", "established", "exit_without_disconnect"}));
+  EXPECT_GE(time_of(ce, "exit_without_disconnect") - time_of(ce, "established"), 0.2 - 0.01);
+  std::string cs = stats_of(c.lines);
+  EXPECT_EQ(field(cs, "transport.tx_packets"), "2") << "REQ and RTU only: " << cs;
+  EXPECT_EQ(field(cs, "cm_tx_msgs.dreq"), "0") << cs;
+  EXPECT_EQ(le.names, (std::vector<std::string>{"listening", "req_received", "rtu_received",
+                                                "established", "timeout"}));
+  std::string ls = stats_of(l.lines);
+  EXPECT_EQ(field(ls, "cm_rx_msgs.dreq"), "0") << ls;
+  EXPECT_EQ(field(ls, "transport.rx_packets"), "2") << ls;
+}
+
+TEST(ConnectCli, RetriesAfterAStaleConnectionReject) {
+  int p = port_base() + 8;
+  std::string connect = "connect " + udp(p + 1) + " --remote 127.0.0.1:" + std::to_string(p) +
+                        " --qpn 0x777 --ca-guid 0x9999 --hold 0 --timeout 30 --json";
+  // The stale connection's TIMEWAIT and the new one's end it.
+  Listener listener(udp(p) + " --count 2 --timeout 30");
+  ASSERT_TRUE(listener.ready);
+  // As if the process died while connected; then it comes back with the same QPN and CA GUID.
+  auto first = run(connect + " --no-disconnect");
+  ASSERT_EQ(first.exit_code, 0);
+  auto again = run(connect + " --retries 1");
+  auto l = listener.p.finish();
+  EXPECT_EQ(again.exit_code, 0);
+  EXPECT_EQ(l.exit_code, 0);
+  Events ae = events(again.lines), le = events(l.lines);
+  EXPECT_EQ(ae.names, (std::vector<std::string>{"rej_received", "timewait_exit", "rep_received",
+                                                "established", "drep_received", "timewait_exit"}));
+  EXPECT_EQ(field(line_of(ae, "rej_received"), "reason"), "10");
+  std::string stale = line_of(le, "stale_connection");
+  EXPECT_EQ(field(stale, "remote_qpn"), std::to_string(0x777)) << stale;
+  EXPECT_EQ(field(stale, "remote_ca_guid"), std::to_string(0x9999)) << stale;
+  // The retry is a new connection: its comm ID is neither the first's nor the rejected one's.
+  std::string rejected = field(line_of(ae, "rej_received"), "local_comm_id");
+  std::string retried = field(line_of(ae, "rep_received"), "local_comm_id");
+  EXPECT_NE(rejected, retried);
+  EXPECT_NE(field(line_of(events(first.lines), "established"), "local_comm_id"), retried);
+}
+
+TEST(SidrCli, ResolvesAServiceOfListen) {
+  int p = port_base() + 10;
+  Listener listener(udp(p) + " --qpn 0x4242 --timeout 20");
+  ASSERT_TRUE(listener.ready);
+  auto r = run("sidr " + udp(p + 1) + " --remote 127.0.0.1:" + std::to_string(p) +
+               " --port 7174 --json");
+  ASSERT_TRUE(listener.p.wait_for("sidr_req_received", 10s));
+  auto l = listener.p.terminate();
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(l.exit_code, 0) << "interrupted";
+  Events e = events(r.lines);
+  ASSERT_EQ(e.names, std::vector<std::string>{"sidr_rep_received"});
+  EXPECT_EQ(field(e.lines[0], "status_name"), "Success") << e.lines[0];
+  EXPECT_EQ(field(e.lines[0], "qpn"), std::to_string(0x4242)) << e.lines[0];
+  EXPECT_EQ(field(e.lines[0], "qkey"), std::to_string(0x80010000u)) << e.lines[0];
+  std::string req = line_of(events(l.lines), "sidr_req_received");
+  EXPECT_EQ(field(req, "request_id"), field(e.lines[0], "request_id")) << req;
+}
+
+TEST(ConnectCli, SeedRepeatsCommIdsAndRandomOnesDiffer) {
+  int p = port_base() + 12;
+  Listener listener(udp(p) + " --count 4 --timeout 20 --reject 28");
+  ASSERT_TRUE(listener.ready);
+  auto comm_id = [&](const std::string& extra) {
+    auto c = run("connect " + udp(p + 1) + " --remote 127.0.0.1:" + std::to_string(p) +
+                 " --timeout 20 --json" + extra);
+    Events e = events(c.lines);
+    EXPECT_EQ(e.names, std::vector<std::string>{"rej_received"});
+    return field(line_of(e, "rej_received"), "local_comm_id");
+  };
+  std::string seeded1 = comm_id(" --seed 7"), seeded2 = comm_id(" --seed 7");
+  std::string random1 = comm_id(""), random2 = comm_id("");
+  EXPECT_EQ(listener.p.finish().exit_code, 0);
+  EXPECT_NE(seeded1, "");
+  EXPECT_EQ(seeded1, seeded2);
+  EXPECT_NE(random1, random2);
+  EXPECT_NE(random1, seeded1);
+  EXPECT_NE(run("connect " + udp(1) + " --remote 127.0.0.1:2 --seed x 2>/dev/null").exit_code, 0);
+}
+
+// In a network namespace of its own (unshare: as root, or through a user namespace where the
+// kernel allows one) the only interface is loopback, so every other address has no route and
+// sendto fails at once with ENETUNREACH.
+TEST(ConnectCli, AnUnreachablePeerIsReportedAtOnce) {
+  if (run_shell("unshare -rn true 2>/dev/null").exit_code != 0)
+    GTEST_SKIP() << "needs `unshare -rn` (util-linux; root, or unprivileged user namespaces)";
+  struct Case {
+    std::string command, transport, local, remote, expect;
+  };
+  std::vector<Case> cases = {
+      {"connect", "udp", "127.0.0.1:5002", "192.0.2.9:5001", "192.0.2.9:5001"},
+      {"connect", "roce", "::1", "2001:db8::1", "[2001:db8::1]:4791"},
+      {"connect", "roce", "127.0.0.1", "192.0.2.9", "192.0.2.9:4791"},
+      {"sidr", "udp", "[::1]:5002", "[2001:db8::1]:5001", "[2001:db8::1]:5001"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.command + " " + c.transport + " " + c.remote);
+    auto start = std::chrono::steady_clock::now();
+    auto r = run_shell("unshare -rn sh -c \"ip link set lo up && '" + std::string(IBCM_CLI) + "' " +
+                       c.command + " --transport " + c.transport + " --local " + c.local +
+                       " --remote " + c.remote + " --timeout 20 --json 2>&1\"");
+    double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_LT(took, 2.0) << "not at once";
+    std::string message =
+        "ibcm " + c.command + ": cannot send to " + c.expect + ": Network is unreachable";
+    bool said = false, timed_out = false;
+    for (const auto& l : r.lines) {
+      said = said || l == message;
+      timed_out = timed_out || l.find("timeout") != std::string::npos;
+    }
+    EXPECT_TRUE(said) << message;
+    EXPECT_FALSE(timed_out);
+    Events e = events(r.lines);
+    ASSERT_EQ(e.names, std::vector<std::string>{"send_error"});
+    EXPECT_EQ(field(e.lines[0], "to"), c.expect);
+    EXPECT_EQ(field(e.lines[0], "error"), "Network is unreachable");
+  }
 }
