@@ -51,6 +51,7 @@ void Cm::Impl::act_lap_rejected(Conn& c, uint32_t idx, const wire::Mad& mad) {
 }
 
 void Cm::Impl::act_peer_abandoned(Conn& c, uint32_t idx, const wire::Mad& mad) {
+  if (cfg_.mutations & static_cast<uint32_t>(Mutation::IgnoreRejOnEstablished)) return;
   end_lap(idx, false);
   emit_for(c, ev::RejReceived{c.local_id, c.state, std::get<wire::Rej>(mad.message)});
   enter_timewait(c, idx);  // the QP may still see the old connection's packets: protect it

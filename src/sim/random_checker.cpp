@@ -1,6 +1,7 @@
 // Invariant checks for random simulation runs (see random_checker.h).
 #include "sim/random_checker.h"
 
+#include <cstdio>
 #include <set>
 
 #include "ibcm/wire/mad.h"
@@ -21,7 +22,26 @@ void RandomChecker::violation(std::string s) {
   if (violations_.size() < kMaxViolations) violations_.push_back(std::move(s));
 }
 
+std::string RandomChecker::where(NodeId n, ConnId c) const {
+  return "node " + std::to_string(n) + " conn " + hex(c) + ": ";
+}
+
+RandomChecker::Conn* RandomChecker::find(NodeId n, ConnId c) {
+  auto it = conns_.find(Key{n, boots_[n], c});
+  return it == conns_.end() ? nullptr : &it->second;
+}
+
 void RandomChecker::after_step(Fabric& f) {
+  catch_up(f);
+  const Trace& t = f.trace();
+  for (; mads_seen_ < t.mads.size(); ++mads_seen_) {
+    const MadRecord& m = t.mads[mads_seen_];
+    if (m.attr() == static_cast<uint16_t>(wire::AttrId::Rej) && !m.duplicate && !m.injected)
+      check_stale_rule(f, m);
+  }
+}
+
+void RandomChecker::catch_up(Fabric& f) {
   const Trace& t = f.trace();
   // Events and notes in journal order, so that a crash separates the events of two boots.
   while (events_seen_ < t.events.size() || notes_seen_ < t.notes.size()) {
@@ -35,45 +55,109 @@ void RandomChecker::after_step(Fabric& f) {
       on_event(f, t.events[events_seen_++]);
     }
   }
-  for (; mads_seen_ < t.mads.size(); ++mads_seen_) {
-    const MadRecord& m = t.mads[mads_seen_];
-    if (m.attr() == static_cast<uint16_t>(wire::AttrId::Rej) && !m.duplicate && !m.injected)
-      check_stale_rule(f, m);
-  }
+}
+
+void RandomChecker::connected(Fabric& f, NodeId n, ConnId c, uint32_t qpn, NodeId peer) {
+  catch_up(f);
+  const Key k{n, boots_[n], c};
+  if (conns_.count(k))
+    violation(where(n, c) + "connect() returned the ID of an earlier connection");
+  Conn& x =
+      conns_
+          .insert_or_assign(k, Conn(ConnLife::active(), peer, boots_[peer], f.trace().mads.size()))
+          .first->second;
+  bind_qpn(f, n, c, x, qpn);
+}
+
+void RandomChecker::accepted(Fabric& f, NodeId n, ConnId c, uint32_t qpn) {
+  catch_up(f);
+  Conn* x = find(n, c);
+  if (!x) return violation(where(n, c) + "accept() succeeded on a connection never received");
+  step(n, c, *x, to_string(Call::Accept), x->life.call(Call::Accept));
+  bind_qpn(f, n, c, *x, qpn);
+}
+
+void RandomChecker::called(Fabric& f, NodeId n, ConnId c, Call call) {
+  catch_up(f);
+  Conn* x = find(n, c);
+  if (!x)
+    return violation(where(n, c) + std::string(to_string(call)) +
+                     " succeeded on a connection its consumer never heard of");
+  step(n, c, *x, to_string(call), x->life.call(call));
+}
+
+void RandomChecker::sidr_requested(Fabric& f, NodeId n, SidrId id) {
+  catch_up(f);
+  if (!sidrs_.try_emplace(SidrKey{n, boots_[n], id}, false).second)
+    violation("node " + std::to_string(n) + " SIDR " + hex(id) + ": request ID given out twice");
 }
 
 void RandomChecker::on_event(Fabric& f, const EventRecord& e) {
-  (void)f;
-  const ConnId c = event_conn(e.event);
-  if (c == 0) return;  // SIDR
-  Log& l = logs_[Key{e.node, boots_[e.node], c}];
+  const NodeId n = e.node;
   const std::string_view name = event_name(e.event);
-  const std::string where = "node " + std::to_string(e.node) + " conn " + hex(c) + ": ";
-  if (l.ended) {
-    violation(where + std::string(name) + " after timewait_exit / req_timeout");
+  SidrId sidr = 0;
+  if (auto* x = std::get_if<ev::SidrRepReceived>(&e.event)) sidr = x->id;
+  if (auto* x = std::get_if<ev::SidrTimeout>(&e.event)) sidr = x->id;
+  if (sidr != 0) {
+    auto it = sidrs_.find(SidrKey{n, boots_[n], sidr});
+    const std::string at = "node " + std::to_string(n) + " SIDR " + hex(sidr) + ": ";
+    if (it == sidrs_.end())
+      violation(at + std::string(name) + " for a request never made");
+    else if (it->second)
+      violation(at + std::string(name) + " after the request was answered or timed out");
+    else
+      it->second = true;
     return;
   }
-  auto once = [&](bool& seen) {
-    if (seen) violation(where + std::string(name) + " delivered twice");
-    seen = true;
-  };
-  if (std::holds_alternative<ev::ReqReceived>(e.event)) {
-    once(l.req);
-  } else if (std::holds_alternative<ev::RepReceived>(e.event)) {
-    once(l.rep);
-  } else if (std::holds_alternative<ev::Established>(e.event)) {
-    if (!l.req && !l.rep) violation(where + "established before any REQ or REP");
-    once(l.established);
-  } else if (std::holds_alternative<ev::DreqReceived>(e.event)) {
-    once(l.dreq);
-  } else if (std::holds_alternative<ev::DrepReceived>(e.event) ||
-             std::holds_alternative<ev::DreqTimeout>(e.event)) {
-    if (l.drep_or_timeout) violation(where + std::string(name) + " after drep_received/timeout");
-    l.drep_or_timeout = true;
-  } else if (std::holds_alternative<ev::TimeWaitExit>(e.event) ||
-             std::holds_alternative<ev::ReqTimeout>(e.event)) {
-    l.ended = true;
+  const ConnId c = event_conn(e.event);
+  if (c == 0) return;  // sidr_req_received: the consumer answers it, nothing is owed to it
+  Conn* x = find(n, c);
+  if (!x) {
+    if (auto* req = std::get_if<ev::ReqReceived>(&e.event)) {
+      const NodeId peer = f.node_of(req->from.gid).value_or(n);
+      conns_.emplace(Key{n, boots_[n], c},
+                     Conn(ConnLife::passive(), peer, boots_[peer], f.trace().mads.size()));
+    } else {
+      violation(where(n, c) + std::string(name) + " for a connection its consumer never heard of");
+    }
+    return;
   }
+  step(n, c, *x, name, x->life.event(e.event));
+}
+
+void RandomChecker::step(NodeId n, ConnId c, Conn& x, std::string_view what,
+                         const std::string& error) {
+  if (!error.empty()) violation(where(n, c) + error);
+  if (x.life.stage() != ConnLife::Stage::Established && x.left_established.empty() &&
+      x.was_established)
+    x.left_established = what;
+  x.was_established = x.life.stage() == ConnLife::Stage::Established;
+  if (x.life.stage() == ConnLife::Stage::Ended && x.qpn != 0) {
+    auto it = qpns_.find(QpKey{n, boots_[n], x.qpn});
+    if (it != qpns_.end() && it->second == c) qpns_.erase(it);
+    x.qpn = 0;
+  }
+}
+
+void RandomChecker::bind_qpn(Fabric& f, NodeId n, ConnId c, Conn& x, uint32_t qpn) {
+  if (qpn == 0) return;
+  auto [it, fresh] = qpns_.try_emplace(QpKey{n, boots_[n], qpn}, c);
+  if (!fresh && it->second != c) {
+    // A destroyed connection frees its QPN silently (after its TIMEWAIT, if it has one): ask.
+    const ConnId old = it->second;
+    const Conn* holder = find(n, old);
+    Cm* cm = f.find_cm(n);
+    const auto old_state = cm ? cm->state(old) : std::nullopt;
+    const bool freed =
+        holder && holder->life.stage() == ConnLife::Stage::Destroyed && !old_state.has_value();
+    if (!freed)
+      violation(where(n, c) + "QPN " + hex(qpn) + " bound while connection " + hex(old) +
+                " still holds it (" +
+                std::string(holder ? to_string(holder->life.stage()) : "unknown") + ", engine " +
+                std::string(old_state ? to_string(*old_state) : "gone") + ")");
+    it->second = c;
+  }
+  x.qpn = qpn;
 }
 
 // A REJ 10 answers a REQ or REP from a (QPN, CA GUID) we held a connection for. Right after it,
@@ -120,6 +204,7 @@ void RandomChecker::check_stale_rule(Fabric& f, const MadRecord& m) {
 }
 
 std::vector<std::pair<NodeId, ConnId>> RandomChecker::at_idle(Fabric& f, const std::string& phase) {
+  catch_up(f);
   std::vector<std::pair<NodeId, ConnId>> one_sided;
   for (NodeId n = 0; n < f.size(); ++n) {
     Cm* cm = f.find_cm(n);
@@ -127,12 +212,13 @@ std::vector<std::pair<NodeId, ConnId>> RandomChecker::at_idle(Fabric& f, const s
     const auto conns = cm->connections();
     std::set<uint32_t> qpns;
     for (const auto& c : conns) {
-      const std::string where = phase + ": node " + std::to_string(n) + " conn " + hex(c.id) + ": ";
+      const std::string at = phase + ": " + where(n, c.id);
+      if (!find(n, c.id)) violation(at + "a connection its consumer never heard of");
       if (c.state != State::Established)
-        violation(where + "stuck in " + std::string(to_string(c.state)) + " with no timer left");
-      if (c.timer_armed) violation(where + "a timer is armed at idle");
+        violation(at + "stuck in " + std::string(to_string(c.state)) + " with no timer left");
+      if (c.timer_armed) violation(at + "a timer is armed at idle");
       if (!qpns.insert(c.local_qpn).second)
-        violation(where + "QPN " + hex(c.local_qpn) + " bound to two connections");
+        violation(at + "QPN " + hex(c.local_qpn) + " bound to two connections");
       if (c.state != State::Established) continue;
       // The peer must hold the other end: its comm ID, ESTABLISHED, QPNs crossed.
       bool agreed = false;
@@ -152,10 +238,101 @@ std::vector<std::pair<NodeId, ConnId>> RandomChecker::at_idle(Fabric& f, const s
       violation(phase + ": node " + std::to_string(n) + ": " + std::to_string(cm->timer_count()) +
                 " timers armed with nothing to time");
   }
+  check_lives(f, phase);
   return one_sided;
 }
 
+// Every connection of a node that is up has nothing owed to its consumer, and the engine agrees
+// with what the consumer was told: ESTABLISHED, or gone. A connection the engine freed while its
+// consumer still waits for an outcome (or a DREP, or timewait_exit) is an event that never came.
+void RandomChecker::check_lives(Fabric& f, const std::string& phase) {
+  for (const auto& [k, x] : conns_) {
+    const auto [n, boot, c] = k;
+    Cm* cm = f.find_cm(n);
+    if (!cm || boot != boots_[n]) continue;  // a crash ended it with the node
+    const auto s = cm->state(c);
+    if (s && *s != State::Established) continue;  // stuck: reported above
+    const std::string at = phase + ": " + where(n, c);
+    const ConnLife::Stage stage = x.life.stage();
+    if (!x.life.settled())
+      violation(at + "its consumer is still owed an event (" + std::string(to_string(stage)) +
+                "), but the engine " + (s ? "holds it ESTABLISHED" : "has freed it"));
+    else if (stage == ConnLife::Stage::Established && !s)
+      violation(at + "freed without telling its consumer, which holds it established");
+    else if (stage != ConnLife::Stage::Established && s)
+      violation(at + "ESTABLISHED in the engine, " + std::string(to_string(stage)) +
+                " for its consumer");
+  }
+  for (const auto& [k, answered] : sidrs_) {
+    const auto [n, boot, id] = k;
+    if (!answered && boot == boots_[n] && f.find_cm(n))
+      violation(phase + ": node " + std::to_string(n) + " SIDR " + hex(id) +
+                ": neither sidr_rep_received nor sidr_timeout");
+  }
+}
+
+std::vector<RandomChecker::OneSided> RandomChecker::explain_one_sided(
+    Fabric& f, const std::vector<std::pair<NodeId, ConnId>>& one_sided) {
+  std::vector<OneSided> out;
+  const auto& mads = f.trace().mads;
+  for (auto [n, c] : one_sided) {
+    const std::string at = "after heal: " + where(n, c) + "ESTABLISHED on this side only: ";
+    const Conn* x = find(n, c);
+    Cm* cm = f.find_cm(n);
+    if (!x || x->peer == kAnyNode || !cm) continue;  // reported by at_idle
+    const NodeId p = x->peer;
+    uint32_t remote = 0;  // the peer's end we agreed on (an earlier one may have said REJ)
+    for (const auto& i : cm->connections())
+      if (i.id == c) remote = i.remote_id;
+    if (boots_[p] != x->peer_boot) {
+      out.push_back({n, c, OneSided::Why::PeerRebooted});
+      continue;
+    }
+    // The peer has been up since the handshake: it gave the connection up with a REJ or a DREQ
+    // naming it, and none of their copies reached us; anything else is a disagreement.
+    const MadRecord* sent = nullptr;
+    const MadRecord* reached = nullptr;
+    for (size_t i = x->first_mad; i < mads.size() && !reached; ++i) {
+      const MadRecord& m = mads[i];
+      if (m.from != p || m.to != n) continue;
+      const uint16_t attr = m.attr();
+      if (attr != static_cast<uint16_t>(wire::AttrId::Rej) &&
+          attr != static_cast<uint16_t>(wire::AttrId::Dreq))
+        continue;
+      auto d = wire::decode(m.bytes);
+      if (!d) continue;
+      std::pair<uint32_t, uint32_t> ids;  // (the sender's end, ours)
+      if (auto* rej = std::get_if<wire::Rej>(&d->message))
+        ids = {rej->local_comm_id, rej->remote_comm_id};
+      if (auto* dreq = std::get_if<wire::Dreq>(&d->message))
+        ids = {dreq->local_comm_id, dreq->remote_comm_id};
+      if (ids != std::pair{remote, c}) continue;
+      sent = &m;
+      if (m.fate == Fate::Delivered) reached = &m;
+    }
+    char when[32];
+    if (reached) {
+      std::snprintf(when, sizeof when, "%.6f ms",
+                    static_cast<double>(reached->arrival.value_or(reached->sent).count()) / 1e6);
+      violation(at + "peer node " + std::to_string(p) +
+                ", up since the handshake, gave it up and its " +
+                std::string(wire::attr_name(reached->attr())) + " reached this node at " + when);
+    } else if (sent) {
+      out.push_back({n, c, OneSided::Why::LastWordLost});
+    } else {
+      const Conn* end = remote ? find(p, remote) : nullptr;
+      violation(at + "peer node " + std::to_string(p) + ", up since the handshake, ended its end " +
+                hex(remote) + " without a REJ or DREQ to this node" +
+                (end && !end->left_established.empty()
+                     ? " (it left ESTABLISHED on " + std::string(end->left_established) + ")"
+                     : ""));
+    }
+  }
+  return out;
+}
+
 void RandomChecker::at_end(Fabric& f) {
+  catch_up(f);
   for (NodeId n = 0; n < f.size(); ++n) {
     Cm* cm = f.find_cm(n);
     if (!cm) continue;
@@ -165,6 +342,7 @@ void RandomChecker::at_end(Fabric& f) {
                 std::to_string(cm->timer_count()) + " timers, " + std::to_string(cm->sidr_count()) +
                 " SIDR entries");
   }
+  check_lives(f, "end");
 }
 
 }  // namespace ibcm::sim

@@ -86,19 +86,22 @@ class Run {
         if (!f.is_up(n)) f.reboot(n);
     });
     if (!drive("run")) return finish();
-    auto one_sided = checker_->at_idle(*f_, "after heal");
+    const auto one_sided = checker_->at_idle(*f_, "after heal");
     s_.one_sided_after_heal = one_sided.size();
-    // One-sided connections (the peer rebooted, or the last word of a handshake or teardown was
-    // lost): on real hardware the RC QP reports an error on the next send, and the application
-    // disconnects. Do that, then the survivors must all agree.
-    for (auto [n, c] : one_sided) (void)f_->cm(n).disconnect(f_->now(), c);
+    // Only the legitimate ones (the peer rebooted, or its last word was lost) pass; on real
+    // hardware their RC QP reports an error on its next send and the application disconnects.
+    // Do that (to the others too, so the run drains), then the survivors must all agree.
+    for (const auto& o : checker_->explain_one_sided(*f_, one_sided))
+      ++(o.why == RandomChecker::OneSided::Why::PeerRebooted ? s_.one_sided_peer_rebooted
+                                                             : s_.one_sided_last_word_lost);
+    for (auto [n, c] : one_sided) disconnect(n, c);
     if (!drive("after the QP errors")) return finish();
     if (!checker_->at_idle(*f_, "after the QP errors").empty())
       checker_->violations().push_back("ESTABLISHED connections whose peer does not agree remain");
     // Teardown: everyone disconnects everything; then nothing may be left.
     for (NodeId n = 0; n < f_->size(); ++n)
       for (const auto& c : f_->cm(n).connections())
-        if (c.state == State::Established) (void)f_->cm(n).disconnect(f_->now(), c.id);
+        if (c.state == State::Established) disconnect(n, c.id);
     if (!drive("teardown")) return finish();
     checker_->at_end(*f_);
     return finish();
@@ -123,7 +126,18 @@ class Run {
   void connect(NodeId from, NodeId to, std::optional<uint32_t> qpn = std::nullopt) {
     if (!f_->is_up(from)) return;
     ++s_.connects;
-    (void)f_->cm(from).connect(f_->now(), params(from, to, qpn ? *qpn : next_qpn(from)));
+    const uint32_t q = qpn ? *qpn : next_qpn(from);
+    if (auto c = f_->cm(from).connect(f_->now(), params(from, to, q)))
+      checker_->connected(*f_, from, *c, q, to);
+  }
+
+  // The checker hears of every consumer call that moves a connection on, as it succeeds.
+  bool tell(NodeId n, ConnId c, Call call, const Status& s) {
+    if (s) checker_->called(*f_, n, c, call);
+    return s.has_value();
+  }
+  bool disconnect(NodeId n, ConnId c) {
+    return tell(n, c, Call::Disconnect, f_->cm(n).disconnect(f_->now(), c));
   }
 
   // Runs a consumer call later on node n, if the node has not crashed since.
@@ -143,12 +157,12 @@ class Run {
       ap.psn = psn();
       const uint64_t pick = rng_.below(b.accept + b.reject + b.mra + b.slow);
       if (pick < b.accept) {
-        (void)cm.accept(now, c, ap);
+        accept(n, c, ap);
       } else if (pick < b.accept + b.reject) {
-        (void)cm.reject(now, c, wire::RejReason::ConsumerDefined);
+        tell(n, c, Call::Reject, cm.reject(now, c, wire::RejReason::ConsumerDefined));
       } else {
         if (pick < b.accept + b.reject + b.mra) (void)cm.send_mra(now, c, timing_.resp + 2);
-        later(n, delay(n), [c, ap](Cm& cm, Time now) { (void)cm.accept(now, c, ap); });
+        later(n, delay(n), [this, n, c, ap](Cm&, Time) { accept(n, c, ap); });
       }
     } else if (auto* x = std::get_if<ev::RepReceived>(&e)) {
       (void)cm.send_rtu(now, x->conn);
@@ -156,16 +170,17 @@ class Run {
       ++s_.established;
       if (!healed_ && rng_.chance(b.disconnect)) {
         const ConnId c = x->conn;
-        later(n, rng_.upto(o_.workload / 4), [this, c](Cm& cm, Time now) {
-          if (cm.disconnect(now, c)) ++s_.disconnects;
+        later(n, rng_.upto(o_.workload / 4), [this, n, c](Cm&, Time) {
+          if (disconnect(n, c)) ++s_.disconnects;
         });
       }
     } else if (auto* x = std::get_if<ev::DreqReceived>(&e)) {
       const ConnId c = x->conn;
       if (rng_.chance(b.slow_drep))
-        later(n, delay(n), [c](Cm& cm, Time now) { (void)cm.send_drep(now, c); });
+        later(n, delay(n),
+              [this, n, c](Cm& cm, Time now) { tell(n, c, Call::SendDrep, cm.send_drep(now, c)); });
       else
-        (void)cm.send_drep(now, c);
+        tell(n, c, Call::SendDrep, cm.send_drep(now, c));
     } else if (auto* x = std::get_if<ev::LapReceived>(&e)) {
       const auto status = rng_.chance(0.8) ? wire::ApStatus::Success : wire::ApStatus::Rejected;
       (void)cm.send_apr(now, x->conn, status);
@@ -198,6 +213,24 @@ class Run {
     }
   }
 
+  void accept(NodeId n, ConnId c, const AcceptParams& ap) {
+    if (f_->cm(n).accept(f_->now(), c, ap)) checker_->accepted(*f_, n, c, ap.qpn);
+  }
+
+  // An application that connects from a QP one of its connections still holds (in any state,
+  // TIMEWAIT included): the engine must refuse, or the checker sees the QPN bound twice.
+  void reuse_qpn(NodeId a, NodeId b) {
+    std::vector<uint32_t> held;
+    for (const auto& c : f_->cm(a).connections())
+      if (c.local_qpn != 0) held.push_back(c.local_qpn);
+    if (held.empty()) return;
+    const uint32_t q = held[rng_.below(held.size())];
+    if (auto c = f_->cm(a).connect(f_->now(), params(a, b, q)))
+      checker_->connected(*f_, a, *c, q, b);
+    else
+      ++s_.qpn_reuses_refused;
+  }
+
   // Picks a random connection of node n in `want` (any state if nullopt).
   std::optional<ConnId> pick(NodeId n, std::optional<State> want) {
     Cm* cm = f_->find_cm(n);
@@ -227,13 +260,16 @@ class Run {
     if (!f.is_up(a)) return;
     Cm& cm = f.cm(a);
     const Time now = f.now();
-    if (kind < 45) {
+    if (kind < 3) {
+      reuse_qpn(a, b);
+    } else if (kind < 45) {
       connect(a, b);
     } else if (kind < 60) {
-      if (auto c = pick(a, State::Established); c && cm.disconnect(now, *c)) ++s_.disconnects;
+      if (auto c = pick(a, State::Established); c && disconnect(a, *c)) ++s_.disconnects;
     } else if (kind < 65) {
       if (auto c = pick(a, std::nullopt)) {
         cm.destroy(now, *c);
+        checker_->called(f, a, *c, Call::Destroy);
         ++s_.destroys;
       }
     } else if (kind < 72) {
@@ -244,13 +280,16 @@ class Run {
             if (auto peer = f.node_of(i.peer.gid)) alt = params(a, *peer, 1).primary;
           }
         alt.sl = static_cast<uint8_t>(rng_.below(16));
-        if (cm.load_alternate_path(now, *c, alt)) ++s_.laps;
+        if (tell(a, *c, Call::LoadAlternatePath, cm.load_alternate_path(now, *c, alt))) ++s_.laps;
       }
     } else if (kind < 82) {
       SidrParams p;
       p.service_id = kService;
       p.dest = f.address(b);
-      if (cm.sidr_request(now, p)) ++s_.sidrs;
+      if (auto id = cm.sidr_request(now, p)) {
+        checker_->sidr_requested(f, a, *id);
+        ++s_.sidrs;
+      }
     } else if (kind < 88) {
       // The node's application reconnects after the reboot to the peers it had, from the same
       // QPNs (a reset HCA hands them out again): the stale-connection path.
@@ -337,6 +376,15 @@ class Run {
 
 }  // namespace
 
+std::span<const MutationName> mutation_names() {
+  static constexpr MutationName kNames[] = {
+      {"skip-stale-dreq", Mutation::SkipStaleDreq},
+      {"never-time-out-dreq", Mutation::NeverTimeOutDreq},
+      {"ignore-rej-on-established", Mutation::IgnoreRejOnEstablished},
+  };
+  return kNames;
+}
+
 RandomRunResult run_random(const RandomRunOptions& o) {
   Run r(o);
   return r.go();
@@ -344,22 +392,26 @@ RandomRunResult run_random(const RandomRunOptions& o) {
 
 std::string describe(const RandomRunResult& r) {
   const RandomRunStats& s = r.stats;
-  char buf[512];
+  char buf[640];
   std::snprintf(
       buf, sizeof buf,
       "seed %llu: %u nodes, loss %.3f dup %.3f reorder %.3f; %llu ops (%llu connects, "
       "%llu disconnects, %llu destroys, %llu LAPs, %llu SIDRs, %llu crashes, %llu "
-      "partitions); %llu established, %llu REJ 10, %llu DREQ timeouts, %llu one-sided at "
-      "heal; %llu MADs, %llu steps, drained at %.3f s: %s",
+      "partitions, %llu QPN reuses refused); %llu established, %llu REJ 10, %llu DREQ "
+      "timeouts, %llu one-sided at heal (%llu peer rebooted, %llu last word lost); %llu MADs, "
+      "%llu steps, drained at %.3f s: %s",
       static_cast<unsigned long long>(r.seed), s.nodes, s.loss, s.duplicate, s.reorder,
       static_cast<unsigned long long>(s.ops), static_cast<unsigned long long>(s.connects),
       static_cast<unsigned long long>(s.disconnects), static_cast<unsigned long long>(s.destroys),
       static_cast<unsigned long long>(s.laps), static_cast<unsigned long long>(s.sidrs),
       static_cast<unsigned long long>(s.crashes), static_cast<unsigned long long>(s.partitions),
+      static_cast<unsigned long long>(s.qpn_reuses_refused),
       static_cast<unsigned long long>(s.established),
       static_cast<unsigned long long>(s.stale_rejects),
       static_cast<unsigned long long>(s.dreq_timeouts),
       static_cast<unsigned long long>(s.one_sided_after_heal),
+      static_cast<unsigned long long>(s.one_sided_peer_rebooted),
+      static_cast<unsigned long long>(s.one_sided_last_word_lost),
       static_cast<unsigned long long>(s.mads), static_cast<unsigned long long>(s.steps),
       static_cast<double>(s.end.count()) / 1e9, r.passed() ? "ok" : "VIOLATED");
   return buf;

@@ -62,14 +62,19 @@ bool parse_seeds(const std::string& s, uint64_t& first, uint64_t& last) {
 
 // The simulation's self-test: break one engine rule on purpose (see ibcm::Mutation).
 bool parse_mutation(const std::string& name, uint32_t& bits) {
-  if (name == "skip-stale-dreq") {
-    bits |= static_cast<uint32_t>(Mutation::SkipStaleDreq);
-  } else if (name == "never-time-out-dreq") {
-    bits |= static_cast<uint32_t>(Mutation::NeverTimeOutDreq);
-  } else {
-    return false;
-  }
-  return true;
+  for (const auto& m : sim::mutation_names())
+    if (m.name == name) {
+      bits |= static_cast<uint32_t>(m.mutation);
+      return true;
+    }
+  return false;
+}
+
+std::string mutation_list() {
+  std::string names;
+  for (const auto& m : sim::mutation_names())
+    names += (names.empty() ? "" : ", ") + std::string(m.name);
+  return names;
 }
 
 int run_random_seeds(const SimOptions& o) {
@@ -81,8 +86,7 @@ int run_random_seeds(const SimOptions& o) {
   sim::RandomRunOptions ro;
   for (const auto& m : o.mutations)
     if (!parse_mutation(m, ro.mutations)) {
-      std::cerr << "ibcm sim: unknown mutation '" << m
-                << "' (skip-stale-dreq, never-time-out-dreq)\n";
+      std::cerr << "ibcm sim: unknown mutation '" << m << "' (" << mutation_list() << ")\n";
       return 2;
     }
   ro.max_nodes = std::max<uint32_t>(2, o.max_nodes);
@@ -189,8 +193,8 @@ void add_sim(CLI::App& app, Runner& run) {
   cmd->add_option("--seeds", o->seeds, "With --random: the seeds to run, A..B inclusive");
   cmd->add_option("--max-nodes", o->max_nodes, "With --random: at most this many nodes (2-64)");
   cmd->add_option("--mutation", o->mutations,
-                  "With --random: break an engine rule on purpose (skip-stale-dreq, "
-                  "never-time-out-dreq) to show that the checks catch it");
+                  "With --random: break an engine rule on purpose (" + mutation_list() +
+                      ") to show that the checks catch it");
   cmd->add_flag("--verbose", o->verbose, "With --random: one line per seed");
   cmd->callback([o, &run] { run = [o] { return run_sim(*o); }; });
 }

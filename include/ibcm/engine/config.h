@@ -11,8 +11,9 @@ namespace ibcm {
 // each one (mutation testing, tests/sim/random_run_test.cpp). Never set outside such tests.
 enum class Mutation : uint32_t {
   None = 0,
-  SkipStaleDreq = 1u << 0,     // a stale REQ/REP gets REJ 10 but the old connection no DREQ
-  NeverTimeOutDreq = 1u << 1,  // DREQ_SENT waits for a DREP forever after the last retry
+  SkipStaleDreq = 1u << 0,           // a stale REQ/REP gets REJ 10 but the old connection no DREQ
+  NeverTimeOutDreq = 1u << 1,        // DREQ_SENT waits for a DREP forever after the last retry
+  IgnoreRejOnEstablished = 1u << 2,  // a REJ that gives up an ESTABLISHED connection is dropped
 };
 
 struct Config {

@@ -8,7 +8,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ibcm/sim/fabric.h"
@@ -30,10 +32,14 @@ struct RandomRunStats {
   double loss = 0, duplicate = 0, reorder = 0;
   uint64_t ops = 0, connects = 0, disconnects = 0, destroys = 0, laps = 0, sidrs = 0, crashes = 0,
            partitions = 0;
-  uint64_t established = 0;           // `established` events delivered
-  uint64_t stale_rejects = 0;         // REJ 10 sent
-  uint64_t dreq_timeouts = 0;         // `dreq_timeout` events delivered
-  uint64_t one_sided_after_heal = 0;  // ESTABLISHED on one side only when the network healed
+  uint64_t established = 0;    // `established` events delivered
+  uint64_t stale_rejects = 0;  // REJ 10 sent
+  uint64_t dreq_timeouts = 0;  // `dreq_timeout` events delivered
+  // ESTABLISHED on one side only when the network healed, and why that was legitimate (any
+  // other reason is a violation): the peer crashed since the handshake, or its last word (REJ,
+  // DREQ) was lost.
+  uint64_t one_sided_after_heal = 0, one_sided_peer_rebooted = 0, one_sided_last_word_lost = 0;
+  uint64_t qpn_reuses_refused = 0;  // connect() from a QPN still held, refused by the engine
   uint64_t mads = 0, steps = 0;
   Time end{0};  // virtual time when the run drained
 };
@@ -47,6 +53,14 @@ struct RandomRunResult {
 };
 
 RandomRunResult run_random(const RandomRunOptions& o);
+
+// The engine rules the mutation check breaks (ibcm::Mutation), by the name `ibcm sim --random
+// --mutation NAME` takes.
+struct MutationName {
+  std::string_view name;
+  Mutation mutation;
+};
+std::span<const MutationName> mutation_names();
 
 // One line: seed, fabric, fault rates, workload and what happened.
 std::string describe(const RandomRunResult& r);
