@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <utility>
 
 #include "bits.h"
@@ -60,14 +61,6 @@ void decode_fields(const uint8_t* region, M& m) {
   decode_fields(region, m, std::make_index_sequence<Schema<M>::fields.size()>());
 }
 
-// Lengths that the receiver would otherwise use to index the 72-byte ARI / AdditionalInformation.
-bool lengths_ok(const Message& m) {
-  if (auto* rej = std::get_if<Rej>(&m)) return rej->rejected_info_length <= kAriSize;
-  if (auto* sr = std::get_if<SidrRep>(&m)) return sr->additional_information_length <= kAriSize;
-  if (auto* apr = std::get_if<Apr>(&m)) return apr->additional_information_length <= kAriSize;
-  return true;
-}
-
 template <size_t I = 0>
 bool decode_body(uint16_t attr_id, const uint8_t* data, Message& out) {
   if constexpr (I < std::variant_size_v<Message>) {
@@ -82,13 +75,24 @@ bool decode_body(uint16_t attr_id, const uint8_t* data, Message& out) {
   }
 }
 
-bool method_ok(uint16_t attr_id, uint8_t method) {
+constexpr bool method_ok(uint16_t attr_id, uint8_t method) {
   if (attr_id == static_cast<uint16_t>(AttrId::ClassPortInfo))
     return method == static_cast<uint8_t>(Method::Get) ||
            method == static_cast<uint8_t>(Method::Set) ||
            method == static_cast<uint8_t>(Method::GetResp);
   return method == static_cast<uint8_t>(Method::Send);
 }
+
+// The method of the MADs make_mad and encode_send build: Send for the CM messages. ClassPortInfo
+// is never sent with Send (method_ok refuses it); the MAD that carries one unasked is a request,
+// a Get. The engine's answer, a GetResp, is built from the request's header instead.
+template <class M>
+constexpr uint8_t default_method() {
+  return static_cast<uint8_t>(std::is_same_v<M, ClassPortInfo> ? Method::Get : Method::Send);
+}
+static_assert(method_ok(static_cast<uint16_t>(AttrId::ClassPortInfo),
+                        default_method<ClassPortInfo>()) &&
+              method_ok(static_cast<uint16_t>(AttrId::Req), default_method<Req>()));
 
 }  // namespace
 
@@ -150,7 +154,7 @@ std::optional<DecodeFailure> decode_into(std::span<const uint8_t> in, Mad& out) 
   if (!decode_body(h.attribute_id, in.data() + kMadHeaderSize, out.message))
     return fail(DecodeError::UnknownAttribute);
   if (!method_ok(h.attribute_id, h.method)) return fail(DecodeError::Method);
-  if (!lengths_ok(out.message)) return fail(DecodeError::LengthField);
+  if (!lengths_in_range(out.message)) return fail(DecodeError::LengthField);
   return std::nullopt;
 }
 
@@ -164,6 +168,7 @@ template <class M>
 void encode_send(const M& m, uint64_t tid, std::span<uint8_t, kMadSize> out) {
   std::memset(out.data(), 0, out.size());
   MadHeader h;
+  h.method = default_method<M>();
   h.transaction_id = tid;
   h.attribute_id = static_cast<uint16_t>(Schema<M>::attr);
   encode_fields(h, out.data());
@@ -214,6 +219,8 @@ std::string_view attr_name(uint16_t attr_id) {
 
 Mad make_mad(Message m, uint64_t tid) {
   Mad mad;
+  mad.header.method =
+      std::visit([](const auto& x) { return default_method<std::decay_t<decltype(x)>>(); }, m);
   mad.header.transaction_id = tid;
   mad.header.attribute_id = static_cast<uint16_t>(attr_of(m));
   mad.message = std::move(m);

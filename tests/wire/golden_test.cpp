@@ -475,7 +475,7 @@ TEST(Golden, Apr) {
 TEST(Golden, ClassPortInfo) {
   const auto redirect_gid = fe80(0x0c), trap_gid = fe80(0x0d);
   const MadBytes golden = image({
-      {0, {0x01, 0x07, 0x02, 0x81}},  // Base 1, Class 7, Version 2, Method GetResp
+      {0, {0x01, 0x07, 0x02, 0x01}},  // Base 1, Class 7, Version 2, Method Get (make_mad's)
       {8, {0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef}},  // TransactionID
       {16, {0x00, 0x01}},                                     // AttributeID ClassPortInfo
       {cm(0), {0x01}},                                        // BaseVersion
@@ -525,9 +525,7 @@ TEST(Golden, ClassPortInfo) {
   c.trap_hl = 0x40;
   c.trap_qp = 2;
   c.trap_qkey = 0x12345678;
-  Mad mad = make_mad(c, kTid);
-  mad.header.method = static_cast<uint8_t>(Method::GetResp);
-  expect_golden(mad, golden);
+  expect_golden(make_mad(c, kTid), golden);
 }
 
 // Set bits in every reserved place of a golden REQ: the spec's gaps (byte 4, 24-27, the six bits

@@ -100,25 +100,18 @@ void fill_fields(Message& m, Next&& next) {
   std::visit([&](auto& x) { fill_fields(x, next); }, m);
 }
 
-// The schema field of M with this name, or nullptr.
-template <class M>
-const Field<M>* field_named(std::string_view name) {
-  for (const auto& f : Schema<M>::fields)
-    if (f.name == name) return &f;
-  return nullptr;
-}
+using ::ibcm::wire::field_named;
 
-// The length fields decode() checks against the 72-byte ARI / AdditionalInformation.
-inline bool lengths_in_range(const Message& m) {
-  if (auto* r = std::get_if<Rej>(&m)) return r->rejected_info_length <= kAriSize;
-  if (auto* s = std::get_if<SidrRep>(&m)) return s->additional_information_length <= kAriSize;
-  if (auto* a = std::get_if<Apr>(&m)) return a->additional_information_length <= kAriSize;
-  return true;
+// Brings each length field of m (Schema<M>::lengths) into the range decode() accepts.
+template <class M>
+void clamp_lengths(M& m) {
+  for (const auto& r : kLengthRules<M>) {
+    const auto& f = Schema<M>::fields[r.field];
+    f.set(m, f.get(m) % (r.max + 1));
+  }
 }
 inline void clamp_lengths(Message& m) {
-  if (auto* r = std::get_if<Rej>(&m)) r->rejected_info_length %= kAriSize + 1;
-  if (auto* s = std::get_if<SidrRep>(&m)) s->additional_information_length %= kAriSize + 1;
-  if (auto* a = std::get_if<Apr>(&m)) a->additional_information_length %= kAriSize + 1;
+  std::visit([](auto& x) { clamp_lengths(x); }, m);
 }
 
 // A method decode() accepts with this message: Send, or Get / Set / GetResp for ClassPortInfo.

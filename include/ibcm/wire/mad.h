@@ -20,7 +20,7 @@ enum class DecodeError : uint8_t {
   ClassVersion,      // ClassVersion != 2
   Method,            // a method this attribute is never sent with
   UnknownAttribute,  // AttributeID names no CM attribute
-  LengthField,       // RejectedInfoLength / AdditionalInformationLength > 72
+  LengthField,       // a length field counts more bytes than its field has (Schema<M>::lengths)
 };
 std::string_view to_string(DecodeError e);
 
@@ -50,7 +50,8 @@ std::string_view name_of(const Message& m);
 // The attribute's name, e.g. "REQ", or "" when the ID names no CM attribute.
 std::string_view attr_name(uint16_t attr_id);
 
-// A convenience: a CM Send MAD with this message and TID.
+// A convenience: a MAD with this message and TID and a method decode() accepts with it: Send,
+// or Get for ClassPortInfo (a request; an answer needs its method set to GetResp).
 Mad make_mad(Message m, uint64_t tid);
 // encode(make_mad(m, tid), out) straight from the message, with no Mad or variant in between
 // (the engine's send path). M is any alternative of Message.

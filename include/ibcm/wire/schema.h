@@ -4,7 +4,9 @@
 #pragma once
 
 #include <array>
+#include <span>
 #include <string_view>
+#include <variant>
 
 #include "ibcm/wire/field.h"
 #include "ibcm/wire/messages.h"
@@ -13,6 +15,14 @@ namespace ibcm::wire {
 
 template <class M>
 struct Schema;
+
+// A number field that counts the bytes used of a byte field of the same message. Such a count
+// above the byte field's size is a decode error (LengthField): a receiver would index past the
+// field with it. A schema lists its length fields as `lengths`; most have none.
+struct LengthOf {
+  std::string_view count;  // e.g. "RejectedInfoLength"
+  std::string_view bytes;  // e.g. "ARI"
+};
 
 template <>
 struct Schema<MadHeader> {
@@ -119,6 +129,7 @@ struct Schema<Rej> {
       IBCM_BYTES(M, ari, "ARI", 12, Bytes),
       IBCM_BYTES(M, private_data, "PrivateData", 84, Bytes),
   });
+  static constexpr auto lengths = std::to_array<LengthOf>({{"RejectedInfoLength", "ARI"}});
 };
 
 template <>
@@ -219,6 +230,8 @@ struct Schema<SidrRep> {
       IBCM_BYTES(M, additional_information, "AdditionalInformation", 24, Bytes),
       IBCM_BYTES(M, private_data, "PrivateData", 96, Bytes),
   });
+  static constexpr auto lengths =
+      std::to_array<LengthOf>({{"AdditionalInformationLength", "AdditionalInformation"}});
 };
 
 template <>
@@ -261,6 +274,8 @@ struct Schema<Apr> {
       IBCM_BYTES(M, additional_information, "AdditionalInformation", 12, Bytes),
       IBCM_BYTES(M, private_data, "PrivateData", 84, Bytes),
   });
+  static constexpr auto lengths =
+      std::to_array<LengthOf>({{"AdditionalInformationLength", "AdditionalInformation"}});
 };
 
 template <>
@@ -294,6 +309,63 @@ struct Schema<ClassPortInfo> {
       IBCM_ID(M, trap_qkey, "TrapQKey", 68, 32),
   });
 };
+
+// The index in Schema<M>::fields of the field with this name, or fields.size() if there is none.
+template <class M>
+constexpr size_t field_index(std::string_view name) {
+  size_t i = 0;
+  while (i < Schema<M>::fields.size() && Schema<M>::fields[i].name != name) ++i;
+  return i;
+}
+
+// The schema field of M with this name, or nullptr.
+template <class M>
+constexpr const Field<M>* field_named(std::string_view name) {
+  const size_t i = field_index<M>(name);
+  return i < Schema<M>::fields.size() ? &Schema<M>::fields[i] : nullptr;
+}
+
+// Schema<M>::lengths, or none.
+template <class M>
+constexpr std::span<const LengthOf> length_fields() {
+  if constexpr (requires { Schema<M>::lengths; })
+    return Schema<M>::lengths;
+  else
+    return {};
+}
+
+// A length field resolved at compile time: its index in Schema<M>::fields and the largest count
+// it may hold (the size of the byte field it counts).
+struct LengthRule {
+  size_t field;
+  uint64_t max;
+};
+template <class M>
+inline constexpr auto kLengthRules = [] {
+  constexpr auto lengths = length_fields<M>();
+  std::array<LengthRule, lengths.size()> out{};
+  for (size_t i = 0; i < lengths.size(); ++i) {
+    const size_t count = field_index<M>(lengths[i].count), bytes = field_index<M>(lengths[i].bytes);
+    // Names that are not a number field and a byte field of the table make this not a constant.
+    if (count >= Schema<M>::fields.size() || !Schema<M>::fields[count].is_number() ||
+        bytes >= Schema<M>::fields.size() || Schema<M>::fields[bytes].is_number())
+      throw "a length field names no number field or no byte field of its table";
+    out[i] = {count, Schema<M>::fields[bytes].width / 8u};
+  }
+  return out;
+}();
+
+// Whether every length field of the message is within the byte field it counts (what decode()
+// checks for LengthField).
+template <class M>
+constexpr bool lengths_in_range(const M& m) {
+  for (const auto& r : kLengthRules<M>)
+    if (Schema<M>::fields[r.field].get(m) > r.max) return false;
+  return true;
+}
+inline bool lengths_in_range(const Message& m) {
+  return std::visit([](const auto& x) { return lengths_in_range(x); }, m);
+}
 
 template <class M>
 inline constexpr bool kLayoutOk = layout_ok(Schema<M>::fields, Schema<M>::region);
