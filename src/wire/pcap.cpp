@@ -1,5 +1,7 @@
 #include "ibcm/wire/pcap.h"
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 
@@ -13,9 +15,8 @@ uint32_t rd32(const uint8_t* p, bool swap) {
   uint32_t v = uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24;
   return swap ? __builtin_bswap32(v) : v;
 }
-void put32(std::FILE* f, uint32_t v) {
-  uint8_t b[4] = {uint8_t(v), uint8_t(v >> 8), uint8_t(v >> 16), uint8_t(v >> 24)};
-  std::fwrite(b, 1, 4, f);
+void put32(uint8_t* p, uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<uint8_t>(v >> 8 * i);
 }
 }  // namespace
 
@@ -70,34 +71,50 @@ Writer::~Writer() {
   close();
 }
 
+std::string Writer::fail(const char* what) {
+  if (error_.empty()) error_ = std::string(what) + " " + path_ + ": " + std::strerror(errno);
+  return error_;
+}
+
 std::string Writer::open(const std::string& path) {
   close();
+  path_ = path;
+  error_.clear();
   f_ = std::fopen(path.c_str(), "wb");
-  if (!f_) return "cannot create " + path;
-  put32(f_, kMagicUsec);
-  uint8_t ver[4] = {2, 0, 4, 0};
-  std::fwrite(ver, 1, 4, f_);
-  put32(f_, 0);      // thiszone
-  put32(f_, 0);      // sigfigs
-  put32(f_, 65535);  // snaplen
-  put32(f_, kLinkTypeEthernet);
-  std::fflush(f_);
+  if (!f_) return "cannot create " + path + ": " + std::strerror(errno);
+  uint8_t header[24];
+  put32(header, kMagicUsec);
+  put32(header + 4, 2 | 4 << 16);  // version 2.4
+  put32(header + 8, 0);            // thiszone
+  put32(header + 12, 0);           // sigfigs
+  put32(header + 16, 65535);       // snaplen
+  put32(header + 20, kLinkTypeEthernet);
+  if (std::fwrite(header, 1, sizeof header, f_) != sizeof header || std::fflush(f_) != 0) {
+    std::string err = fail("cannot write");
+    close();
+    return err;
+  }
   return {};
 }
 
-void Writer::write(uint64_t time_ns, std::span<const uint8_t> frame) {
-  if (!f_) return;
-  put32(f_, static_cast<uint32_t>(time_ns / 1000000000ull));
-  put32(f_, static_cast<uint32_t>(time_ns % 1000000000ull / 1000));
-  put32(f_, static_cast<uint32_t>(frame.size()));
-  put32(f_, static_cast<uint32_t>(frame.size()));
-  std::fwrite(frame.data(), 1, frame.size(), f_);
-  std::fflush(f_);
+std::string Writer::write(uint64_t time_ns, std::span<const uint8_t> frame) {
+  if (!error_.empty()) return error_;
+  if (!f_) return "pcap writer is not open";
+  uint8_t header[16];
+  put32(header, static_cast<uint32_t>(time_ns / 1000000000ull));
+  put32(header + 4, static_cast<uint32_t>(time_ns % 1000000000ull / 1000));
+  put32(header + 8, static_cast<uint32_t>(frame.size()));
+  put32(header + 12, static_cast<uint32_t>(frame.size()));
+  if (std::fwrite(header, 1, sizeof header, f_) != sizeof header ||
+      std::fwrite(frame.data(), 1, frame.size(), f_) != frame.size() || std::fflush(f_) != 0)
+    return fail("cannot write");
+  return {};
 }
 
-void Writer::close() {
-  if (f_) std::fclose(f_);
+std::string Writer::close() {
+  if (f_ && std::fclose(f_) != 0) fail("cannot close");
   f_ = nullptr;
+  return error_;
 }
 
 }  // namespace ibcm::wire::pcap

@@ -1,10 +1,14 @@
 // Classic pcap: what the writer puts on disk, and reading every header variant the format allows.
 #include "ibcm/wire/pcap.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -83,12 +87,14 @@ TEST(Pcap, WriteThenReadBackThroughAFile) {
     EXPECT_FALSE(w.is_open());
     ASSERT_EQ(w.open(tmp.path()), "");
     EXPECT_TRUE(w.is_open());
-    w.write(1'500'000'000, a);
-    w.write(1'795'526'073'017'382'999, b);  // nanoseconds below a microsecond are dropped
+    EXPECT_EQ(w.write(1'500'000'000, a), "");
+    // Nanoseconds below a microsecond are dropped.
+    EXPECT_EQ(w.write(1'795'526'073'017'382'999, b), "");
     // Readable before close: every write is flushed.
     auto early = pcap::read_file(tmp.path());
     ASSERT_TRUE(early.has_value()) << early.error();
     EXPECT_EQ(early->size(), 2u);
+    EXPECT_EQ(w.close(), "");
   }
   auto recs = pcap::read_file(tmp.path());
   ASSERT_TRUE(recs.has_value()) << recs.error();
@@ -111,18 +117,59 @@ TEST(Pcap, WriteThenReadBackThroughAFile) {
   EXPECT_EQ(bytes.size(), 24u + 16 + 60 + 16 + 322);
 }
 
-TEST(Pcap, WriterIgnoresWritesWhenClosedAndReportsOpenFailures) {
+TEST(Pcap, WriterRefusesWritesWhenClosedAndReportsOpenFailures) {
   pcap::Writer w;
-  w.write(1, std::vector<uint8_t>(4, 0));  // no file: nothing happens
-  EXPECT_NE(w.open("/nonexistent-dir/x.pcap"), "");
+  EXPECT_EQ(w.write(1, std::vector<uint8_t>(4, 0)), "pcap writer is not open");
+  const std::string err = w.open("/nonexistent-dir/x.pcap");
+  EXPECT_EQ(err.rfind("cannot create /nonexistent-dir/x.pcap: ", 0), 0u) << err;
   EXPECT_FALSE(w.is_open());
   TempFile tmp;
   ASSERT_EQ(w.open(tmp.path()), "");
-  w.close();
+  EXPECT_EQ(w.close(), "");
   EXPECT_FALSE(w.is_open());
   auto recs = pcap::read_file(tmp.path());
   ASSERT_TRUE(recs.has_value());
   EXPECT_TRUE(recs->empty());
+}
+
+// /dev/full takes the open but no byte: the file header cannot be written.
+TEST(Pcap, OpenOnAFullDeviceIsAnError) {
+  pcap::Writer w;
+  const std::string err = w.open("/dev/full");
+  EXPECT_EQ(err, "cannot write /dev/full: " + std::string(std::strerror(ENOSPC)));
+  EXPECT_FALSE(w.is_open());
+  EXPECT_EQ(w.write(1, std::vector<uint8_t>(60, 0)), err);
+}
+
+// The disk fills up after the first record: /dev/full put in place of the writer's file (its
+// descriptor found in /proc/self/fd by the file's path). That write fails, and so does every
+// later one and close(), with the same message; the file keeps the good record.
+TEST(Pcap, AFailedWriteFailsTheWriter) {
+  TempFile tmp;
+  ASSERT_FALSE(tmp.path().empty());
+  pcap::Writer w;
+  ASSERT_EQ(w.open(tmp.path()), "");
+  ASSERT_EQ(w.write(1'000, std::vector<uint8_t>(60, 1)), "");
+  int fd = -1;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    if (std::filesystem::read_symlink(e.path(), ec) == tmp.path())
+      fd = std::stoi(e.path().filename().string());
+  }
+  ASSERT_GE(fd, 0) << "the writer's descriptor is not in /proc/self/fd";
+  const int full = ::open("/dev/full", O_WRONLY);
+  ASSERT_GE(full, 0);
+  ASSERT_EQ(::dup2(full, fd), fd);
+  ::close(full);
+
+  const std::string err = w.write(2'000, std::vector<uint8_t>(60, 2));
+  EXPECT_EQ(err, "cannot write " + tmp.path() + ": " + std::strerror(ENOSPC));
+  EXPECT_EQ(w.write(3'000, std::vector<uint8_t>(60, 3)), err);
+  EXPECT_EQ(w.close(), err);
+  auto recs = pcap::read_file(tmp.path());
+  ASSERT_TRUE(recs.has_value()) << recs.error();
+  ASSERT_EQ(recs->size(), 1u);
+  EXPECT_EQ((*recs)[0].data, std::vector<uint8_t>(60, 1));
 }
 
 TEST(Pcap, ReadsBothByteOrdersAndBothTimestampResolutions) {

@@ -23,21 +23,28 @@ struct Record {
 Expected<std::vector<Record>, std::string> read_file(const std::string& path);
 Expected<std::vector<Record>, std::string> read_bytes(std::span<const uint8_t> file);
 
-// Writes records as they come; the file is valid after every write (flushed on close).
+// Writes records as they come; the file is valid after every write (each is flushed). Each call
+// returns an error message, or empty on success. The first error that a write meets (a full
+// disk, say) fails the writer: the record may be cut short, so later writes write nothing and
+// return that error again, and so does close(). A caller may check each write or only close().
 class Writer {
  public:
   Writer() = default;
-  ~Writer();
+  ~Writer();  // closes; call close() to learn whether everything was written
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
-  // Returns an error message, or empty on success.
   std::string open(const std::string& path);
-  void write(uint64_t time_ns, std::span<const uint8_t> frame);
-  void close();
+  std::string write(uint64_t time_ns, std::span<const uint8_t> frame);
+  // The first error since open(), of a write or of closing the file; empty if none.
+  std::string close();
   bool is_open() const { return f_ != nullptr; }
 
  private:
+  std::string fail(const char* what);
+
   std::FILE* f_ = nullptr;
+  std::string path_;
+  std::string error_;
 };
 
 }  // namespace ibcm::wire::pcap
