@@ -1,6 +1,7 @@
 #include "ibcm/wire/print.h"
 
 #include <cstdio>
+#include <type_traits>
 
 #include "ibcm/wire/mad.h"
 #include "ibcm/wire/schema.h"
@@ -16,21 +17,31 @@ void append_hex(std::string& out, std::span<const uint8_t> bytes) {
   }
 }
 
-// Calls visit(name, kind, number, bytes) for each field of the header and then of the message.
 template <class M, class V>
-void visit_fields(const M& m, V&& visit) {
-  for (const auto& f : Schema<M>::fields) {
-    if (f.is_number())
-      visit(f.name, f.kind, f.get(m), std::span<const uint8_t>{});
-    else
-      visit(f.name, f.kind, uint64_t{0}, f.bytes(m));
-  }
+void visit_field(const Field<M>& f, const M& m, std::string_view key, V& visit) {
+  if (f.is_number())
+    visit(key, f.kind, f.get(m), std::span<const uint8_t>{});
+  else
+    visit(key, f.kind, uint64_t{0}, f.bytes(m));
 }
 
+// Calls visit(key, kind, number, bytes) for each field of the header and then of the message.
+// The key is the field's spec name, except that a header field whose name the message also has
+// (SIDR_REP's Status; ClassPortInfo's BaseVersion and ClassVersion) is "MAD.<name>": each key
+// appears once, and the message's own field keeps the plain name.
 template <class V>
 void visit_mad(const Mad& mad, V&& visit) {
-  visit_fields(mad.header, visit);
-  std::visit([&](const auto& m) { visit_fields(m, visit); }, mad.message);
+  std::visit(
+      [&](const auto& m) {
+        using M = std::decay_t<decltype(m)>;
+        std::string key;
+        for (const auto& f : Schema<MadHeader>::fields) {
+          key.assign(field_named<M>(f.name) ? "MAD." : "").append(f.name);
+          visit_field(f, mad.header, key, visit);
+        }
+        for (const auto& f : Schema<M>::fields) visit_field(f, m, f.name, visit);
+      },
+      mad.message);
 }
 
 }  // namespace

@@ -1,21 +1,27 @@
-// The ibcm CLI as a user runs it: `ibcm decode` on a real Linux capture and on a capture with
-// broken frames, checked by parsing every JSON line.
+// The ibcm CLI as a user runs it: `ibcm decode` on a real Linux capture, on a capture of all
+// twelve CM messages with random field values, and on a capture with broken frames, checked by
+// parsing every JSON line strictly (one object, unique keys).
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <map>
 #include <optional>
+#include <random>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "ibcm/wire/mad.h"
 #include "ibcm/wire/pcap.h"
+#include "ibcm/wire/print.h"
 #include "ibcm/wire/roce.h"
 #include "ibcm/wire/schema.h"
 #include "tools/cli_run.h"
+#include "wire/testkit.h"
 
 using namespace ibcm::wire;
 using Run = ibcm::test::CliRun;
@@ -97,11 +103,55 @@ std::vector<Object> parse_all(const Run& r) {
   return out;
 }
 
+// The key of a header field on the line of an M: its spec name, or "MAD.<name>" when M has a
+// field of that name too (SIDR_REP's Status, ClassPortInfo's BaseVersion and ClassVersion).
+template <class M>
+std::string header_key(std::string_view name) {
+  return (field_named<M>(name) ? "MAD." : "") + std::string(name);
+}
+
 template <class M>
 void expect_every_field(const Object& o) {
   for (const auto& f : Schema<MadHeader>::fields)
-    EXPECT_TRUE(o.count(std::string(f.name))) << f.name;
+    EXPECT_TRUE(o.count(header_key<M>(f.name))) << f.name;
   for (const auto& f : Schema<M>::fields) EXPECT_TRUE(o.count(std::string(f.name))) << f.name;
+}
+
+// A field's value as the JSON line must show it: a number in decimal, a GID as IPv6 text, other
+// bytes as lowercase hex.
+template <class R>
+std::string json_value(const Field<R>& f, const R& r) {
+  if (f.is_number()) return std::to_string(f.get(r));
+  auto bytes = f.bytes(r);
+  if (f.kind == FieldKind::Gid) {
+    Gid g{};
+    std::copy(bytes.begin(), bytes.end(), g.begin());
+    return gid_to_string(g);
+  }
+  std::string hex;
+  char buf[3];
+  for (uint8_t b : bytes) {
+    std::snprintf(buf, sizeof buf, "%02x", b);
+    hex += buf;
+  }
+  return hex;
+}
+
+// The line of a MAD holds the message's name, every header and message field with its value,
+// and nothing else but the frame's keys.
+template <class M>
+void expect_every_field_with_its_value(const Object& o, const MadHeader& h, const M& m) {
+  auto at = [&](const std::string& key) {
+    auto it = o.find(key);
+    return it == o.end() ? std::string("(missing)") : it->second;
+  };
+  EXPECT_EQ(at("message"), Schema<M>::name);
+  for (const auto& f : Schema<MadHeader>::fields)
+    EXPECT_EQ(at(header_key<M>(f.name)), json_value(f, h)) << header_key<M>(f.name);
+  for (const auto& f : Schema<M>::fields)
+    EXPECT_EQ(at(std::string(f.name)), json_value(f, m)) << f.name;
+  const size_t frame_keys = 4;  // frame, src, dst, icrc_ok
+  EXPECT_EQ(o.size(), frame_keys + 1 + Schema<MadHeader>::fields.size() + Schema<M>::fields.size());
 }
 
 class TempPcap {
@@ -178,6 +228,61 @@ TEST(DecodeCli, JsonLinesOfTheStaleAnswerCapture) {
   EXPECT_EQ(dreq["RemoteQPN"], "291");
 }
 
+// All twelve messages, every header and message field a random value of its width (valid for
+// decode()), each once: every line parses with unique keys and shows every field's value.
+TEST(DecodeCli, JsonLinesOfAllTwelveMessagesHoldEveryFieldOnceWithItsValue) {
+  std::mt19937_64 rng(0xdec0'de12);
+  std::vector<Mad> mads;
+  for (size_t i = 0; i < std::variant_size_v<Message>; ++i)
+    mads.push_back(testkit::valid_mad(testkit::message_of_index(i), rng));
+  ASSERT_EQ(mads.size(), 12u);
+  // The names that the header shares, with values unlike the header's.
+  for (auto& mad : mads) {
+    if (auto* s = std::get_if<SidrRep>(&mad.message)) {
+      mad.header.status = 0x001c;
+      s->status = SidrStatus::NoQp;  // 3
+    }
+    if (auto* c = std::get_if<ClassPortInfo>(&mad.message)) {
+      c->base_version = 0x5a;
+      c->class_version = 0x3c;
+    }
+  }
+  TempPcap tmp;
+  ASSERT_FALSE(tmp.path().empty());
+  {
+    pcap::Writer w;
+    ASSERT_EQ(w.open(tmp.path()), "");
+    uint64_t t = 1'000;
+    for (const auto& mad : mads) ASSERT_EQ(w.write(t += 1'000, roce_frame(encode(mad))), "");
+    ASSERT_EQ(w.close(), "");
+  }
+  auto r = run("decode --json " + tmp.path());
+  EXPECT_EQ(r.exit_code, 0);
+  auto objs = parse_all(r);
+  ASSERT_EQ(objs.size(), mads.size());
+  for (size_t i = 0; i < mads.size(); ++i) {
+    SCOPED_TRACE(r.lines[i]);
+    EXPECT_EQ(objs[i]["frame"], std::to_string(i + 1));
+    EXPECT_EQ(objs[i]["icrc_ok"], "true");
+    EXPECT_EQ(objs[i].count("error"), 0u);
+    std::visit(
+        [&](const auto& m) { expect_every_field_with_its_value(objs[i], mads[i].header, m); },
+        mads[i].message);
+  }
+  // The shared names spelled out: the message's field keeps the plain name.
+  const Object& sidr_rep = objs[Message{SidrRep{}}.index()];
+  EXPECT_EQ(sidr_rep.at("MAD.Status"), "28");
+  EXPECT_EQ(sidr_rep.at("Status"), "3");
+  const Object& cpi = objs[Message{ClassPortInfo{}}.index()];
+  EXPECT_EQ(cpi.at("MAD.BaseVersion"), "1");
+  EXPECT_EQ(cpi.at("BaseVersion"), "90");
+  EXPECT_EQ(cpi.at("MAD.ClassVersion"), "2");
+  EXPECT_EQ(cpi.at("ClassVersion"), "60");
+  EXPECT_EQ(cpi.at("MgmtClass"), "7");  // only the shared names are prefixed
+  for (const auto& [key, value] : objs[Message{Req{}}.index()])
+    EXPECT_NE(key.rfind("MAD.", 0), 0u) << key;
+}
+
 TEST(DecodeCli, TextHasOneLinePerMadWithFieldsBySpecName) {
   auto r = run(std::string("decode ") + IBCM_VECTORS_DIR + "/linux61-req-unanswered.pcap");
   EXPECT_EQ(r.exit_code, 0);
@@ -205,16 +310,20 @@ TEST(DecodeCli, BrokenFramesAreReportedOnTheirOwnLineAndDecodingGoesOn) {
   {
     pcap::Writer w;
     ASSERT_EQ(w.open(tmp.path()), "");
-    w.write(1'000, roce_frame(good));                // 1: fine
-    w.write(2'000, std::vector<uint8_t>(60, 0x06));  // 2: EtherType 0x0606, not IP
     auto flipped = roce_frame(good);
     flipped[100] ^= 0x01;
-    w.write(3'000, flipped);             // 3: ICRC mismatch
-    w.write(4'000, roce_frame(not_cm));  // 4: RoCE, but not a CM MAD
     auto cut = roce_frame(good);
     cut.resize(100);
-    w.write(5'000, cut);                                             // 5: cut short
-    w.write(6'000, roce_frame(encode(make_mad(Rtu{8, 9, {}}, 2))));  // 6: fine
+    for (const auto& [t, frame] : std::vector<std::pair<uint64_t, std::vector<uint8_t>>>{
+             {1'000, roce_frame(good)},                // 1: fine
+             {2'000, std::vector<uint8_t>(60, 0x06)},  // 2: EtherType 0x0606, not IP
+             {3'000, flipped},                         // 3: ICRC mismatch
+             {4'000, roce_frame(not_cm)},              // 4: RoCE, but not a CM MAD
+             {5'000, cut},                             // 5: cut short
+             {6'000, roce_frame(encode(make_mad(Rtu{8, 9, {}}, 2)))},  // 6: fine
+         })
+      ASSERT_EQ(w.write(t, frame), "");
+    ASSERT_EQ(w.close(), "");
   }
   // Frame 5 as a snap length would cut it: 100 bytes captured of 322 sent.
   {

@@ -1,6 +1,7 @@
 // ibcm decode: one line per frame of a RoCEv2 pcap, each CM MAD with every field by its spec
-// name. A frame that is not a good CM MAD gets an error on its own line, and decoding goes on:
-// a capture is most interesting exactly where something is wrong.
+// name (a header field whose name the message has too as "MAD.<name>", see wire/print.h). A frame
+// that is not a good CM MAD gets an error on its own line, and decoding goes on: a capture is most
+// interesting exactly where something is wrong.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>

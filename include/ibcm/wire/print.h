@@ -8,10 +8,15 @@
 
 namespace ibcm::wire {
 
-// "REQ LocalCommID=0x... ServiceID=0x... ..." on one line (header fields prefixed by nothing).
+// Both name each field by its spec name, header fields first, except that a header field whose
+// name the message has too is "MAD.<name>": SIDR_REP has "MAD.Status" (the MAD's) and "Status"
+// (the SIDR status); ClassPortInfo "MAD.BaseVersion" and "MAD.ClassVersion". No name repeats.
+
+// "REQ BaseVersion=1 ... LocalCommID=123 ServiceID=0x... ..." on one line; all-zero byte fields
+// are left out.
 std::string to_text(const Mad& mad);
 
-// {"message":"REQ","TransactionID":..,"LocalCommID":..,...}: numbers as integers, GIDs as
+// {"message":"REQ","BaseVersion":1,...,"LocalCommID":..,...}: numbers as integers, GIDs as
 // IPv6 text, byte fields as lowercase hex strings. No surrounding newline.
 std::string to_json(const Mad& mad);
 
