@@ -1,6 +1,7 @@
 // RoCEv2 framing of CM MADs: [Ethernet /] IPv4 or IPv6 / UDP 4791 / BTH / DETH / MAD / ICRC.
 // The ICRC is the zlib CRC-32 over 8 bytes of 0xFF, the IP, UDP and BTH headers with their
-// variant fields set to ones, DETH and payload; it is stored little-endian (docs/transports.md).
+// variant fields set to ones, DETH and payload; it is stored little-endian (docs/wire.md; how the
+// transports use it: docs/transports.md).
 #pragma once
 
 #include <cstdint>
