@@ -44,7 +44,8 @@ Family ipv6_family() {
   f.v4 = false;
   f.active = *parse_endpoint("::1", 0);
   f.passive = f.active;
-  uint16_t base = static_cast<uint16_t>(30000 + (::getpid() % 5000) * 2);
+  // Above the kernel's ephemeral ports and the CLI tests' ports.
+  uint16_t base = static_cast<uint16_t>(61000 + (::getpid() % 2000) * 2);
   f.active_options.port = f.passive_options.peer_port = base;
   f.passive_options.port = f.active_options.peer_port = static_cast<uint16_t>(base + 1);
   return f;

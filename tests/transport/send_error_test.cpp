@@ -2,7 +2,6 @@
 // on every machine) is counted in tx_errors and kept in send_error() with where it was going, so
 // the CLI can say why nothing happens instead of timing out in silence.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cerrno>
 
@@ -40,7 +39,7 @@ TEST(SendError, UdpCountsFailuresAndKeepsTheLast) {
 
 TEST(SendError, RoceCountsFailuresAndKeepsTheLast) {
   RoceOptions o;
-  o.port = o.peer_port = static_cast<uint16_t>(40000 + ::getpid() % 5000);
+  o.port = 0;  // any: it only sends
   auto t = RoceTransport::open(*parse_endpoint("::1", 0), o);
   ASSERT_TRUE(t.has_value()) << t.error();
   RoceTransport& roce = **t;
@@ -49,5 +48,5 @@ TEST(SendError, RoceCountsFailuresAndKeepsTheLast) {
   EXPECT_EQ(roce.counters().tx_packets, 0u);
   EXPECT_EQ(roce.counters().tx_errors, 1u);
   EXPECT_EQ(roce.send_error().count, 1u);
-  EXPECT_EQ(roce.send_error().to, "192.0.2.1:" + std::to_string(o.peer_port));
+  EXPECT_EQ(roce.send_error().to, "192.0.2.1:4791");
 }
