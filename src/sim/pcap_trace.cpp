@@ -27,10 +27,12 @@ std::string write_pcap(const Trace& t, const std::string& path) {
     d.payload = r.bytes;
     const size_t n = wire::roce::build_ethernet_frame(d, frame);
     if (n == 0) return "frame does not fit";
-    w.write(static_cast<uint64_t>(r.sent.count()), std::span(frame.data(), n));
+    if (std::string err =
+            w.write(static_cast<uint64_t>(r.sent.count()), std::span(frame.data(), n));
+        !err.empty())
+      return err;
   }
-  w.close();
-  return {};
+  return w.close();
 }
 
 }  // namespace ibcm::sim

@@ -71,6 +71,13 @@ TEST(Pcap, UnwritablePathIsReported) {
   EXPECT_NE(f.write_pcap("/nonexistent-dir/x.pcap"), "");
 }
 
+TEST(Pcap, AWriteThatFailsIsReported) {
+  StarRun r(config(2, 1));
+  ASSERT_EQ(r.run(), Stop::Idle);
+  ASSERT_FALSE(r.fabric.trace().mads.empty());
+  EXPECT_NE(r.fabric.write_pcap("/dev/full"), "");  // the open succeeds, the writes do not
+}
+
 TEST(Ladder, OneLinePerMadEventAndNoteInOrder) {
   StarRun r(config(2, 1));
   r.fabric.add_rule(drop_next(wire::AttrId::Rep));
