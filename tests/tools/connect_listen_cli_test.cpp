@@ -154,6 +154,21 @@ TEST(ConnectCli, TimerFlagsGoIntoTheReqAndSetTheRetryInterval) {
   EXPECT_EQ(reqs, 3);
 }
 
+TEST(ConnectCli, APcapThatCannotBeWrittenIsReported) {
+  int p = port_base();
+  // /dev/full opens, but the capture's file header cannot be written: a setup error, said once.
+  auto r = run("connect --transport udp --local 127.0.0.1:" + std::to_string(p) +
+               " --remote 127.0.0.1:" + std::to_string(p + 1) +
+               " --cm-response-timeout 8 --max-cm-retries 1 --timeout 20 --pcap /dev/full 2>&1");
+  EXPECT_EQ(r.exit_code, 2);
+  int reports = 0;
+  for (const auto& l : r.lines) {
+    reports += l.find("cannot write --pcap") != std::string::npos;
+    EXPECT_EQ(l.find("\"event\""), std::string::npos) << "nothing ran: " << l;
+  }
+  EXPECT_EQ(reports, 1);
+}
+
 TEST(ConnectCli, TimerFlagsAreRangeChecked) {
   EXPECT_NE(run("connect --transport udp --local 127.0.0.1:1 --remote 127.0.0.1:2 "
                 "--cm-response-timeout 32 2>/dev/null")

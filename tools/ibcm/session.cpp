@@ -111,7 +111,10 @@ std::unique_ptr<Session> Session::open(const SessionOptions& o, const char* comm
   s->rt_ = std::make_unique<Runtime>(cfg, std::move(t));
   if (!o.pcap.empty()) {
     std::string err = s->pcap_.open(o.pcap);
-    if (!err.empty()) return fail("cannot write --pcap: " + err);
+    if (!err.empty()) {
+      s->pcap_error_ = err;  // reported here, not again when the session closes
+      return fail("cannot write --pcap: " + err);
+    }
     Session* self = s.get();
     auto write = [self](Time now, const Address& src, const Address& dst,
                         std::span<const uint8_t> mad) {
@@ -128,7 +131,10 @@ std::unique_ptr<Session> Session::open(const SessionOptions& o, const char* comm
       size_t n = wire::roce::build_ethernet_frame(d, frame);
       auto wall = std::chrono::system_clock::now().time_since_epoch();
       (void)now;
-      if (n) self->pcap_.write(std::chrono::duration_cast<Time>(wall).count(), {frame, n});
+      if (n == 0 || !self->pcap_error_.empty()) return;
+      self->pcap_error_ =
+          self->pcap_.write(std::chrono::duration_cast<Time>(wall).count(), {frame, n});
+      if (!self->pcap_error_.empty()) self->report_pcap_error();
     };
     s->rt_->on_transmit([self, write](Time now, const Transmit& t) {
       write(now, self->rt_->transport().local(), t.to, t.mad);
@@ -141,7 +147,17 @@ std::unique_ptr<Session> Session::open(const SessionOptions& o, const char* comm
 }
 
 Session::~Session() {
-  pcap_.close();
+  // A write error was reported when it happened; close() returns that one again.
+  std::string err = pcap_.close();
+  if (pcap_error_.empty() && !err.empty()) {
+    pcap_error_ = err;
+    report_pcap_error();
+  }
+}
+
+void Session::report_pcap_error() const {
+  std::fprintf(stderr, "ibcm %s: cannot write --pcap %s: %s\n", command_, o_.pcap.c_str(),
+               pcap_error_.c_str());
 }
 
 Address Session::remote_address() const {

@@ -58,6 +58,7 @@ class Session {
 
  private:
   Session() = default;
+  void report_pcap_error() const;
   SessionOptions o_;
   const char* command_ = "";
   uint64_t send_errors_reported_ = 0;
@@ -66,6 +67,7 @@ class Session {
   uint64_t guid_ = 0;
   std::unique_ptr<Runtime> rt_;
   wire::pcap::Writer pcap_;
+  std::string pcap_error_;  // the first write error of --pcap (later frames are not written)
 };
 
 // "0x1234" or "4660".
