@@ -97,6 +97,16 @@ class TimerWheel {
   // Time must not go backwards: an earlier `now` asserts in debug builds and is treated as now().
   template <class F>
   size_t advance(Time now, F&& fire) {
+    auto always = [] { return true; };
+    return advance_while(now, always, fire);
+  }
+
+  // As advance(), but asks ready() before firing each due timer, and when it answers false
+  // stops there: that timer and all later ones stay armed, now() stays at that timer's deadline
+  // (so next_wakeup() is now()), and the next advance() fires them first, in the same order. The
+  // engine holds its timers this way while its output queues are full.
+  template <class R, class F>
+  size_t advance_while(Time now, R&& ready, F&& fire) {
     assert(!advancing_ && "TimerWheel::advance is not reentrant");
     uint64_t target = to_tick(now);
     assert(target >= cur_ && "TimerWheel::advance: time went backwards");
@@ -109,6 +119,7 @@ class TimerWheel {
     size_t fired = 0;
     for (;;) {
       while (nodes_[kDue].next != kDue) {
+        if (!ready()) return fired;  // the cursor stays here: every timer is still placed right
         uint32_t i = nodes_[kDue].next;
         uint64_t cookie = nodes_[i].cookie;
         unlink(i);
