@@ -26,7 +26,10 @@ Cm::Impl::Impl(const Config& c)
       by_local_(LocalIdOf{&conns_.items}, U32Hash{hash_seed_}),
       by_remote_(RemoteKeyOf{&conns_.items}, RemoteKeyHash{hash_seed_}),
       by_rqpn_(RemoteQpnOf{&conns_.items}, QpKeyHash{hash_seed_}),
-      by_lqpn_(LocalQpnOf{&conns_.items}, U32Hash{~hash_seed_}) {}
+      by_lqpn_(LocalQpnOf{&conns_.items}, U32Hash{~hash_seed_}) {
+  event_limit_ = std::max<size_t>(c.max_pending_events, kMadEvents);
+  tx_limit_ = std::max<size_t>(c.max_pending_tx, kMadTx);
+}
 
 void Cm::Impl::log(LogLevel level, const std::string& msg) {
   if (log_) log_(level, msg);
@@ -47,8 +50,14 @@ uint64_t Cm::Impl::new_tid() {
   return splitmix64(rng_);
 }
 
+std::optional<Drop> Cm::Impl::lacks_room(size_t events, size_t tx) const {
+  if (events_.size() + events > event_limit_) return Drop::EventQueueFull;
+  if (tx_queue_.size() + tx > tx_limit_) return Drop::TxQueueFull;
+  return std::nullopt;
+}
+
 bool Cm::Impl::count_tx(uint16_t attr, bool retry) {
-  if (tx_queue_.size() >= cfg_.max_pending_tx) {
+  if (tx_queue_.size() >= tx_limit_) {
     count_drop(Drop::TxQueueFull, wire::attr_name(attr), "transmit queue full");
     return false;
   }
@@ -160,6 +169,22 @@ void Cm::Impl::end_lap(uint32_t idx, bool loaded) {
   if (!a) return;
   if (loaded) a->alternate = a->pending;
   a->pending.reset();
+  update_ack_timeout(idx);
+}
+
+void Cm::Impl::update_ack_timeout(uint32_t idx) {
+  uint8_t t = setup_[idx].primary.local_ack_timeout;
+  if (const AltPaths* a = alts(idx); a && a->alternate)
+    t = std::max(t, a->alternate->local_ack_timeout);
+  conns_.items[idx].ack_timeout = t;
+}
+
+bool Cm::Impl::is_peer_gid(uint32_t idx, const wire::Gid& gid) const {
+  if (gid == conns_.items[idx].peer.gid) return true;
+  if (gid == wire::Gid{}) return false;  // an unset path names nobody
+  if (gid == setup_[idx].primary.remote_gid) return true;
+  const AltPaths* a = alts(idx);
+  return a && a->alternate && gid == a->alternate->remote_gid;
 }
 
 void Cm::Impl::set_state(Conn& c, State s) {
@@ -325,7 +350,15 @@ void Cm::Impl::send_rej_timeout(const Conn& c, wire::MsgRef rejected) {
 
 void Cm::Impl::handle_timeout(Time now) {
   if (now > now_) now_ = now;
-  timers_.advance(now_, [this](uint64_t cookie) { on_timer(cookie); });
+  // A timer that finds no room for its output stays due (next_timeout() is then in the past)
+  // and runs once the consumer has drained the queues: nothing it would emit is lost.
+  auto ready = [this] {
+    if (!lacks_room(kTimerEvents, kTimerTx)) return true;
+    ++counters_.timers_held;
+    log(LogLevel::Warn, "output queues full: due timers held until they are drained");
+    return false;
+  };
+  timers_.advance_while(now_, ready, [this](uint64_t cookie) { on_timer(cookie); });
 }
 
 }  // namespace ibcm

@@ -40,7 +40,7 @@ void Cm::Impl::on_new_req(const Address& from, const wire::Mad& mad) {
   if (const uint32_t* old = by_rqpn_.find(QpKey{req.local_qpn, req.local_ca_guid})) {
     uint32_t old_idx = *old;
     reject_req(from, mad, wire::RejReason::StaleConnection);
-    tear_down_stale(old_idx, req.local_qpn);
+    stale_claim(old_idx, from, req.local_qpn, "REQ");
     return;
   }
   auto listener = match_listener(req.service_id);
@@ -79,7 +79,6 @@ void Cm::Impl::accept_req_into(Conn& c, uint32_t idx, const Address& from, const
   // The REQ carries no packet lifetime; its local ACK timeout covers about two of them.
   c.plt = req.primary.local_ack_timeout > 0 ? req.primary.local_ack_timeout - 1 : 0;
   c.peer_resp = req.local_cm_response_timeout;
-  c.ack_timeout = std::max(req.primary.local_ack_timeout, req.alternate.local_ack_timeout);
   set_remote(c, idx, req.local_comm_id, req.local_ca_guid, req.local_qpn);
   set_state(c, State::ReqRcvd);
 
@@ -93,6 +92,8 @@ void Cm::Impl::accept_req_into(Conn& c, uint32_t idx, const Address& from, const
   s.primary = flip(req.primary);
   if (req.alternate.local_lid != 0 || req.alternate.local_gid != wire::Gid{})
     alts_for(idx).alternate = flip(req.alternate);
+  else if (AltPaths* a = alts(idx))  // a peer-to-peer REQ of ours turned passive: theirs counts
+    a->alternate.reset();
   s.mtu = req.path_mtu;
   s.transport = req.transport_service_type;
   s.remote_psn = req.starting_psn;
@@ -102,6 +103,7 @@ void Cm::Impl::accept_req_into(Conn& c, uint32_t idx, const Address& from, const
   s.rnr_retry = req.rnr_retry_count;
   s.max_dest_rd_atomic = req.initiator_depth;
   s.max_rd_atomic = req.responder_resources;
+  update_ack_timeout(idx);
   emit(ev::ReqReceived{c.local_id, listener, from, req, p2p});
 }
 
@@ -137,16 +139,36 @@ void Cm::Impl::remove_p2p(uint32_t idx) {
   }
 }
 
+void Cm::Impl::stale_claim(uint32_t old_idx, const Address& from, uint32_t remote_qpn,
+                           std::string_view msg_name) {
+  // The QPN and CA GUID are on the wire for anyone to copy; only the connection's peer may end
+  // it this way.
+  if (!is_peer_gid(old_idx, from.gid)) {
+    count_drop(Drop::StaleSpoofed, msg_name,
+               "claims the QPN of a connection whose peer is another GID: REJ 10, connection kept");
+    return;
+  }
+  tear_down_stale(old_idx, remote_qpn);
+}
+
 void Cm::Impl::tear_down_stale(uint32_t idx, uint32_t remote_qpn) {
   Conn& c = conns_.items[idx];
+  // The consumer hears of it once, whichever state the connection is in; a second stale REQ
+  // (the peer's retry while our DREQ is still unanswered) tells it nothing new.
+  auto report = [&] {
+    if (!c.stale_reported) emit_for(c, ev::StaleConnection{c.local_id, remote_qpn, c.remote_guid});
+    c.stale_reported = true;
+  };
   switch (c.state) {
     case State::TimeWait:
+      return;  // over on both sides (and no longer in the QPN table, so not reached)
     case State::DreqSent:
-      return;  // already going away; its DREQ (if any) keeps being retried
+      report();  // our DREQ already names that QPN and keeps being retried
+      return;
     case State::DreqRcvd:
       // The peer asked to disconnect and has since forgotten the connection: finish now.
       send_msg(c.peer, make_drep(c, {}), c.tid);
-      emit_for(c, ev::StaleConnection{c.local_id, remote_qpn, c.remote_guid});
+      report();
       enter_timewait(c, idx);
       return;
     default:
@@ -164,15 +186,16 @@ void Cm::Impl::tear_down_stale(uint32_t idx, uint32_t remote_qpn) {
   keep_tx(c, make_dreq(c, {}), new_tid());
   ++counters_.dreq_sent_stale;
   arm(c, idx, retry_interval(c));
-  emit_for(c, ev::StaleConnection{c.local_id, remote_qpn, c.remote_guid});
+  report();
 }
 
 void Cm::Impl::act_rep_accept(Conn& c, uint32_t idx, const Address& from, const wire::Mad& mad) {
   const auto& rep = std::get<wire::Rep>(mad.message);
   if (const uint32_t* old = by_rqpn_.find(QpKey{rep.local_qpn, rep.local_ca_guid});
       old && *old != idx) {
-    // The REP's QP still has a connection here: REJ 10 for this REP, DREQ for the old one, and
-    // our own attempt stops (its REQ retries too) and waits out TIMEWAIT.
+    // The REP's QP still has a connection here: REJ 10 for this REP, DREQ for the old one (if
+    // the REP comes from its peer), and our own attempt stops (its REQ retries too) and waits out
+    // TIMEWAIT: a REP whose QPN claim conflicts cannot set up a connection either way.
     uint32_t old_idx = *old;
     wire::Rej r;
     r.local_comm_id = c.local_id;
@@ -181,7 +204,7 @@ void Cm::Impl::act_rep_accept(Conn& c, uint32_t idx, const Address& from, const 
     r.reason = wire::RejReason::StaleConnection;
     ++counters_.rej_sent_stale;
     send_msg(from, r, mad.header.transaction_id);
-    tear_down_stale(old_idx, rep.local_qpn);
+    stale_claim(old_idx, from, rep.local_qpn, "REP");
     Conn& self = conns_.items[idx];
     if (self.p2p) remove_p2p(idx);
     emit_for(self, ev::Aborted{self.local_id, wire::RejReason::StaleConnection});
@@ -198,6 +221,7 @@ void Cm::Impl::act_rep_accept(Conn& c, uint32_t idx, const Address& from, const 
   s.max_dest_rd_atomic = std::min(s.max_dest_rd_atomic, rep.initiator_depth);
   s.rnr_retry = rep.rnr_retry_count;
   if (AltPaths* a = alts(idx); a && rep.failover_accepted != 0) a->alternate.reset();
+  update_ack_timeout(idx);
   set_state(c, State::RepRcvd);
   emit_for(c, ev::RepReceived{c.local_id, rep});
 }

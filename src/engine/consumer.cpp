@@ -137,8 +137,6 @@ Expected<ConnId, Error> Cm::connect(Time now, const ConnectParams& p) {
   c.tid = m.new_tid();
   c.plt = p.packet_life_time & 31;
   c.peer_resp = p.remote_cm_response_timeout & 31;
-  c.ack_timeout = p.primary.local_ack_timeout ? p.primary.local_ack_timeout
-                                              : static_cast<uint8_t>(std::min(31, c.plt + 1));
   c.max_retries = c.retries_left = p.max_cm_retries;
   m.bind_local_qpn(c, idx, p.qpn);
 
@@ -164,7 +162,9 @@ Expected<ConnId, Error> Cm::connect(Time now, const ConnectParams& p) {
   r.srq = p.srq;
   r.extended_transport_type = p.extended;
   r.primary = p.primary;
-  if (r.primary.local_ack_timeout == 0) r.primary.local_ack_timeout = c.ack_timeout;
+  // No ACK timeout given: one that covers about two packet lifetimes.
+  if (r.primary.local_ack_timeout == 0)
+    r.primary.local_ack_timeout = static_cast<uint8_t>(std::min(31, c.plt + 1));
   if (p.alternate) r.alternate = *p.alternate;
   copy_pd(r.private_data, p.private_data);
 
@@ -180,6 +180,7 @@ Expected<ConnId, Error> Cm::connect(Time now, const ConnectParams& p) {
   s.max_dest_rd_atomic = p.responder_resources;
   s.retry_count = p.retry_count;
   s.rnr_retry = p.rnr_retry_count;
+  m.update_ack_timeout(idx);
 
   m.set_state(c, State::ReqSent);
   m.keep_tx(c, r, c.tid);
@@ -229,6 +230,7 @@ Status Cm::accept(Time now, ConnId id, const AcceptParams& p) {
   s.max_rd_atomic = std::min(s.max_rd_atomic, p.initiator_depth);
   s.max_dest_rd_atomic = p.responder_resources;
   if (AltPaths* a = m.alts(idx); a && p.failover_accepted != 0) a->alternate.reset();
+  m.update_ack_timeout(idx);
 
   c->retries_left = c->max_retries;
   m.set_state(*c, State::RepSent);
@@ -287,6 +289,7 @@ Status Cm::send_rtu(Time now, ConnId id, std::span<const uint8_t> pd) {
   if (!c) return fail(Error::UnknownConnection);
   if (!in(c->state, {State::RepRcvd, State::MraRepSent})) return fail(Error::InvalidState);
   if (pd.size() > 224) return fail(Error::PrivateDataTooLong);
+  if (m.lacks_room(1, 0) == Drop::EventQueueFull) return fail(Error::QueueFull);
   m.release_tx(*c);
   m.send_msg(c->peer, m.make_rtu(*c, pd), c->tid);
   m.set_state(*c, State::Established);
@@ -300,6 +303,7 @@ Status Cm::establish(Time now, ConnId id) {
   Conn* c = m.find(id);
   if (!c) return fail(Error::UnknownConnection);
   if (!in(c->state, {State::RepSent, State::MraRepRcvd})) return fail(Error::InvalidState);
+  if (m.lacks_room(1, 0) == Drop::EventQueueFull) return fail(Error::QueueFull);
   m.disarm(*c);
   m.release_tx(*c);
   m.set_state(*c, State::Established);
@@ -398,6 +402,7 @@ Status Cm::migrate(ConnId id) {
   // After migration the old primary is gone; the spec's APM re-arms with a new LAP.
   m.setup_[idx].primary = *alts->alternate;
   alts->alternate.reset();
+  m.update_ack_timeout(idx);
   return Ok{};
 }
 
@@ -405,6 +410,8 @@ Expected<SidrId, Error> Cm::sidr_request(Time now, const SidrParams& p) {
   Impl& m = *impl_;
   m.handle_timeout(now);
   if (p.private_data.size() > 216) return fail(Error::PrivateDataTooLong);
+  Time timeout = p.timeout.value_or(m.cfg_.sidr_timeout);
+  if (timeout <= Time{0}) return fail(Error::InvalidArgument);
   if (m.sidr_out_.live >= m.cfg_.max_sidr) return fail(Error::LimitReached);
   uint32_t request_id;
   do {
@@ -415,7 +422,8 @@ Expected<SidrId, Error> Cm::sidr_request(Time now, const SidrParams& p) {
   s.request_id = request_id;
   s.dest = p.dest;
   s.tid = m.new_tid();
-  s.retries_left = m.cfg_.sidr_retries;
+  s.timeout = timeout;
+  s.retries_left = p.max_retries.value_or(m.cfg_.sidr_retries);
   wire::SidrReq r;
   r.request_id = request_id;
   r.partition_key = p.pkey;
@@ -425,7 +433,7 @@ Expected<SidrId, Error> Cm::sidr_request(Time now, const SidrParams& p) {
   wire::encode_send(r, s.tid, m.tx_bufs_.items[s.tx]);
   m.send_bytes(s.dest, m.tx_bufs_.items[s.tx], static_cast<uint16_t>(wire::AttrId::SidrReq), false);
   m.sidr_out_by_id_.insert(request_id, idx);
-  s.timer = m.timers_.arm(m.now_ + m.cfg_.sidr_timeout, timer_cookie(TimerKind::SidrOut, idx));
+  s.timer = m.timers_.arm(m.now_ + s.timeout, timer_cookie(TimerKind::SidrOut, idx));
   return request_id;
 }
 

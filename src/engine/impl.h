@@ -1,6 +1,7 @@
 // Private state of a Cm: connection records, lookup maps, timers and output queues.
 #pragma once
 
+#include <cassert>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -42,7 +43,7 @@ struct Conn {
   uint8_t max_retries = 0;
   uint8_t plt = 0;          // packet lifetime exponent
   uint8_t peer_resp = 0;    // the peer CM's response time exponent
-  uint8_t ack_timeout = 0;  // the path's local ACK timeout exponent (TIMEWAIT length)
+  uint8_t ack_timeout = 0;  // the longest local ACK timeout exponent of its paths (TIMEWAIT)
   // Flags in one byte (a million connections are a million records).
   bool active : 1 = false;  // we sent the REQ
   bool p2p : 1 = false;
@@ -50,7 +51,8 @@ struct Conn {
   bool in_remote_map : 1 = false;
   bool in_rqpn_map : 1 = false;
   bool in_lqpn_map : 1 = false;
-  bool half_open : 1 = false;  // counted against max_half_open, linked in the half-open list
+  bool half_open : 1 = false;       // counted against max_half_open, linked in the half-open list
+  bool stale_reported : 1 = false;  // the consumer has had its stale_connection event
   uint32_t ho_prev = kNoIndex, ho_next = kNoIndex;  // the half-open list, oldest first
 };
 static_assert(sizeof(Conn) <= 96, "a connection record is on every live connection's bill");
@@ -143,6 +145,7 @@ struct SidrOut {
   uint64_t tid = 0;
   uint32_t tx = kNoIndex;
   uint32_t timer = TimerWheel::kNone;
+  Time timeout{0};  // per try
   uint8_t retries_left = 0;
   bool used = false;
 };
@@ -237,14 +240,22 @@ class Cm::Impl {
   void log(LogLevel level, const std::string& msg);
   void count_drop(Drop d, std::string_view msg_name, std::string_view why);
   uint64_t new_tid();
+  // The most output one input can make: a received MAD (a stale REP: REJ 10 + DREQ, and
+  // stale_connection + aborted; an RTU: rtu_received + established), a timer (a REQ timeout:
+  // REJ 4 + req_timeout), a consumer call (send_rtu, establish: established).
+  static constexpr size_t kMadEvents = 2, kMadTx = 2, kTimerEvents = 1, kTimerTx = 1;
+  // The queue limits, never below one MAD's worst case (or no MAD could ever be taken).
+  size_t event_limit_;
+  size_t tx_limit_;
+  // Which queue cannot take `events` more events and `tx` more MADs, if one cannot. Inputs are
+  // refused (MADs), held (timers) or fail (consumer calls) before any state change when there is
+  // no room for their worst case, so that nothing they produce is ever lost.
+  std::optional<Drop> lacks_room(size_t events, size_t tx) const;
   // Events are built in their queue slot: an Event is a 320-byte variant, most alternatives a
-  // few bytes.
+  // few bytes. Never dropped: the input that emits it made sure of the room (lacks_room).
   template <class E>
   void emit(const E& e) {
-    if (events_.size() >= cfg_.max_pending_events) {
-      count_drop(Drop::EventQueueFull, event_name(Event{e}), "event queue full");
-      return;
-    }
+    assert(events_.size() < event_limit_ && "an input emitted more than it reserved room for");
     if constexpr (std::is_same_v<E, Event>)
       events_.push_slot() = e;
     else
@@ -299,6 +310,12 @@ class Cm::Impl {
   // The LAP exchange of connection idx is over: its path becomes the alternate if `loaded`
   // (APR success), and is dropped either way.
   void end_lap(uint32_t idx, bool loaded);
+  // TIMEWAIT covers the longest local ACK timeout of the paths connection idx has now: called
+  // whenever its primary or alternate path changes.
+  void update_ack_timeout(uint32_t idx);
+  // Whether gid is the peer's port on a path of connection idx (where its MADs come from, or the
+  // remote end of its primary or alternate path).
+  bool is_peer_gid(uint32_t idx, const wire::Gid& gid) const;
   void set_state(engine::Conn& c, State s);
   void set_remote(engine::Conn& c, uint32_t idx, uint32_t remote_id, uint64_t guid, uint32_t rqpn);
   void bind_local_qpn(engine::Conn& c, uint32_t idx, uint32_t qpn);
@@ -341,6 +358,12 @@ class Cm::Impl {
                        ListenId listener, bool p2p);
   void reject_req(const Address& from, const wire::Mad& mad, wire::RejReason reason,
                   std::span<const uint8_t> ari = {});
+  // A REQ or REP from `from` claims the (QPN, CA GUID) of connection old_idx: from that
+  // connection's peer it is stale and the connection is torn down; from elsewhere it is counted
+  // (StaleSpoofed) and logged, and the connection is left alone. Either way the caller answers
+  // it with REJ 10.
+  void stale_claim(uint32_t old_idx, const Address& from, uint32_t remote_qpn,
+                   std::string_view msg_name);
   void tear_down_stale(uint32_t idx, uint32_t remote_qpn);
   void act_rep_accept(engine::Conn& c, uint32_t idx, const Address& from, const wire::Mad& mad);
   void act_rej_connect(engine::Conn& c, uint32_t idx, const wire::Mad& mad);

@@ -77,6 +77,8 @@ std::string_view to_string(Error e) {
       return "unknown SIDR request";
     case Error::LimitReached:
       return "resource limit reached";
+    case Error::QueueFull:
+      return "the event queue is full";
   }
   return "?";
 }
@@ -135,6 +137,8 @@ std::string_view to_string(Drop d) {
       return "unsupported_mad";
     case Drop::LimitReached:
       return "limit_reached";
+    case Drop::StaleSpoofed:
+      return "stale_spoofed";
     case Drop::kCount:
       break;
   }

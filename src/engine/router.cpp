@@ -31,6 +31,22 @@ template <class M>
 uint64_t peek(const uint8_t* mad, const wire::Field<M>& f) {
   return wire::bits::get(mad + wire::kMadHeaderSize, f.byte, f.bit, f.width);
 }
+// The MAD status that answers a request we cannot decode (IBTA 13.4.7.1; Linux's
+// IB_MGMT_MAD_STATUS_*): Get and Set exist, but no CM attribute other than ClassPortInfo takes
+// them, so for those the method/attribute combination is what is unsupported.
+wire::MadStatus status_for(const wire::DecodeFailure& f) {
+  switch (f.error) {
+    case wire::DecodeError::ClassVersion:
+      return wire::MadStatus::BadVersion;
+    case wire::DecodeError::UnknownAttribute:
+      return wire::MadStatus::UnsupportedMethodAttr;
+    default:
+      break;
+  }
+  bool get_or_set = f.header.method == static_cast<uint8_t>(wire::Method::Get) ||
+                    f.header.method == static_cast<uint8_t>(wire::Method::Set);
+  return get_or_set ? wire::MadStatus::UnsupportedMethodAttr : wire::MadStatus::UnsupportedMethod;
+}
 // How many MADs ahead handle_mads starts the lookups: enough to cover a memory latency with the
 // work of the MADs in between.
 constexpr size_t kPrefetchAhead = 8;
@@ -100,6 +116,13 @@ void Cm::Impl::handle_mads(Time now, std::span<const Inbound> batch) {
 
 void Cm::Impl::handle_mad(Time now, const Address& from, std::span<const uint8_t> bytes) {
   handle_timeout(now);
+  if (auto full = lacks_room(kMadEvents, kMadTx)) {
+    // Refused unread, before any state change: to the protocol it is a MAD lost on the wire,
+    // which a retry (the sender's, or ours that it answers) brings back.
+    uint16_t attr = bytes.size() >= 18 ? wire::bits::be16(bytes.data() + 16) : 0;
+    count_drop(*full, wire::attr_name(attr), "output queue full: refused before processing");
+    return;
+  }
   const wire::Mad& mad = rx_;
   if (auto failure = wire::decode_into(bytes, rx_)) {
     const auto& f = *failure;
@@ -111,11 +134,7 @@ void Cm::Impl::handle_mad(Time now, const Address& from, std::span<const uint8_t
         f.error != wire::DecodeError::BaseVersion && f.error != wire::DecodeError::MgmtClass;
     if (header_ok && !is_response(f.header.method) &&
         f.header.method != static_cast<uint8_t>(wire::Method::Send)) {
-      auto status = f.error == wire::DecodeError::ClassVersion ? wire::MadStatus::BadVersion
-                    : f.error == wire::DecodeError::UnknownAttribute
-                        ? wire::MadStatus::UnsupportedMethodAttr
-                        : wire::MadStatus::UnsupportedMethod;
-      answer_status(from, f.header, status);
+      answer_status(from, f.header, status_for(f));
     }
     return;
   }
@@ -130,7 +149,7 @@ void Cm::Impl::handle_mad(Time now, const Address& from, std::span<const uint8_t
 
 void Cm::Impl::answer_status(const Address& from, const wire::MadHeader& h,
                              wire::MadStatus status) {
-  ++counters_.drop(Drop::UnsupportedMad);
+  // Not counted here: the caller has counted the MAD under its one drop reason.
   wire::MadBytes out{};
   wire::MadHeader r = h;
   r.method = static_cast<uint8_t>(wire::Method::GetResp);
@@ -153,6 +172,7 @@ void Cm::Impl::on_class_port_info(const Address& from, const wire::Mad& mad) {
     return;
   }
   if (method == wire::Method::Set) {
+    count_drop(Drop::UnsupportedMad, "ClassPortInfo", "Set is not supported: MAD status 0x000C");
     answer_status(from, mad.header, wire::MadStatus::UnsupportedMethodAttr);
     return;
   }
@@ -247,6 +267,19 @@ void Cm::Impl::on_cm_mad(const Address& from, const wire::Mad& mad) {
     count_drop(Drop::WrongSource, name, "from another address than the connection's peer");
     return;
   }
+  // A REQ or REP repeats what we know of the peer: its comm ID (REQ: by lookup), CA GUID (REQ:
+  // by lookup) and QPN. One that differs is not a duplicate of it.
+  if (const auto* req = std::get_if<wire::Req>(&msg); req && req->local_qpn != c.remote_qpn) {
+    count_drop(Drop::WrongSource, name, "a REQ of this connection from another QPN");
+    return;
+  }
+  if (const auto* rep = std::get_if<wire::Rep>(&msg);
+      rep && c.remote_id != 0 &&
+      (rep->local_comm_id != c.remote_id || rep->local_ca_guid != c.remote_guid ||
+       rep->local_qpn != c.remote_qpn)) {
+    count_drop(Drop::WrongSource, name, "comm ID, CA GUID or QPN does not match the connection");
+    return;
+  }
   if (in != Input::Req && in != Input::Rep && c.remote_id != 0) {
     uint32_t sender_id = std::visit(
         [](const auto& m) -> uint32_t {
@@ -254,10 +287,13 @@ void Cm::Impl::on_cm_mad(const Address& from, const wire::Mad& mad) {
           return 0;
         },
         msg);
-    // A REJ for our REQ may carry LocalCommID 0 (the peer never allocated one).
-    bool rej_without_id = in == Input::Rej && sender_id == 0;
-    if (sender_id != c.remote_id && !rej_without_id) {
-      count_drop(Drop::WrongSource, name, "remote comm ID does not match");
+    // A REJ with LocalCommID 0 answers a REQ without a connection behind it; once the peer has
+    // named its comm ID (REP) it is a late answer to an earlier REQ, such as the REJ 10 of a
+    // rebooted peer's REQ that its retry overtook, and must not end the connection since made.
+    if (sender_id != c.remote_id) {
+      count_drop(Drop::WrongSource, name,
+                 sender_id == 0 ? "REJ of an earlier REQ, after the peer's REP"
+                                : "remote comm ID does not match");
       return;
     }
   }

@@ -58,7 +58,8 @@ void Cm::Impl::on_sidr_req(const Address& from, const wire::Mad& mad) {
     if (sidr_in_.items[i].handle == h) break;
     sidr_in_order_.pop();
   }
-  // Kept for as long as the requester may still retry, so duplicates get the same answer.
+  // Kept for as long as the requester may still retry, so duplicates get the same answer. The
+  // SIDR_REQ does not say how the requester retries: this assumes it uses our Config's values.
   s.timer = timers_.arm(now_ + cfg_.sidr_timeout * (cfg_.sidr_retries + 2),
                         timer_cookie(TimerKind::SidrIn, idx));
   emit(ev::SidrReqReceived{s.handle, *listener, from, req});
@@ -118,7 +119,7 @@ void Cm::Impl::on_sidr_timer(TimerKind kind, uint32_t index) {
     if (s.retries_left > 0) {
       --s.retries_left;
       send_bytes(s.dest, tx_bufs_.items[s.tx], static_cast<uint16_t>(wire::AttrId::SidrReq), true);
-      s.timer = timers_.arm(now_ + cfg_.sidr_timeout, timer_cookie(TimerKind::SidrOut, index));
+      s.timer = timers_.arm(now_ + s.timeout, timer_cookie(TimerKind::SidrOut, index));
       return;
     }
     SidrId id = s.request_id;

@@ -53,10 +53,10 @@ TEST(Limits, IncomingReqBeyondTheConnectionLimitGetsRej3) {
   EXPECT_EQ(p.b.counters().drop(Drop::LimitReached), 1u);
 }
 
-TEST(Limits, FullTransmitAndEventQueuesDropAndCountInsteadOfGrowing) {
+TEST(Limits, FullTransmitAndEventQueuesRefuseInputInsteadOfGrowing) {
   Config c = config_of(1);
   c.max_pending_tx = 2;
-  c.max_pending_events = 1;
+  c.max_pending_events = 1;  // raised to 2: one MAD's worst case
   Cm cm(c);
   Pair p;
   std::vector<ConnId> ids;
@@ -69,22 +69,40 @@ TEST(Limits, FullTransmitAndEventQueuesDropAndCountInsteadOfGrowing) {
   int sent = 0;
   while (cm.poll_transmit()) ++sent;
   EXPECT_EQ(sent, 2);
-  // The dropped REQ is not lost for good: its retry timer sends it.
-  cm.handle_timeout(*cm.next_timeout());
-  EXPECT_GE(cm.counters().of(CountedMsg::Req).tx, 3u);
+  // The dropped REQ is not lost for good: its retry timer sends it. The retries find room for
+  // two; the third timer waits until those are drained.
+  const Time retry_at = *cm.next_timeout();
+  cm.handle_timeout(retry_at);
+  EXPECT_EQ(cm.counters().of(CountedMsg::Req).tx, 4u);
+  EXPECT_EQ(cm.counters().timers_held, 1u);
+  while (cm.poll_transmit()) {
+  }
+  cm.handle_timeout(retry_at);
+  EXPECT_EQ(cm.counters().of(CountedMsg::Req).tx, 5u);
+  EXPECT_EQ(cm.counters().of(CountedMsg::Req).tx_retries, 3u);
+  while (cm.poll_transmit()) {
+  }
 
-  // Events: a REJ for each of the three REQs makes three events; the queue holds one.
-  for (uint32_t i = 0; i < 3; ++i) {
+  // Events: a REJ for each of the three REQs. The first is taken; while its event waits, the
+  // queue has no room for the two a MAD may emit, so the others are refused unprocessed.
+  auto rej_for = [&](uint32_t i) {
     wire::Rej r;
     r.local_comm_id = 0x77 + i;
     r.remote_comm_id = ids[i];
     r.reason = wire::RejReason::ConsumerDefined;
     r.message_rejected = wire::MsgRef::Req;
     cm.handle_mad(Time{0}, addr_of(2), wire::encode(wire::make_mad(r, i)));
-  }
+  };
+  for (uint32_t i = 0; i < 3; ++i) rej_for(i);
   EXPECT_EQ(cm.counters().drop(Drop::EventQueueFull), 2u);
+  EXPECT_FALSE(cm.state(ids[0]).has_value());
+  EXPECT_EQ(cm.state(ids[1]), State::ReqSent);
+  EXPECT_EQ(cm.state(ids[2]), State::ReqSent);
   EXPECT_TRUE(cm.poll_event().has_value());
   EXPECT_FALSE(cm.poll_event().has_value());
+  rej_for(1);  // drained: taken
+  EXPECT_FALSE(cm.state(ids[1]).has_value());
+  EXPECT_EQ(cm.counters().drop(Drop::EventQueueFull), 2u);
 }
 
 TEST(CommIds, UniqueAndNotGuessableFromEarlierOnes) {

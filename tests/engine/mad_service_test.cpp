@@ -25,28 +25,59 @@ TEST(MadService, ClassPortInfoGetIsAnsweredWithGetResp) {
   EXPECT_EQ(p.in_flight.front().to, p.a.config().local);
 }
 
-TEST(MadService, ClassPortInfoSetGetsUnsupportedStatus) {
+namespace {
+// The MAD status of the one answer to `bytes`, or -1 if there is not exactly one GetResp.
+int answered_status(Pair& p, const wire::MadBytes& bytes) {
+  p.b.handle_mad(p.now, p.a.config().local, bytes);
+  p.collect();
+  if (p.in_flight.size() != 1 || p.in_flight.front().bytes[3] != 0x81) return -1;
+  const auto& b = p.in_flight.front().bytes;
+  return b[4] << 8 | b[5];
+}
+}  // namespace
+
+TEST(MadService, ClassPortInfoSetGetsUnsupportedMethodAttributeStatus) {
   Pair p;
   wire::Mad set{wire::MadHeader{}, wire::ClassPortInfo{}};
   set.header.method = static_cast<uint8_t>(wire::Method::Set);
-  p.b.handle_mad(p.now, p.a.config().local, wire::encode(set));
-  p.collect();
-  ASSERT_EQ(p.in_flight.size(), 1u);
-  auto bytes = p.in_flight.front().bytes;
-  EXPECT_EQ(bytes[3], 0x81);  // GetResp
-  EXPECT_EQ(bytes[4] << 8 | bytes[5], static_cast<int>(wire::MadStatus::UnsupportedMethodAttr));
+  EXPECT_EQ(answered_status(p, wire::encode(set)), 0x000C);
+  EXPECT_EQ(p.b.counters().drop(Drop::UnsupportedMad), 1u);
+  EXPECT_EQ(p.b.counters().total_drops(), 1u);
 }
 
-TEST(MadService, GetOfACmAttributeGetsUnsupportedMethodStatus) {
+// Get and Set exist, but no CM attribute except ClassPortInfo takes them: the method/attribute
+// combination is unsupported (0x000C, IB_MGMT_MAD_STATUS_UNSUPPORTED_METHOD_ATTRIB).
+TEST(MadService, GetOrSetOfACmAttributeGetsUnsupportedMethodAttributeStatus) {
+  for (uint8_t method : {uint8_t{0x01}, uint8_t{0x02}}) {
+    Pair p;
+    auto mad = wire::encode(wire::make_mad(wire::Rtu{}, 3));
+    mad[3] = method;
+    EXPECT_EQ(answered_status(p, mad), 0x000C) << int{method};
+    EXPECT_EQ(p.b.counters().drop(Drop::Method), 1u);
+    EXPECT_EQ(p.b.counters().total_drops(), 1u);  // counted once, under its decode reason
+  }
+}
+
+// A method management classes do not define for the CM at all is the method itself unsupported
+// (0x0008, IB_MGMT_MAD_STATUS_UNSUPPORTED_METHOD).
+TEST(MadService, AnotherMethodGetsUnsupportedMethodStatus) {
   Pair p;
   auto mad = wire::encode(wire::make_mad(wire::Rtu{}, 3));
-  mad[3] = 0x01;  // Get RTU: not a thing
-  p.b.handle_mad(p.now, p.a.config().local, mad);
-  p.collect();
-  ASSERT_EQ(p.in_flight.size(), 1u);
-  EXPECT_EQ(p.in_flight.front().bytes[3], 0x81);
-  EXPECT_NE(p.in_flight.front().bytes[4] << 8 | p.in_flight.front().bytes[5], 0);
+  mad[3] = 0x05;  // GetTable
+  EXPECT_EQ(answered_status(p, mad), 0x0008);
   EXPECT_EQ(p.b.counters().drop(Drop::Method), 1u);
+  EXPECT_EQ(p.b.counters().total_drops(), 1u);
+}
+
+TEST(MadService, GetOfAnUnknownAttributeGetsUnsupportedMethodAttributeStatus) {
+  Pair p;
+  auto mad = wire::encode(wire::make_mad(wire::Rtu{}, 3));
+  mad[3] = 0x01;
+  mad[16] = 0x00;
+  mad[17] = 0x40;  // no CM attribute
+  EXPECT_EQ(answered_status(p, mad), 0x000C);
+  EXPECT_EQ(p.b.counters().drop(Drop::UnknownAttribute), 1u);
+  EXPECT_EQ(p.b.counters().total_drops(), 1u);
 }
 
 TEST(MadService, WrongClassVersionGetIsAnsweredBadVersion) {
@@ -58,8 +89,9 @@ TEST(MadService, WrongClassVersionGetIsAnsweredBadVersion) {
   p.b.handle_mad(p.now, p.a.config().local, bytes);
   p.collect();
   ASSERT_EQ(p.in_flight.size(), 1u);
-  EXPECT_EQ(p.in_flight.front().bytes[4] << 8 | p.in_flight.front().bytes[5],
-            static_cast<int>(wire::MadStatus::BadVersion));
+  EXPECT_EQ(p.in_flight.front().bytes[4] << 8 | p.in_flight.front().bytes[5], 0x0004);
+  EXPECT_EQ(p.b.counters().drop(Drop::ClassVersion), 1u);
+  EXPECT_EQ(p.b.counters().total_drops(), 1u);
 }
 
 TEST(MadService, GarbageIsCountedAndChangesNothing) {

@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <optional>
+#include <vector>
+
 #include "engine/pair.h"
 
 using namespace ibcm;
@@ -94,4 +97,67 @@ TEST(Sidr, UnansweredRequestIsRetriedThenTimesOut) {
   EXPECT_EQ(to->id, *id);
   EXPECT_EQ(p.a.counters().of(CountedMsg::SidrReq).tx, 1u + p.a.config().sidr_retries);
   EXPECT_EQ(p.a.sidr_count(), 0u);
+}
+
+namespace {
+// When each SIDR_REQ of one unanswered request goes out, and when sidr_timeout comes, as offsets
+// from the request.
+struct SidrSchedule {
+  std::vector<Time> sends;
+  std::optional<Time> timed_out;
+};
+SidrSchedule unanswered(const SidrParams& sp, std::optional<uint8_t> config_retries = {}) {
+  Config c = config_of(1);
+  if (config_retries) c.sidr_retries = *config_retries;
+  Cm cm(c);
+  SidrSchedule s;
+  auto id = cm.sidr_request(Time{0}, sp);
+  EXPECT_TRUE(id.has_value());
+  for (int i = 0; i < 100; ++i) {
+    Time now = i == 0 ? Time{0} : cm.next_timeout().value_or(Time::max());
+    if (now == Time::max()) break;
+    cm.handle_timeout(now);
+    while (cm.poll_transmit()) s.sends.push_back(now);
+    while (auto e = cm.poll_event())
+      if (auto* t = std::get_if<ev::SidrTimeout>(&*e); t && t->id == *id) s.timed_out = now;
+  }
+  return s;
+}
+}  // namespace
+
+TEST(Sidr, RetriesUseTheConfigsIntervalByDefault) {
+  SidrParams sp;
+  sp.service_id = 0x2222;
+  sp.dest = addr_of(9);
+  auto s = unanswered(sp);
+  using std::chrono::milliseconds;
+  EXPECT_EQ(s.sends, (std::vector<Time>{milliseconds(0), milliseconds(500), milliseconds(1000),
+                                        milliseconds(1500)}));
+  EXPECT_EQ(s.timed_out, Time{milliseconds(2000)});
+}
+
+TEST(Sidr, EachRequestCanSetItsOwnTimeoutAndRetries) {
+  SidrParams sp;
+  sp.service_id = 0x2222;
+  sp.dest = addr_of(9);
+  sp.timeout = std::chrono::milliseconds(120);
+  sp.max_retries = 2;
+  auto s = unanswered(sp, /*config_retries=*/7);
+  using std::chrono::milliseconds;
+  EXPECT_EQ(s.sends, (std::vector<Time>{milliseconds(0), milliseconds(120), milliseconds(240)}));
+  EXPECT_EQ(s.timed_out, Time{milliseconds(360)});
+
+  sp.max_retries = 0;  // one try only
+  s = unanswered(sp);
+  EXPECT_EQ(s.sends, (std::vector<Time>{milliseconds(0)}));
+  EXPECT_EQ(s.timed_out, Time{milliseconds(120)});
+}
+
+TEST(Sidr, ANonPositiveTimeoutIsRefused) {
+  Cm cm(config_of(1));
+  SidrParams sp;
+  sp.dest = addr_of(9);
+  sp.timeout = Time{0};
+  EXPECT_EQ(cm.sidr_request(Time{0}, sp).error(), Error::InvalidArgument);
+  EXPECT_EQ(cm.sidr_count(), 0u);
 }

@@ -59,7 +59,8 @@ class Cm {
   void handle_mads(Time now, std::span<const Inbound> batch);
   // Runs every timer due at `now` (retransmissions, MRA waits, TIMEWAIT).
   void handle_timeout(Time now);
-  // When handle_timeout should next be called; nullopt when no timer is armed.
+  // When handle_timeout should next be called; nullopt when no timer is armed. In the past when
+  // due timers are waiting for room in the output queues: drain them, then call it again.
   std::optional<Time> next_timeout() const;
 
   // --- output ---
@@ -86,7 +87,8 @@ class Cm {
   // Sends MRA for the REQ, REP or LAP we received and have not answered yet.
   Status send_mra(Time now, ConnId c, uint8_t service_timeout,
                   std::span<const uint8_t> private_data = {});
-  // Sends RTU after a REP (REP_RCVD or MRA_REP_SENT): the connection is ESTABLISHED.
+  // Sends RTU after a REP (REP_RCVD or MRA_REP_SENT): the connection is ESTABLISHED. This and
+  // establish() emit `established`: with no room for it they fail with QueueFull, changing nothing.
   Status send_rtu(Time now, ConnId c, std::span<const uint8_t> private_data = {});
   // Communication established: data arrived before the RTU (passive side, REP_SENT).
   Status establish(Time now, ConnId c);

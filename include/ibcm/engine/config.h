@@ -30,7 +30,8 @@ struct Config {
   uint8_t max_cm_retries = 15;
   // Service timeout we advertise in an MRA (exponent).
   uint8_t mra_service_timeout = 24;
-  // SIDR: how long to wait for a SIDR_REP per try, and how many retries.
+  // SIDR: how long to wait for a SIDR_REP per try, and how many retries, unless the request
+  // sets its own (SidrParams).
   Time sidr_timeout = std::chrono::milliseconds(500);
   uint8_t sidr_retries = 3;
 
@@ -44,6 +45,8 @@ struct Config {
   HalfOpenFull half_open_full = HalfOpenFull::EvictOldest;
   uint32_t max_listeners = 1u << 16;
   uint32_t max_sidr = 1u << 16;  // SIDR requests kept, each direction (incoming: oldest evicted)
+  // Output queue bounds (at least 2 each). Input that could not put all it produces in them is
+  // refused or held before it changes anything, so no event is lost (docs/engine.md).
   uint32_t max_pending_tx = 1u << 20;  // MADs waiting in poll_transmit
   uint32_t max_pending_events = 1u << 20;
 

@@ -44,10 +44,17 @@ enum class Drop : uint8_t {
   WrongRemoteQpn,     // DREQ whose RemoteQPN is not our QPN
   DuplicateDropped,   // a duplicate that needs no answer
   PeerToPeerLost,     // a peer-to-peer REQ from the side that becomes passive
-  TxQueueFull,        // max_pending_tx reached: a MAD was not queued
-  EventQueueFull,     // max_pending_events reached: an event was not queued
-  UnsupportedMad,     // answered with a MAD status instead of being processed
-  LimitReached,       // a configured resource limit (REJ 3 / SIDR rejected was sent)
+  // max_pending_tx reached: a MAD we send was not queued (its retry, or the peer's, sends it
+  // again), or a received MAD was refused unprocessed for want of room for its answers
+  TxQueueFull,
+  // max_pending_events reached: a received MAD was refused unprocessed, before any state change
+  // (events themselves are never dropped; the sender's retry brings the MAD back)
+  EventQueueFull,
+  UnsupportedMad,  // answered with a MAD status instead of being processed
+  LimitReached,    // a configured resource limit (REJ 3 / SIDR rejected was sent)
+  // a REQ or REP claiming the QPN and CA GUID of a connection we hold, from a GID that is not that
+  // connection's peer: REJ 10, and the connection is left alone
+  StaleSpoofed,
   kCount,
 };
 std::string_view to_string(Drop d);
@@ -67,6 +74,9 @@ struct Counters {
   uint64_t half_open_evicted = 0;  // oldest half-open connections ended to admit a new REQ
   uint64_t sidr_evicted = 0;       // oldest incoming SIDR entries dropped to admit a new SIDR_REQ
   uint64_t class_port_info_answered = 0;
+  // handle_timeout calls that left due timers armed because an output queue was full (they run
+  // once the queues are drained)
+  uint64_t timers_held = 0;
 
   MsgCounters& of(CountedMsg m) { return msg[static_cast<size_t>(m)]; }
   const MsgCounters& of(CountedMsg m) const { return msg[static_cast<size_t>(m)]; }

@@ -58,6 +58,11 @@ struct SidrParams {
   Address dest;
   uint16_t pkey = 0xFFFF;
   std::span<const uint8_t> private_data;  // <= 216 bytes
+  // How long to wait for the SIDR_REP per try (> 0), and how many times to send the SIDR_REQ
+  // again before sidr_timeout, as Linux's ib_cm_sidr_req_param timeout_ms / max_cm_retries.
+  // Unset: Config::sidr_timeout and Config::sidr_retries.
+  std::optional<Time> timeout;
+  std::optional<uint8_t> max_retries;
 };
 
 struct SidrReplyParams {

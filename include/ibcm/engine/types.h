@@ -79,6 +79,7 @@ enum class Error : uint8_t {
   UnknownListener,
   UnknownSidr,
   LimitReached,  // a configured resource limit
+  QueueFull,     // the event queue has no room for the call's event: drain poll_event(), retry
 };
 std::string_view to_string(Error e);
 
