@@ -53,9 +53,6 @@ constexpr size_t kMaxOps = 512;  // per input
 constexpr size_t kMaxInFlight = 256;
 constexpr int kMaxTimerRuns = 200000;
 
-constexpr uint64_t kServices[] = {0x1234, 0x0000000001061c06 /* rdma_cm TCP 7174 */,
-                                  0x0000000001111c06 /* rdma_cm UDP 7174 */, 0x1235};
-constexpr uint32_t kQpns[] = {0x100, 0x101, 0x200, 0x201, 0x123, 0, 0x1000000};
 constexpr uint64_t kLinuxGuid = 0x505400fffe123456;
 
 Address address_of(int n) {

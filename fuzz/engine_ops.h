@@ -51,6 +51,11 @@ enum class Op : uint8_t {
   kCount,
 };
 
+// The service IDs and QPNs that argument bytes select from (modulo their count).
+constexpr uint64_t kServices[] = {0x1234, 0x0000000001061c06 /* rdma_cm TCP 7174 */,
+                                  0x0000000001111c06 /* rdma_cm UDP 7174 */, 0x1235};
+constexpr uint32_t kQpns[] = {0x100, 0x101, 0x200, 0x201, 0x123, 0, 0x1000000};
+
 constexpr size_t kMadBytes = 256;
 constexpr std::array<uint16_t, static_cast<size_t>(Op::kCount)> kArgBytes = {
     1,              // Deliver: [index]

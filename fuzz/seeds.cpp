@@ -5,7 +5,8 @@
 // - encoded messages of every type with random field values, alone and framed as RoCEv2 over
 //   IPv4 and IPv6;
 // - for the engine: scripted runs (handshake, disconnect, REJ, MRA, LAP/APR, SIDR, peer-to-peer,
-//   a rebooted peer, lost messages) and each Linux MAD fed to a listening CM.
+//   a rebooted peer, lost messages), each Linux MAD fed to a listening CM, and the simulator's
+//   scenarios (`ibcm sim --all`) recorded as inputs that replay their MAD sequences.
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -17,6 +18,7 @@
 #include "ibcm/wire/mad.h"
 #include "ibcm/wire/pcap.h"
 #include "ibcm/wire/roce.h"
+#include "scenario_seeds.h"
 #include "wire/testkit.h"
 
 using namespace ibcm::wire;
@@ -164,6 +166,17 @@ void engine_scripts(const fs::path& dir) {
   }
 }
 
+void scenarios(const fs::path& dir) {
+  for (const auto& s : ibcm::fuzz::scenario_seeds()) {
+    if (s.input.empty()) {
+      std::fprintf(stderr, "fuzz_seeds: scenario %s not recorded: %s\n", s.name.c_str(),
+                   s.why_not.c_str());
+      std::exit(1);
+    }
+    put(dir, "scenario-" + s.name, s.input);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -176,6 +189,7 @@ int main(int argc, char** argv) {
   from_captures(argv[1], out);
   encoded_messages(out);
   engine_scripts(out / "engine");
+  scenarios(out / "engine");
   std::printf("fuzz_seeds: %d seed files in %s\n", written, out.c_str());
   return 0;
 }
