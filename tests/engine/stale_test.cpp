@@ -179,13 +179,8 @@ void expect_torn_down(Subject& x, State s, wire::MsgRef rejected, size_t events_
   const std::vector<Event> events(x.events().begin() + static_cast<long>(events_before),
                                   x.events().end());
   auto stale = p.events_of<ev::StaleConnection>(events);
-  // DREQ_SENT: the committed engine does not tell the consumer (docs/engine.md says it is told
-  // in every state); at most once is asserted until that is settled.
-  if (s == State::DreqSent) {
-    EXPECT_LE(stale.size(), 1u);
-  } else {
-    ASSERT_EQ(stale.size(), 1u);
-  }
+  // Told once, in every state (DREQ_SENT included: its DREQ is already on its way).
+  ASSERT_EQ(stale.size(), 1u);
   for (const auto& e : stale) {
     EXPECT_EQ(e.conn, x.self);
     EXPECT_EQ(e.remote_qpn, x.peer_qpn);
