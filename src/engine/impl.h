@@ -197,6 +197,8 @@ class Cm::Impl {
   // input
   void handle_mad(Time now, const Address& from, std::span<const uint8_t> bytes);
   void handle_mads(Time now, std::span<const Inbound> batch);
+  // One MAD at the current time (now_): decode, count, route.
+  void read_mad(const Address& from, std::span<const uint8_t> bytes);
   // Starts loading the table slots the MAD will look up (its bytes are not validated yet).
   void prefetch_lookups(std::span<const uint8_t> bytes);
   void handle_timeout(Time now);

@@ -26,11 +26,10 @@ constexpr wire::Field<M> field(std::string_view name) {
     if (f.name == name) return f;
   throw "no such field";  // not a constant expression: a compile error
 }
-// That field's value in a MAD's bytes.
-template <class M>
-uint64_t peek(const uint8_t* mad, const wire::Field<M>& f) {
-  return wire::bits::get(mad + wire::kMadHeaderSize, f.byte, f.bit, f.width);
-}
+// Field F of message M in a MAD's bytes (F: a constexpr wire::Field<M>, as field() gives).
+#define IBCM_PEEK(M, F, mad)                                                     \
+  (wire::bits::get_fixed<(F).byte, (F).bit, (F).width, wire::Schema<M>::region>( \
+      (mad) + wire::kMadHeaderSize))
 // The MAD status that answers a request we cannot decode (IBTA 13.4.7.1; Linux's
 // IB_MGMT_MAD_STATUS_*): Get and Set exist, but no CM attribute other than ClassPortInfo takes
 // them, so for those the method/attribute combination is what is unsupported.
@@ -61,8 +60,10 @@ void Cm::Impl::prefetch_lookups(std::span<const uint8_t> bytes) {
       static constexpr auto id = field<wire::Req>("LocalCommID");
       static constexpr auto guid = field<wire::Req>("LocalCAGUID");
       static constexpr auto qpn = field<wire::Req>("LocalQPN");
-      by_remote_.prefetch(RemoteKey{static_cast<uint32_t>(peek(b, id)), peek(b, guid)});
-      by_rqpn_.prefetch(QpKey{static_cast<uint32_t>(peek(b, qpn)), peek(b, guid)});
+      by_remote_.prefetch(RemoteKey{static_cast<uint32_t>(IBCM_PEEK(wire::Req, id, b)),
+                                    IBCM_PEEK(wire::Req, guid, b)});
+      by_rqpn_.prefetch(QpKey{static_cast<uint32_t>(IBCM_PEEK(wire::Req, qpn, b)),
+                              IBCM_PEEK(wire::Req, guid, b)});
       return;
     }
     case wire::AttrId::Rep: {
@@ -71,9 +72,11 @@ void Cm::Impl::prefetch_lookups(std::span<const uint8_t> bytes) {
       static constexpr auto id = field<wire::Rep>("LocalCommID");
       static constexpr auto guid = field<wire::Rep>("LocalCAGUID");
       static constexpr auto qpn = field<wire::Rep>("LocalQPN");
-      by_local_.prefetch(static_cast<uint32_t>(peek(b, ours)));
-      by_rqpn_.prefetch(QpKey{static_cast<uint32_t>(peek(b, qpn)), peek(b, guid)});
-      by_remote_.prefetch(RemoteKey{static_cast<uint32_t>(peek(b, id)), peek(b, guid)});
+      by_local_.prefetch(static_cast<uint32_t>(IBCM_PEEK(wire::Rep, ours, b)));
+      by_rqpn_.prefetch(QpKey{static_cast<uint32_t>(IBCM_PEEK(wire::Rep, qpn, b)),
+                              IBCM_PEEK(wire::Rep, guid, b)});
+      by_remote_.prefetch(RemoteKey{static_cast<uint32_t>(IBCM_PEEK(wire::Rep, id, b)),
+                                    IBCM_PEEK(wire::Rep, guid, b)});
       return;
     }
     case wire::AttrId::Mra:
@@ -91,7 +94,7 @@ void Cm::Impl::prefetch_lookups(std::span<const uint8_t> bytes) {
                     field<wire::Drep>("RemoteCommID").byte == ours.byte &&
                     field<wire::Lap>("RemoteCommID").byte == ours.byte &&
                     field<wire::Apr>("RemoteCommID").byte == ours.byte);
-      by_local_.prefetch(static_cast<uint32_t>(peek(b, ours)));
+      by_local_.prefetch(static_cast<uint32_t>(IBCM_PEEK(wire::Rtu, ours, b)));
       return;
     }
     default:
@@ -108,14 +111,21 @@ void Cm::Impl::handle_mads(Time now, std::span<const Inbound> batch) {
       ++reqs;
   for (uint32_t k = 1; k <= reqs; ++k) by_local_.prefetch(ids_.peek(k));
   for (size_t i = 0; i < batch.size() && i < kPrefetchAhead; ++i) prefetch_lookups(batch[i].mad);
+  // One clock for the whole batch: the timers due by `now` run before its first MAD, as they
+  // would before each (a MAD never makes a timer due sooner than its own time).
+  handle_timeout(now);
   for (size_t i = 0; i < batch.size(); ++i) {
     if (i + kPrefetchAhead < batch.size()) prefetch_lookups(batch[i + kPrefetchAhead].mad);
-    handle_mad(now, batch[i].from, batch[i].mad);
+    read_mad(batch[i].from, batch[i].mad);
   }
 }
 
 void Cm::Impl::handle_mad(Time now, const Address& from, std::span<const uint8_t> bytes) {
   handle_timeout(now);
+  read_mad(from, bytes);
+}
+
+void Cm::Impl::read_mad(const Address& from, std::span<const uint8_t> bytes) {
   if (auto full = lacks_room(kMadEvents, kMadTx)) {
     // Refused unread, before any state change: to the protocol it is a MAD lost on the wire,
     // which a retry (the sender's, or ours that it answers) brings back.

@@ -1,7 +1,10 @@
 // Big-endian bit fields with IBTA numbering (bit 0 = most significant bit of the byte).
 #pragma once
 
+#include <bit>
 #include <cstdint>
+#include <cstring>
+#include <type_traits>
 
 namespace ibcm::wire::bits {
 
@@ -24,6 +27,79 @@ inline void put(uint8_t* region, uint32_t byte, uint32_t bit, uint32_t width, ui
   for (uint32_t i = nbytes; i-- > 0;) {
     region[byte + i] = static_cast<uint8_t>(word);
     word >>= 8;
+  }
+}
+
+// A big-endian word of N = 1, 2, 4 or 8 bytes at p, any alignment: one load (and a byte swap on
+// little-endian hosts) where the loops above take a load and a shift per byte.
+template <uint32_t N>
+inline uint64_t load_be(const uint8_t* p) {
+  if constexpr (N == 1) {
+    return *p;
+  } else {
+    using Word =
+        std::conditional_t<N == 2, uint16_t, std::conditional_t<N == 4, uint32_t, uint64_t>>;
+    static_assert(sizeof(Word) == N);
+    Word w;
+    std::memcpy(&w, p, N);
+    if constexpr (std::endian::native == std::endian::little) {
+      if constexpr (N == 2) w = __builtin_bswap16(w);
+      if constexpr (N == 4) w = __builtin_bswap32(w);
+      if constexpr (N == 8) w = __builtin_bswap64(w);
+    }
+    return w;
+  }
+}
+template <uint32_t N>
+inline void store_be(uint8_t* p, uint64_t v) {
+  if constexpr (N == 1) {
+    *p = static_cast<uint8_t>(v);
+  } else {
+    using Word =
+        std::conditional_t<N == 2, uint16_t, std::conditional_t<N == 4, uint32_t, uint64_t>>;
+    auto w = static_cast<Word>(v);
+    if constexpr (std::endian::native == std::endian::little) {
+      if constexpr (N == 2) w = __builtin_bswap16(w);
+      if constexpr (N == 4) w = __builtin_bswap32(w);
+      if constexpr (N == 8) w = __builtin_bswap64(w);
+    }
+    std::memcpy(p, &w, N);
+  }
+}
+
+// get and put for a field whose place is known at compile time (the codec's tables are
+// constexpr), in a region of Region bytes: the field is read or written as the one word of 1, 2,
+// 4 or 8 bytes that covers it, where that word stays inside the region; else byte by byte.
+template <uint32_t Byte, uint32_t Bit, uint32_t Width>
+struct FixedField {
+  static constexpr uint32_t kBytes = (Bit + Width + 7) / 8;
+  static constexpr uint32_t kWord = kBytes <= 1 ? 1 : kBytes <= 2 ? 2 : kBytes <= 4 ? 4 : 8;
+  static constexpr uint32_t kShift = kWord * 8 - Bit - Width;
+  static constexpr uint64_t kMask = Width == 64 ? ~uint64_t{0} : (uint64_t{1} << Width) - 1;
+  static_assert(kBytes <= 8, "a number field lies within 8 bytes");
+};
+
+template <uint32_t Byte, uint32_t Bit, uint32_t Width, uint32_t Region>
+inline uint64_t get_fixed(const uint8_t* region) {
+  using F = FixedField<Byte, Bit, Width>;
+  if constexpr (Byte + F::kWord > Region) {
+    return get(region, Byte, Bit, Width);
+  } else {
+    return (load_be<F::kWord>(region + Byte) >> F::kShift) & F::kMask;
+  }
+}
+
+template <uint32_t Byte, uint32_t Bit, uint32_t Width, uint32_t Region>
+inline void put_fixed(uint8_t* region, uint64_t v) {
+  using F = FixedField<Byte, Bit, Width>;
+  if constexpr (Byte + F::kWord > Region) {
+    put(region, Byte, Bit, Width, v);
+  } else if constexpr (Bit == 0 && Width == F::kWord * 8) {
+    store_be<F::kWord>(region + Byte, v);  // the word is the field: nothing to keep
+  } else {
+    uint64_t word = load_be<F::kWord>(region + Byte);
+    word = (word & ~(F::kMask << F::kShift)) | ((v & F::kMask) << F::kShift);
+    store_be<F::kWord>(region + Byte, word);
   }
 }
 

@@ -11,23 +11,13 @@ namespace ibcm::wire {
 namespace {
 
 // The field tables are constexpr, so each field is coded with its byte, bit and width as
-// constants and its accessor inlined: one unrolled sequence of loads and stores per message type.
-template <uint32_t Byte, uint32_t Bit, uint32_t Width>
-inline void put_number(uint8_t* region, uint64_t v) {
-  if constexpr (Bit == 0 && Width % 8 == 0) {
-    // Whole bytes: no neighbouring field shares them, so store without reading.
-    for (uint32_t i = 0; i < Width / 8; ++i)
-      region[Byte + i] = static_cast<uint8_t>(v >> (Width - 8 - 8 * i));
-  } else {
-    bits::put(region, Byte, Bit, Width, v);
-  }
-}
-
+// constants and its accessor inlined: one unrolled sequence of word loads and stores per message
+// type (bits::get_fixed / put_fixed).
 template <class M, size_t I>
 inline void encode_field(const M& m, uint8_t* region) {
   constexpr Field<M> f = Schema<M>::fields[I];
   if constexpr (f.is_number()) {
-    put_number<f.byte, f.bit, f.width>(region, f.get(m));
+    bits::put_fixed<f.byte, f.bit, f.width, Schema<M>::region>(region, f.get(m));
   } else {
     std::memcpy(region + f.byte, f.bytes(m).data(), f.width / 8);
   }
@@ -37,7 +27,7 @@ template <class M, size_t I>
 inline void decode_field(const uint8_t* region, M& m) {
   constexpr Field<M> f = Schema<M>::fields[I];
   if constexpr (f.is_number()) {
-    f.set(m, bits::get(region, f.byte, f.bit, f.width));
+    f.set(m, bits::get_fixed<f.byte, f.bit, f.width, Schema<M>::region>(region));
   } else {
     std::memcpy(f.mutable_bytes(m).data(), region + f.byte, f.width / 8);
   }
@@ -66,7 +56,12 @@ bool decode_body(uint16_t attr_id, const uint8_t* data, Message& out) {
   if constexpr (I < std::variant_size_v<Message>) {
     using M = std::variant_alternative_t<I, Message>;
     if (attr_id == static_cast<uint16_t>(Schema<M>::attr)) {
-      decode_fields(data, out.emplace<M>());
+      // Every member is a schema field and every field is written, so a message of the same
+      // type (a batch of REQs, then of RTUs) is decoded over in place, without clearing it first.
+      if (M* same = std::get_if<M>(&out))
+        decode_fields(data, *same);
+      else
+        decode_fields(data, out.emplace<M>());
       return true;
     }
     return decode_body<I + 1>(attr_id, data, out);

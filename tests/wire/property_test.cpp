@@ -123,6 +123,21 @@ TYPED_TEST(MessageProperty, EncodeDecodeRoundTrip) {
   });
 }
 
+// decode_into a Mad that already holds an M (the engine reuses one Mad for every MAD it reads, and
+// decodes a message of the type it holds over in place) gives what decode() of the new bytes alone
+// gives: nothing of the old message is left behind.
+TYPED_TEST(MessageProperty, DecodeIntoAMadHoldingTheSameMessageLeavesNothingOfIt) {
+  for_each_seed(this->salt(), [](std::mt19937_64& rng) {
+    const MadBytes first = encode(TestFixture::random_mad(rng, /*clamp=*/true));
+    const MadBytes second = encode(TestFixture::random_mad(rng, /*clamp=*/true));
+    Mad reused{MadHeader{}, Rtu{}};
+    ASSERT_FALSE(decode_into(first, reused).has_value());
+    ASSERT_NE(reused, *decode(second));  // random messages differ: the test can fail
+    ASSERT_FALSE(decode_into(second, reused).has_value());
+    EXPECT_EQ(reused, *decode(second));
+  });
+}
+
 // Any 256 bytes with a valid header and lengths decode, and encode back to the same bytes with
 // the reserved bits zeroed.
 TYPED_TEST(MessageProperty, DecodeEncodeOfRandomBytesZeroesOnlyReservedBits) {
