@@ -118,15 +118,15 @@ const Conn* Cm::Impl::find(ConnId id) const {
 }
 
 uint32_t Cm::Impl::new_conn() {
-  uint32_t id;
-  do {
-    id = ids_.next();
-  } while (id == 0 || by_local_.find(id));
   uint32_t idx = conns_.alloc();
   if (setup_.size() < conns_.items.size()) setup_.resize(conns_.items.size());
   setup_[idx] = Setup{};
-  conns_.items[idx].local_id = id;
-  by_local_.insert(id, idx);
+  Conn& c = conns_.items[idx];
+  // An ID comes back only after 2^32 others (comm_id.h), and then insert refuses it while the
+  // connection that has it lives; 0 means "no connection" on the wire.
+  do {
+    c.local_id = ids_.next();
+  } while (c.local_id == 0 || !by_local_.insert(c.local_id, idx));
   // With a million connections every table access is a cache miss: start loading the next
   // connection's slot now.
   by_local_.prefetch(ids_.peek());
@@ -135,19 +135,24 @@ uint32_t Cm::Impl::new_conn() {
 
 void Cm::Impl::free_conn(uint32_t idx) {
   Conn& c = conns_.items[idx];
-  // Four independent cache misses with many connections: let them overlap.
-  by_local_.prefetch(c.local_id);
-  if (c.in_remote_map) by_remote_.prefetch(RemoteKey{c.remote_id, c.remote_guid});
-  if (c.in_rqpn_map) by_rqpn_.prefetch(QpKey{c.remote_qpn, c.remote_guid});
-  if (c.in_lqpn_map) by_lqpn_.prefetch(c.local_qpn);
+  // Four independent cache misses with many connections: let them overlap. Each key is hashed
+  // once, for its prefetch and its erase.
+  const uint64_t h_local = by_local_.hash(c.local_id);
+  const uint64_t h_remote = c.in_remote_map ? by_remote_.hash({c.remote_id, c.remote_guid}) : 0;
+  const uint64_t h_rqpn = c.in_rqpn_map ? by_rqpn_.hash({c.remote_qpn, c.remote_guid}) : 0;
+  const uint64_t h_lqpn = c.in_lqpn_map ? by_lqpn_.hash(c.local_qpn) : 0;
+  by_local_.prefetch_hashed(h_local);
+  if (c.in_remote_map) by_remote_.prefetch_hashed(h_remote);
+  if (c.in_rqpn_map) by_rqpn_.prefetch_hashed(h_rqpn);
+  if (c.in_lqpn_map) by_lqpn_.prefetch_hashed(h_lqpn);
   disarm(c);
   release_tx(c);
   if (c.half_open) half_open_remove(c);
-  if (c.in_remote_map) by_remote_.erase(RemoteKey{c.remote_id, c.remote_guid}, idx);
-  forget_remote_qpn(c, idx);
-  unbind_local_qpn(c, idx);
+  if (c.in_remote_map) by_remote_.erase_hashed(h_remote, idx);
+  if (c.in_rqpn_map) by_rqpn_.erase_hashed(h_rqpn, idx);
+  if (c.in_lqpn_map) by_lqpn_.erase_hashed(h_lqpn, idx);
   if (c.p2p) remove_p2p(idx);
-  by_local_.erase(c.local_id, idx);
+  by_local_.erase_hashed(h_local, idx);
   Setup& s = setup_[idx];
   if (s.alt != kNoIndex) {
     alts_.items[s.alt] = AltPaths{};
@@ -180,11 +185,11 @@ void Cm::Impl::update_ack_timeout(uint32_t idx) {
 }
 
 bool Cm::Impl::is_peer_gid(uint32_t idx, const wire::Gid& gid) const {
-  if (gid == conns_.items[idx].peer.gid) return true;
-  if (gid == wire::Gid{}) return false;  // an unset path names nobody
-  if (gid == setup_[idx].primary.remote_gid) return true;
+  if (wire::same_gid(gid, conns_.items[idx].peer.gid)) return true;
+  if (wire::same_gid(gid, wire::Gid{})) return false;  // an unset path names nobody
+  if (wire::same_gid(gid, setup_[idx].primary.remote_gid)) return true;
   const AltPaths* a = alts(idx);
-  return a && a->alternate && gid == a->alternate->remote_gid;
+  return a && a->alternate && wire::same_gid(gid, a->alternate->remote_gid);
 }
 
 void Cm::Impl::set_state(Conn& c, State s) {

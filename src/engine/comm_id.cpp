@@ -6,6 +6,7 @@ CommIdGenerator::CommIdGenerator(uint64_t seed) {
   uint64_t s = seed ^ 0x636f6d6d2d696473ull;  // domain-separate from other uses of the seed
   for (auto& k : keys_) k = static_cast<uint32_t>(splitmix64(s));
   counter_ = static_cast<uint32_t>(splitmix64(s));
+  next_ = permute(counter_);
 }
 
 uint32_t CommIdGenerator::permute(uint32_t x) const {
@@ -20,10 +21,6 @@ uint32_t CommIdGenerator::permute(uint32_t x) const {
     l = nl;
   }
   return uint32_t{l} << 16 | r;
-}
-
-uint32_t CommIdGenerator::next() {
-  return permute(counter_++);
 }
 
 }  // namespace ibcm::engine

@@ -13,14 +13,19 @@ class CommIdGenerator {
  public:
   explicit CommIdGenerator(uint64_t seed);
   // The next ID in the sequence (may be 0 or in use: the caller skips those).
-  uint32_t next();
+  uint32_t next() {
+    uint32_t id = next_;
+    next_ = permute(++counter_);
+    return id;
+  }
   // The ID next() returns after `ahead` more calls, without taking any.
-  uint32_t peek(uint32_t ahead = 0) const { return permute(counter_ + ahead); }
+  uint32_t peek(uint32_t ahead = 0) const { return ahead == 0 ? next_ : permute(counter_ + ahead); }
 
  private:
   uint32_t permute(uint32_t x) const;
   std::array<uint32_t, 4> keys_{};
   uint32_t counter_ = 0;
+  uint32_t next_ = 0;  // permute(counter_), computed once: peek() and next() both want it
 };
 
 // splitmix64: a fast, well-mixed generator for injected randomness (TIDs, keys).

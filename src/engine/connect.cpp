@@ -90,7 +90,7 @@ void Cm::Impl::accept_req_into(Conn& c, uint32_t idx, const Address& from, const
     return p;
   };
   s.primary = flip(req.primary);
-  if (req.alternate.local_lid != 0 || req.alternate.local_gid != wire::Gid{})
+  if (req.alternate.local_lid != 0 || !wire::same_gid(req.alternate.local_gid, wire::Gid{}))
     alts_for(idx).alternate = flip(req.alternate);
   else if (AltPaths* a = alts(idx))  // a peer-to-peer REQ of ours turned passive: theirs counts
     a->alternate.reset();
@@ -111,7 +111,7 @@ bool Cm::Impl::peer_to_peer_collision(const Address& from, const wire::Mad& mad)
   const auto& req = std::get<wire::Req>(mad.message);
   for (uint32_t idx : p2p_pending_) {
     Conn& c = conns_.items[idx];
-    if (c.service_id != req.service_id || c.peer.gid != from.gid) continue;
+    if (c.service_id != req.service_id || !wire::same_gid(c.peer.gid, from.gid)) continue;
     if (c.state != State::ReqSent && c.state != State::MraReqRcvd) continue;
     // The collision rule: the side with the larger (CA GUID, QPN) stays active; the other
     // abandons its REQ and answers the peer's as the passive side. Both sides compute the same.

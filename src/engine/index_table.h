@@ -70,9 +70,10 @@ class IndexTable {
   }
 
   // Removes record `index`'s entry (k is its key). Returns false if it is not in the index.
-  bool erase(const Key& k, uint32_t index) {
+  bool erase(const Key& k, uint32_t index) { return erase_hashed(hash(k), index); }
+  // As erase, with the key's hash(k) computed once for a prefetch_hashed before.
+  bool erase_hashed(uint64_t h, uint32_t index) {
     if (size_ == 0) return false;
-    const uint64_t h = hash_(k);
     size_t i = home(h);
     for (uint32_t dist = 1;; ++dist, i = next(i)) {
       const uint32_t d = dist_at(i);
@@ -91,10 +92,13 @@ class IndexTable {
     return true;
   }
 
+  uint64_t hash(const Key& k) const { return hash_(k); }
+
   // Starts loading k's home slot into the cache, for a find or insert soon after.
-  void prefetch(const Key& k) const {
+  void prefetch(const Key& k) const { prefetch_hashed(hash(k)); }
+  void prefetch_hashed(uint64_t h) const {
     if (cap_ == 0) return;
-    __builtin_prefetch(slots_.get() + home(hash_(k)));
+    __builtin_prefetch(slots_.get() + home(h));
     // GCC 12 deletes this prefetch (in every form tried) unless something after it is opaque.
     asm volatile("" ::: "memory");
   }

@@ -90,14 +90,16 @@ std::string_view to_string(CountedMsg m) {
   return i < std::size(kNames) ? kNames[i] : "?";
 }
 
-CountedMsg counted_msg(uint16_t attr) {
-  if (attr < 0x10 || attr > 0x1A) return CountedMsg::kCount;
-  static constexpr CountedMsg kByAttr[] = {
-      CountedMsg::Req,     CountedMsg::Mra,  CountedMsg::Rej,  CountedMsg::Rep,
-      CountedMsg::Rtu,     CountedMsg::Dreq, CountedMsg::Drep, CountedMsg::SidrReq,
-      CountedMsg::SidrRep, CountedMsg::Lap,  CountedMsg::Apr};
-  return kByAttr[attr - 0x10];
-}
+static_assert(counted_msg(0x10) == CountedMsg::Req && counted_msg(0x11) == CountedMsg::Mra &&
+                  counted_msg(0x12) == CountedMsg::Rej && counted_msg(0x13) == CountedMsg::Rep &&
+                  counted_msg(0x14) == CountedMsg::Rtu && counted_msg(0x15) == CountedMsg::Dreq &&
+                  counted_msg(0x16) == CountedMsg::Drep &&
+                  counted_msg(0x17) == CountedMsg::SidrReq &&
+                  counted_msg(0x18) == CountedMsg::SidrRep &&
+                  counted_msg(0x19) == CountedMsg::Lap && counted_msg(0x1A) == CountedMsg::Apr &&
+                  counted_msg(0x0F) == CountedMsg::kCount &&
+                  counted_msg(0x1B) == CountedMsg::kCount,
+              "counted_msg: the CM attribute IDs in CountedMsg's order");
 
 std::string_view to_string(Drop d) {
   switch (d) {

@@ -273,7 +273,7 @@ void Cm::Impl::on_cm_mad(const Address& from, const wire::Mad& mad) {
   Conn& c = conns_.items[idx];
   // A message that names a connection must come from its peer: same port GID, and for replies
   // that carry the sender's comm ID, the same remote comm ID once we know it.
-  if (from.gid != c.peer.gid) {
+  if (!wire::same_gid(from.gid, c.peer.gid)) {
     count_drop(Drop::WrongSource, name, "from another address than the connection's peer");
     return;
   }

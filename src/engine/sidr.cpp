@@ -74,7 +74,7 @@ void Cm::Impl::on_sidr_rep(const Address& from, const wire::Mad& mad) {
   }
   uint32_t idx = *i;
   SidrOut& s = sidr_out_.items[idx];
-  if (from.gid != s.dest.gid) {
+  if (!wire::same_gid(from.gid, s.dest.gid)) {
     count_drop(Drop::WrongSource, "SIDR_REP", "not from the node we asked");
     return;
   }

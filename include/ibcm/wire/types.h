@@ -3,11 +3,21 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <string_view>
 
 namespace ibcm::wire {
 
 using Gid = std::array<uint8_t, 16>;
+// a == b for GIDs as two 8-byte compares: std::array's == calls memcmp, on every MAD's source.
+inline bool same_gid(const Gid& a, const Gid& b) {
+  uint64_t a0, a1, b0, b1;
+  std::memcpy(&a0, a.data(), 8);
+  std::memcpy(&a1, a.data() + 8, 8);
+  std::memcpy(&b0, b.data(), 8);
+  std::memcpy(&b1, b.data() + 8, 8);
+  return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+}
 
 constexpr size_t kMadSize = 256;
 constexpr size_t kMadHeaderSize = 24;
