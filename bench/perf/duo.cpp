@@ -67,24 +67,26 @@ void Duo::drain_b() {
   }
 }
 
-bool Duo::deliver(Cm& from, Cm& to) {
+bool Duo::deliver(Cm& from, Cm& to, void (Duo::*drain_to)()) {
   bool any = false;
   for (auto batch = from.peek_transmits(); !batch.empty(); batch = from.peek_transmits()) {
     any = true;
+    batch = batch.first(std::min(batch.size(), kReceiveBatch));
     in_.clear();
     for (const Transmit& t : batch) in_.push_back(Inbound{from.config().local, t.mad});
     to.handle_mads(now, in_);
     from.consume_transmits(batch.size());
+    (this->*drain_to)();
   }
   return any;
 }
 
 void Duo::pump() {
+  drain_a();
+  drain_b();
   for (;;) {
-    bool any = deliver(a, b);
-    drain_b();
-    any = deliver(b, a) || any;
-    drain_a();
+    bool any = deliver(a, b, &Duo::drain_b);
+    any = deliver(b, a, &Duo::drain_a) || any;
     if (!any) return;
   }
 }

@@ -1,6 +1,7 @@
 // Two CMs back to back in one thread with zero latency: every MAD one side sends is handed to the
-// other at once, and a consumer on each side answers every event at once (B accepts each REQ, A
-// sends RTU for each REP, B answers each DREQ with DREP). No simulator, no copies in flight, no
+// other at once, in the transport Runtime's receive batches, and a consumer on each side answers
+// every event after each batch, as the Runtime does (B accepts each REQ, A sends RTU for each REP,
+// B answers each DREQ with DREP). No simulator, no copies in flight, no
 // faults: what it costs is the engine.
 #pragma once
 
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "ibcm/engine/cm.h"
+#include "ibcm/transport/runtime.h"
 
 namespace ibcm::perf {
 
@@ -40,8 +42,11 @@ class Duo {
  private:
   void drain_a();
   void drain_b();
-  // Moves everything `from` has to send into `to`, in batches (as a runtime's receive would).
-  bool deliver(Cm& from, Cm& to);
+  // Moves everything `from` has to send into `to` as the transport Runtime does: at most
+  // kReceiveBatch MADs a handle_mads call, then `to`'s events are answered (drain_to) before the
+  // next batch. False if `from` had nothing to send.
+  bool deliver(Cm& from, Cm& to, void (Duo::*drain_to)());
+  static constexpr size_t kReceiveBatch = Runtime::kReceiveBatch;
   std::vector<Inbound> in_;
   std::vector<ConnId>* sink_ = nullptr;
   uint64_t a_established_ = 0, b_established_ = 0;

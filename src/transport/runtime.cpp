@@ -14,7 +14,6 @@ Config with_local(Config c, const Transport& t) {
   c.local = t.local();
   return c;
 }
-constexpr size_t kRxBatch = 256;
 }  // namespace
 
 Runtime::Runtime(Config config, std::unique_ptr<Transport> transport, RuntimeOptions options)
@@ -31,8 +30,8 @@ Runtime::Runtime(Config config, std::unique_ptr<Transport> transport, RuntimeOpt
     ev.data.fd = fd;
     ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
   }
-  rx_buf_.resize(kRxBatch);
-  inbound_.reserve(kRxBatch);
+  rx_buf_.resize(kReceiveBatch);
+  inbound_.reserve(kReceiveBatch);
 }
 
 Runtime::~Runtime() {

@@ -29,6 +29,10 @@ class Runtime {
   using TxTap = std::function<void(Time now, const Transmit&)>;
   using RxTap = std::function<void(Time now, const Received&)>;
 
+  // The most MADs one receive hands the engine (one handle_mads call) before the runtime sends
+  // what they produced and answers their events.
+  static constexpr size_t kReceiveBatch = 256;
+
   // The Config's local address is taken from the transport.
   Runtime(Config config, std::unique_ptr<Transport> transport, RuntimeOptions options = {});
   ~Runtime();
