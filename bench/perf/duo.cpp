@@ -71,7 +71,7 @@ bool Duo::deliver(Cm& from, Cm& to, void (Duo::*drain_to)()) {
   bool any = false;
   for (auto batch = from.peek_transmits(); !batch.empty(); batch = from.peek_transmits()) {
     any = true;
-    batch = batch.first(std::min(batch.size(), kReceiveBatch));
+    batch = batch.first(std::min(batch.size(), Runtime::kReceiveBatch));
     in_.clear();
     for (const Transmit& t : batch) in_.push_back(Inbound{from.config().local, t.mad});
     to.handle_mads(now, in_);

@@ -43,10 +43,9 @@ class Duo {
   void drain_a();
   void drain_b();
   // Moves everything `from` has to send into `to` as the transport Runtime does: at most
-  // kReceiveBatch MADs a handle_mads call, then `to`'s events are answered (drain_to) before the
-  // next batch. False if `from` had nothing to send.
+  // Runtime::kReceiveBatch MADs a handle_mads call, then `to`'s events are answered (drain_to)
+  // before the next batch. False if `from` had nothing to send.
   bool deliver(Cm& from, Cm& to, void (Duo::*drain_to)());
-  static constexpr size_t kReceiveBatch = Runtime::kReceiveBatch;
   std::vector<Inbound> in_;
   std::vector<ConnId>* sink_ = nullptr;
   uint64_t a_established_ = 0, b_established_ = 0;

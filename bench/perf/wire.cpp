@@ -29,7 +29,7 @@ namespace ibcm::perf {
 namespace {
 
 constexpr uint64_t kService = 0x1000000000001234ull;
-constexpr size_t kRxBatch = 256;  // as the Runtime receives
+constexpr size_t kRxBatch = Runtime::kReceiveBatch;  // as the Runtime receives
 constexpr double kStallSeconds = 3;
 
 struct Pair {

@@ -30,41 +30,36 @@ inline void put(uint8_t* region, uint32_t byte, uint32_t bit, uint32_t width, ui
   }
 }
 
-// A big-endian word of N = 1, 2, 4 or 8 bytes at p, any alignment: one load (and a byte swap on
-// little-endian hosts) where the loops above take a load and a shift per byte.
+// Big-endian words of N = 1, 2, 4 or 8 bytes at p, any alignment: one load or store (and a byte
+// swap on little-endian hosts) where the loops above take one per byte.
+template <uint32_t N>
+using Word = std::conditional_t<
+    N == 1, uint8_t,
+    std::conditional_t<N == 2, uint16_t, std::conditional_t<N == 4, uint32_t, uint64_t>>>;
+
+// w in big-endian byte order, or back (the swap is its own inverse).
+template <uint32_t N>
+inline Word<N> swap_to_big(Word<N> w) {
+  static_assert(sizeof(Word<N>) == N);
+  if constexpr (N == 1 || std::endian::native == std::endian::big)
+    return w;
+  else if constexpr (N == 2)
+    return __builtin_bswap16(w);
+  else if constexpr (N == 4)
+    return __builtin_bswap32(w);
+  else
+    return __builtin_bswap64(w);
+}
 template <uint32_t N>
 inline uint64_t load_be(const uint8_t* p) {
-  if constexpr (N == 1) {
-    return *p;
-  } else {
-    using Word =
-        std::conditional_t<N == 2, uint16_t, std::conditional_t<N == 4, uint32_t, uint64_t>>;
-    static_assert(sizeof(Word) == N);
-    Word w;
-    std::memcpy(&w, p, N);
-    if constexpr (std::endian::native == std::endian::little) {
-      if constexpr (N == 2) w = __builtin_bswap16(w);
-      if constexpr (N == 4) w = __builtin_bswap32(w);
-      if constexpr (N == 8) w = __builtin_bswap64(w);
-    }
-    return w;
-  }
+  Word<N> w;
+  std::memcpy(&w, p, N);
+  return swap_to_big<N>(w);
 }
 template <uint32_t N>
 inline void store_be(uint8_t* p, uint64_t v) {
-  if constexpr (N == 1) {
-    *p = static_cast<uint8_t>(v);
-  } else {
-    using Word =
-        std::conditional_t<N == 2, uint16_t, std::conditional_t<N == 4, uint32_t, uint64_t>>;
-    auto w = static_cast<Word>(v);
-    if constexpr (std::endian::native == std::endian::little) {
-      if constexpr (N == 2) w = __builtin_bswap16(w);
-      if constexpr (N == 4) w = __builtin_bswap32(w);
-      if constexpr (N == 8) w = __builtin_bswap64(w);
-    }
-    std::memcpy(p, &w, N);
-  }
+  const Word<N> w = swap_to_big<N>(static_cast<Word<N>>(v));
+  std::memcpy(p, &w, N);
 }
 
 // get and put for a field whose place is known at compile time (the codec's tables are
@@ -104,17 +99,16 @@ inline void put_fixed(uint8_t* region, uint64_t v) {
 }
 
 inline uint16_t be16(const uint8_t* p) {
-  return static_cast<uint16_t>(p[0] << 8 | p[1]);
+  return static_cast<uint16_t>(load_be<2>(p));
 }
 inline uint32_t be32(const uint8_t* p) {
-  return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | p[3];
+  return static_cast<uint32_t>(load_be<4>(p));
 }
 inline void put_be16(uint8_t* p, uint16_t v) {
-  p[0] = static_cast<uint8_t>(v >> 8);
-  p[1] = static_cast<uint8_t>(v);
+  store_be<2>(p, v);
 }
 inline void put_be32(uint8_t* p, uint32_t v) {
-  for (int i = 3; i >= 0; --i, v >>= 8) p[i] = static_cast<uint8_t>(v);
+  store_be<4>(p, v);
 }
 
 }  // namespace ibcm::wire::bits

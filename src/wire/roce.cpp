@@ -26,8 +26,12 @@ constexpr CrcTables make_crc_tables() {
 }
 constexpr CrcTables kCrc = make_crc_tables();
 
+// Little-endian 32-bit words: the CRC's byte order, in which the ICRC is also carried.
 uint32_t load_le32(const uint8_t* p) {
   return uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24;
+}
+void store_le32(uint8_t* p, uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
 }
 
 uint32_t crc_update(uint32_t crc, const uint8_t* p, size_t n) {
@@ -162,8 +166,7 @@ size_t build_ip_packet(const Datagram& d, std::span<uint8_t> out) {
   if (!d.payload.empty()) std::memcpy(pl, d.payload.data(), d.payload.size());
   std::memset(pl + d.payload.size(), 0, pad);
   uint32_t c = icrc({p, total - kIcrcSize});
-  uint8_t* ic = pl + d.payload.size() + pad;
-  for (int i = 0; i < 4; ++i) ic[i] = static_cast<uint8_t>(c >> (8 * i));
+  store_le32(pl + d.payload.size() + pad, c);
   return total;
 }
 
@@ -249,7 +252,7 @@ Expected<Parsed, ParseError> parse_ip_packet(std::span<const uint8_t> pkt) {
   if (t.pad_count > payload_len) return fail(ParseError::BadLength);
   d.payload = std::span<const uint8_t>(e + kDethSize, payload_len - t.pad_count);
   const uint8_t* ic = e + kDethSize + payload_len;
-  r.icrc = uint32_t{ic[0]} | uint32_t{ic[1]} << 8 | uint32_t{ic[2]} << 16 | uint32_t{ic[3]} << 24;
+  r.icrc = load_le32(ic);
   r.icrc_computed = icrc(pkt.first(total - kIcrcSize));
   r.icrc_ok = r.icrc_computed == r.icrc;
   return r;
