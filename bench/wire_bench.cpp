@@ -14,10 +14,11 @@ void report(benchmark::State& state, ibcm::perf::WireKind kind) {
     state.SkipWithError(("skipped: " + r.skipped).c_str());
     return;
   }
-  state.counters["handshakes_per_s"] = r.handshakes_per_s;
-  state.counters["round_trips_per_s"] = r.round_trips_per_s;
+  state.counters["handshakes_per_s"] = r.handshakes.per_s;
+  state.counters["round_trips_per_s"] = r.round_trips.per_s;
   state.counters["ratio"] = r.ratio();
   state.counters["cpu_ratio"] = r.cpu_ratio();
+  state.counters["one_way_ratio"] = r.one_way_ratio();
 }
 
 void BM_WireUdp(benchmark::State& state) {

@@ -85,24 +85,34 @@ TimerResult measure_timers(size_t armed, uint64_t ops);
 
 // --- 4. over the wire: two processes on loopback ---
 enum class WireKind { Udp, Roce };
+// A rate per second of wall-clock time and per CPU second of both processes (user + system),
+// each the best of the rounds.
+struct WireRate {
+  double per_s = 0;
+  double per_cpu_s = 0;
+  uint64_t count = 0;  // over all rounds
+};
 struct WireResult {
   WireKind kind = WireKind::Udp;
   bool ran = false;
-  std::string skipped;           // why not, when !ran
-  size_t window = 0;             // handshakes (or round trips) in flight at once
-  double handshakes_per_s = 0;   // wall clock, best of the rounds
-  double round_trips_per_s = 0;  // raw 256-byte datagram round trips, best of the rounds
-  // The same per CPU second of both processes (user + system), best of the rounds.
-  double handshakes_per_cpu_s = 0;
-  double round_trips_per_cpu_s = 0;
-  uint64_t handshakes = 0, round_trips = 0;
-  double ratio() const { return round_trips_per_s > 0 ? handshakes_per_s / round_trips_per_s : 0; }
-  double cpu_ratio() const {
-    return round_trips_per_cpu_s > 0 ? handshakes_per_cpu_s / round_trips_per_cpu_s : 0;
-  }
+  std::string skipped;   // why not, when !ran
+  size_t window = 0;     // handshakes (or round trips) in flight at once
+  WireRate round_trips;  // raw 256-byte datagram round trips
+  // Handshakes both ways: each process connects to the other (half the window each) and accepts
+  // the other's, so both carry the same load, as both do in the raw round trips. The target.
+  WireRate handshakes;
+  // One way: one process connects (the whole window), the other accepts. It makes two of a
+  // handshake's three sends, so its core limits the rate (information only).
+  WireRate one_way;
+  static double over(double a, double b) { return b > 0 ? a / b : 0; }
+  double ratio() const { return over(handshakes.per_s, round_trips.per_s); }
+  double cpu_ratio() const { return over(handshakes.per_cpu_s, round_trips.per_cpu_s); }
+  double one_way_ratio() const { return over(one_way.per_s, round_trips.per_s); }
+  double one_way_cpu_ratio() const { return over(one_way.per_cpu_s, round_trips.per_cpu_s); }
 };
-// Alternates `rounds` times: raw round trips for `seconds`, then handshakes for `seconds`.
-// RoCEv2 needs raw sockets (root or CAP_NET_RAW); without them the result says so and !ran.
+// Alternates `rounds` times: raw round trips, handshakes both ways, handshakes one way, each for
+// `seconds`. RoCEv2 needs raw sockets (root or CAP_NET_RAW); without them the result says so and
+// !ran.
 WireResult measure_wire(WireKind kind, double seconds, int rounds, size_t window);
 
 // --- 5. stale recovery in the simulator ---

@@ -33,8 +33,8 @@ constexpr size_t kRxBatch = Runtime::kReceiveBatch;  // as the Runtime receives
 constexpr double kStallSeconds = 3;
 
 struct Pair {
-  std::unique_ptr<Transport> active, passive;
-  Address passive_address;  // where the active side sends
+  std::unique_ptr<Transport> active, passive;  // the parent's, the child's
+  Address active_address, passive_address;     // where each is reached
 };
 
 Expected<Pair, std::string> open_pair(WireKind kind) {
@@ -44,6 +44,7 @@ Expected<Pair, std::string> open_pair(WireKind kind) {
     if (!a) return Unexpected{a.error()};
     auto b = UdpTransport::open(*parse_endpoint("127.0.0.1", 0));
     if (!b) return Unexpected{b.error()};
+    p.active_address = address_of((*a)->endpoint());
     p.passive_address = address_of((*b)->endpoint());
     p.active = std::move(*a);
     p.passive = std::move(*b);
@@ -54,6 +55,7 @@ Expected<Pair, std::string> open_pair(WireKind kind) {
   if (!a) return Unexpected{a.error()};
   auto b = RoceTransport::open(*parse_endpoint("127.0.90.2", 0), {});
   if (!b) return Unexpected{b.error()};
+  p.active_address = (*a)->local();
   p.passive_address = (*b)->local();
   p.active = std::move(*a);
   p.passive = std::move(*b);
@@ -142,9 +144,16 @@ Phase phase_result(uint64_t done, double wall_s, double cpu_s, bool ok) {
   return r;
 }
 
+bool send_byte(int ctrl, char b) {
+  return ::write(ctrl, &b, 1) == 1;
+}
 void say_ready(int ctrl) {
-  char b = 'r';
-  [[maybe_unused]] auto n = ::write(ctrl, &b, 1);
+  send_byte(ctrl, 'r');
+}
+// Reads the child's 8-byte count (up to 1 s).
+bool read_count(int ctrl, uint64_t* n) {
+  pollfd p{ctrl, POLLIN, 0};
+  return ::poll(&p, 1, 1000) == 1 && ::read(ctrl, n, sizeof *n) == sizeof *n;
 }
 
 bool parent_gone(int ctrl) {
@@ -228,34 +237,99 @@ Phase raw_round_trips(Pair p, double seconds, size_t window) {
 
 // --- handshakes ---
 
-int passive_cm(std::unique_ptr<Transport> t, int ctrl) {
-  Runtime rt(config_of(2), std::move(t));
-  rt.on_event([](Cm& cm, Time now, const Event& e) {
+// One CM of a handshake phase: it accepts every REQ, and while `connecting` keeps `window`
+// handshakes of its own in flight, starting the next one each time it sends an RTU. Its own
+// connections use local QPNs from 1 up, the ones it accepts the REQ's QPN with bit 23 set.
+class Side {
+ public:
+  Side(uint8_t n, std::unique_ptr<Transport> t, const Address& peer, size_t window)
+      : rt_(config_of(n), std::move(t)), window_(window) {
+    cp_.service_id = kService;
+    cp_.dest = peer;
+    cp_.psn = 0x555;
+    cp_.primary.local_gid = rt_.cm().config().local.gid;
+    cp_.primary.remote_gid = peer.gid;
+    cp_.primary.local_lid = cp_.primary.remote_lid = 0xFFFF;
+    cp_.primary.hop_limit = 64;
+    cp_.primary.local_ack_timeout = 19;
+    rt_.on_event([this](Cm& cm, Time now, const Event& e) { on_event(cm, now, e); });
+    rt_.post([](Cm& cm, Time) { cm.listen(kService); });
+    rt_.run_once(std::chrono::milliseconds(0));
+  }
+  // Starts `window` handshakes (none if window is 0: this side only accepts).
+  void start() {
+    connecting_ = window_ > 0;
+    rt_.post([this](Cm& cm, Time now) {
+      for (size_t i = 0; i < window_; ++i) connect(cm, now);
+    });
+  }
+  void stop() { connecting_ = false; }
+  bool run_once(std::chrono::milliseconds wait) { return rt_.run_once(wait); }
+  uint64_t done() const { return done_; }  // own handshakes completed: RTUs sent
+  bool exhausted() const { return next_qpn_ >= kPassiveQpnBit; }
+
+ private:
+  static constexpr uint32_t kPassiveQpnBit = 0x800000;
+  void connect(Cm& cm, Time now) {
+    if (exhausted()) return;
+    cp_.qpn = next_qpn_++;
+    cm.connect(now, cp_);
+  }
+  void on_event(Cm& cm, Time now, const Event& e) {
     if (auto* req = std::get_if<ev::ReqReceived>(&e)) {
       AcceptParams ap;
-      ap.qpn = req->req.local_qpn | 0x800000;
+      ap.qpn = req->req.local_qpn | kPassiveQpnBit;
       ap.psn = 0x777;
       cm.accept(now, req->conn, ap);
+    } else if (auto* rep = std::get_if<ev::RepReceived>(&e)) {
+      if (!cm.send_rtu(now, rep->conn)) return;
+      ++done_;
+      if (connecting_) connect(cm, now);
     }
-  });
-  rt.post([](Cm& cm, Time) { cm.listen(kService); });
-  rt.run_once(std::chrono::milliseconds(0));
+  }
+
+  Runtime rt_;
+  ConnectParams cp_;
+  size_t window_;
+  uint32_t next_qpn_ = 1;
+  uint64_t done_ = 0;
+  bool connecting_ = false;
+};
+
+// The child's side of a handshake phase, driven over ctrl: it says it is ready, starts on 'g',
+// stops starting handshakes on 's' and answers with how many of its own it completed, and exits
+// when the parent closes ctrl.
+int child_side(std::unique_ptr<Transport> t, const Address& peer, size_t window, int ctrl) {
+  Side side(2, std::move(t), peer, window);
   say_ready(ctrl);
   double checked = wall_seconds();
   for (;;) {
-    rt.run_once(std::chrono::milliseconds(10));
+    side.run_once(std::chrono::milliseconds(10));
     double now = wall_seconds();
-    if (now - checked > 0.005) {
-      if (parent_gone(ctrl)) return 0;
-      checked = now;
+    if (now - checked < 0.005) continue;
+    checked = now;
+    if (!parent_gone(ctrl)) continue;
+    char cmd = 0;
+    if (::read(ctrl, &cmd, 1) != 1) return 0;
+    if (cmd == 'g') side.start();
+    if (cmd == 's') {
+      side.stop();
+      uint64_t n = side.done();
+      if (::write(ctrl, &n, sizeof n) != sizeof n) return 1;
     }
   }
 }
 
-Phase handshakes(Pair p, double seconds, size_t window) {
+// Handshakes from the parent's side, and also from the child's when both_ways: `window` in
+// flight in all, split between the two. Counted: handshakes completed (RTU sent) by both sides
+// between the parent's 'g' and 's'.
+Phase handshakes(Pair p, double seconds, size_t window, bool both_ways) {
+  const size_t child_window = both_ways ? window / 2 : 0;
+  const size_t own_window = window - child_window;
+  const Address parent_address = p.active_address;
   Child c = spawn([&](int ctrl) {
     p.active.reset();
-    return passive_cm(std::move(p.passive), ctrl);
+    return child_side(std::move(p.passive), parent_address, child_window, ctrl);
   });
   p.passive.reset();
   if (c.pid < 0 || !wait_ready(c)) {
@@ -263,54 +337,26 @@ Phase handshakes(Pair p, double seconds, size_t window) {
     return {};
   }
   const double cpu0 = process_cpu_seconds();
-  Runtime rt(config_of(1), std::move(p.active));
-  ConnectParams cp;
-  cp.service_id = kService;
-  cp.dest = p.passive_address;
-  cp.psn = 0x555;
-  cp.primary.local_gid = rt.cm().config().local.gid;
-  cp.primary.remote_gid = p.passive_address.gid;
-  cp.primary.local_lid = cp.primary.remote_lid = 0xFFFF;
-  cp.primary.hop_limit = 64;
-  cp.primary.local_ack_timeout = 19;
-  uint32_t next_qpn = 1;
-  uint64_t done = 0;
-  bool stopping = false;
-  double start = 0, end = 0, last = 0;
-  rt.on_event([&](Cm& cm, Time now, const Event& e) {
-    if (auto* rep = std::get_if<ev::RepReceived>(&e)) {
-      cm.send_rtu(now, rep->conn);
-    } else if (std::holds_alternative<ev::Established>(e)) {
-      ++done;
-      if (stopping) return;
-      if (wall_seconds() >= end || next_qpn >= 0x7FFFFF) {
-        stopping = true;
-        return;
-      }
-      cp.qpn = next_qpn++;
-      cm.connect(now, cp);
-    }
-  });
-  rt.post([&](Cm& cm, Time now) {
-    for (size_t i = 0; i < window; ++i) {
-      cp.qpn = next_qpn++;
-      cm.connect(now, cp);
-    }
-  });
-  start = last = wall_seconds();
-  end = start + seconds;
+  Side side(1, std::move(p.active), p.passive_address, own_window);
+  const double start = wall_seconds(), end = start + seconds;
+  double last = start, now = start;
   uint64_t seen = 0;
-  double now = start;
-  while (!stopping && now - last < kStallSeconds) {
-    rt.run_once(std::chrono::milliseconds(100));
+  bool ok = send_byte(c.ctrl, 'g');
+  side.start();
+  while (ok && now < end && now - last < kStallSeconds && !side.exhausted()) {
+    side.run_once(std::chrono::milliseconds(100));
     now = wall_seconds();
-    if (done != seen) {
-      seen = done;
+    if (side.done() != seen) {
+      seen = side.done();
       last = now;
     }
   }
+  side.stop();
+  uint64_t child_done = 0;
+  ok =
+      ok && now - last < kStallSeconds && send_byte(c.ctrl, 's') && read_count(c.ctrl, &child_done);
   const double cpu = process_cpu_seconds() - cpu0;
-  return phase_result(done, now - start, cpu + finish(c), stopping);
+  return phase_result(side.done() + child_done, now - start, cpu + finish(c), ok);
 }
 
 }  // namespace
@@ -319,27 +365,26 @@ WireResult measure_wire(WireKind kind, double seconds, int rounds, size_t window
   WireResult r;
   r.kind = kind;
   r.window = window;
+  auto keep = [](WireRate& rate, const Phase& m) {
+    rate.count += m.done;
+    rate.per_s = std::max(rate.per_s, m.wall_rate);
+    rate.per_cpu_s = std::max(rate.per_cpu_s, m.cpu_rate);
+  };
   for (int i = 0; i < rounds; ++i) {
-    for (int phase = 0; phase < 2; ++phase) {
+    for (int phase = 0; phase < 3; ++phase) {
       auto pair = open_pair(kind);
       if (!pair) {
         r.skipped = pair.error();
         return r;
       }
-      if (phase == 0) {
-        Phase m = raw_round_trips(std::move(*pair), seconds, window);
-        r.round_trips += m.done;
-        r.round_trips_per_s = std::max(r.round_trips_per_s, m.wall_rate);
-        r.round_trips_per_cpu_s = std::max(r.round_trips_per_cpu_s, m.cpu_rate);
-      } else {
-        Phase m = handshakes(std::move(*pair), seconds, window);
-        r.handshakes += m.done;
-        r.handshakes_per_s = std::max(r.handshakes_per_s, m.wall_rate);
-        r.handshakes_per_cpu_s = std::max(r.handshakes_per_cpu_s, m.cpu_rate);
-      }
+      if (phase == 0)
+        keep(r.round_trips, raw_round_trips(std::move(*pair), seconds, window));
+      else
+        keep(phase == 1 ? r.handshakes : r.one_way,
+             handshakes(std::move(*pair), seconds, window, phase == 1));
     }
   }
-  r.ran = r.round_trips_per_s > 0 && r.handshakes_per_s > 0;
+  r.ran = r.round_trips.per_s > 0 && r.handshakes.per_s > 0 && r.one_way.per_s > 0;
   if (!r.ran) r.skipped = "a phase stalled (no progress for 3 s)";
   return r;
 }

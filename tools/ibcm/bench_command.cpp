@@ -237,8 +237,8 @@ void run_timers(const BenchOptions& o, Report& rep) {
 }
 
 void run_wire(const BenchOptions& o, Report& rep) {
-  // Phases alternate (raw, handshakes, raw, ...); each rate is the best of its rounds, so a round
-  // slowed by other work on the machine counts less.
+  // Phases alternate (raw, handshakes both ways, one way, raw, ...); each rate is the best of its
+  // rounds, so a round slowed by other work on the machine counts less.
   double seconds = o.seconds > 0 ? o.seconds : (o.quick ? 0.2 : 0.6);
   int rounds = o.quick ? 1 : 5;
   std::string details;
@@ -246,34 +246,43 @@ void run_wire(const BenchOptions& o, Report& rep) {
     std::string name = kind == perf::WireKind::Udp ? "udp" : "roce";
     std::string label = kind == perf::WireKind::Udp ? "MAD-over-UDP" : "RoCEv2";
     perf::WireResult r = perf::measure_wire(kind, seconds, rounds, o.window);
-    std::string what = "wire, " + label + ": handshakes/s over raw round trips/s";
+    std::string what = "wire, " + label + ": handshakes/s both ways over raw round trips/s";
     std::string what_cpu = "wire, " + label + ": the same per CPU second of both processes";
     std::string target = "≥ " + fmt(kWireRatio * 100) + " %";
     if (!r.ran) {
       rep.skip("wire_" + name + "_ratio", what, target, "skipped: " + r.skipped);
       std::cerr << "ibcm bench: " << label << " skipped: " << r.skipped << "\n";
     } else {
-      rep.info("wire_" + name + "_handshakes_per_s", "wire, " + label + ": handshakes/s",
-               r.handshakes_per_s, fmt(r.handshakes_per_s));
+      rep.info("wire_" + name + "_handshakes_per_s",
+               "wire, " + label + ": handshakes/s, both ways (each process connects)",
+               r.handshakes.per_s, fmt(r.handshakes.per_s));
       rep.info("wire_" + name + "_round_trips_per_s",
-               "wire, " + label + ": raw 256-byte round trips/s", r.round_trips_per_s,
-               fmt(r.round_trips_per_s));
+               "wire, " + label + ": raw 256-byte round trips/s", r.round_trips.per_s,
+               fmt(r.round_trips.per_s));
       rep.add("wire_" + name + "_ratio", what, target, r.ratio(), fmt(r.ratio() * 100, 1) + " %",
               r.ratio() >= kWireRatio);
       rep.add("wire_" + name + "_cpu_ratio", what_cpu, target, r.cpu_ratio(),
               fmt(r.cpu_ratio() * 100, 1) + " %", r.cpu_ratio() >= kWireRatio);
+      rep.info(
+          "wire_" + name + "_one_way_ratio",
+          "wire, " + label + ": one way (one connects), over raw, wall / CPU", r.one_way_ratio(),
+          fmt(r.one_way_ratio() * 100, 1) + " % / " + fmt(r.one_way_cpu_ratio() * 100, 1) + " %");
     }
+    auto rate_json = [](const perf::WireRate& w) {
+      return "{\"per_s\":" + num(w.per_s) + ",\"per_cpu_s\":" + num(w.per_cpu_s) +
+             ",\"count\":" + num(static_cast<double>(w.count)) + "}";
+    };
     details += std::string(details.empty() ? "" : ",") + "\"" + name +
                "\":{\"ran\":" + (r.ran ? "true" : "false") +
                ",\"skipped\":" + wire::json_quote(r.skipped) +
                ",\"window\":" + num(static_cast<double>(r.window)) +
                ",\"seconds_per_phase\":" + num(seconds) + ",\"rounds\":" + num(rounds) +
-               ",\"handshakes_per_s\":" + num(r.handshakes_per_s) +
-               ",\"round_trips_per_s\":" + num(r.round_trips_per_s) +
-               ",\"ratio\":" + num(r.ratio()) +
-               ",\"handshakes_per_cpu_s\":" + num(r.handshakes_per_cpu_s) +
-               ",\"round_trips_per_cpu_s\":" + num(r.round_trips_per_cpu_s) +
-               ",\"cpu_ratio\":" + num(r.cpu_ratio()) + "}";
+               ",\"round_trips\":" + rate_json(r.round_trips) +
+               ",\"handshakes_both_ways\":" + rate_json(r.handshakes) +
+               ",\"handshakes_one_way\":" + rate_json(r.one_way) + ",\"ratio\":" + num(r.ratio()) +
+               ",\"cpu_ratio\":" + num(r.cpu_ratio()) +
+               ",\"one_way_ratio\":" + num(r.one_way_ratio()) +
+               ",\"one_way_cpu_ratio\":" + num(r.one_way_cpu_ratio()) + "}";
   }
   rep.detail("wire", "{" + details + "}");
 }
