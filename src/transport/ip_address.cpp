@@ -68,22 +68,30 @@ std::optional<IpEndpoint> parse_endpoint(std::string_view text, uint16_t default
   return ep;
 }
 
-wire::Gid gid_of(const IpEndpoint& ep) {
+namespace {
+wire::Gid gid_of(const sockaddr_storage& sa) {
   wire::Gid g{};
-  if (ep.is_v4()) {
+  if (sa.ss_family == AF_INET) {
     g[10] = g[11] = 0xff;
-    std::memcpy(&g[12], &reinterpret_cast<const sockaddr_in&>(ep.addr).sin_addr, 4);
+    std::memcpy(&g[12], &reinterpret_cast<const sockaddr_in&>(sa).sin_addr, 4);
   } else {
-    std::memcpy(g.data(), &reinterpret_cast<const sockaddr_in6&>(ep.addr).sin6_addr, 16);
+    std::memcpy(g.data(), &reinterpret_cast<const sockaddr_in6&>(sa).sin6_addr, 16);
   }
   return g;
+}
+bool is_v4_mapped(const wire::Gid& gid) {
+  return std::all_of(gid.begin(), gid.begin() + 10, [](uint8_t b) { return b == 0; }) &&
+         gid[10] == 0xff && gid[11] == 0xff;
+}
+}  // namespace
+
+wire::Gid gid_of(const IpEndpoint& ep) {
+  return gid_of(ep.addr);
 }
 
 IpEndpoint endpoint_of(const wire::Gid& gid, uint16_t port) {
   IpEndpoint ep;
-  bool mapped = std::all_of(gid.begin(), gid.begin() + 10, [](uint8_t b) { return b == 0; }) &&
-                gid[10] == 0xff && gid[11] == 0xff;
-  if (mapped) {
+  if (is_v4_mapped(gid)) {
     auto& v4 = reinterpret_cast<sockaddr_in&>(ep.addr);
     v4.sin_family = AF_INET;
     std::memcpy(&v4.sin_addr, &gid[12], 4);
@@ -99,10 +107,31 @@ IpEndpoint endpoint_of(const wire::Gid& gid, uint16_t port) {
 }
 
 Address address_of(const IpEndpoint& ep) {
+  return address_of(ep.addr);
+}
+
+Address address_of(const sockaddr_storage& sa) {
   Address a;
-  a.gid = gid_of(ep);
-  a.port = ep.port();
+  a.gid = gid_of(sa);
+  a.port = ntohs(sa.ss_family == AF_INET ? reinterpret_cast<const sockaddr_in&>(sa).sin_port
+                                         : reinterpret_cast<const sockaddr_in6&>(sa).sin6_port);
   return a;
+}
+
+socklen_t socket_address_of(const wire::Gid& gid, uint16_t port, bool v6_socket,
+                            SocketAddress& out) {
+  if (!v6_socket && is_v4_mapped(gid)) {
+    out.v4 = sockaddr_in{};
+    out.v4.sin_family = AF_INET;
+    out.v4.sin_port = htons(port);
+    std::memcpy(&out.v4.sin_addr, &gid[12], 4);
+    return sizeof out.v4;
+  }
+  out.v6 = sockaddr_in6{};
+  out.v6.sin6_family = AF_INET6;
+  out.v6.sin6_port = htons(port);
+  std::memcpy(&out.v6.sin6_addr, gid.data(), 16);
+  return sizeof out.v6;
 }
 
 }  // namespace ibcm

@@ -92,6 +92,11 @@ Expected<std::unique_ptr<RoceTransport>, std::string> RoceTransport::open(
   t->rx_fd_ = ::socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
   if (t->rx_fd_ < 0) return fail(sys_error("raw socket for receiving"));
   attach_roce_filter(t->rx_fd_);
+  // What arrived between socket() and the filter is any IPv4 UDP on this host (another program's
+  // datagrams): it would be counted as drops. Nothing was ours yet, so it is thrown away.
+  uint8_t discard[kMaxPacket];
+  while (::recv(t->rx_fd_, discard, sizeof discard, MSG_DONTWAIT) >= 0) {
+  }
   if (!interface.empty()) {
     for (int fd : {t->tx_fd_, t->rx_fd_})
       ::setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, interface.c_str(),

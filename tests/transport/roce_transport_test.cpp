@@ -15,9 +15,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
 #include <functional>
 #include <optional>
+#include <thread>
 #include <vector>
 
 #include "ibcm/transport/runtime.h"
@@ -306,4 +308,42 @@ TEST(RoceTransport, Ipv4HandshakeAndCountedDropsOnLoopback) {
     GTEST_SKIP() << "RoCEv2 over IPv4 needs raw sockets: run as root or with CAP_NET_RAW "
                     "(CI runs as root)";
   handshake_and_drops(ipv4_family());
+}
+
+// A raw IPv4 socket takes every UDP datagram on the host until its port filter is attached: those
+// that came in before it must not be counted as the new transport's drops. Opened twenty times
+// while another thread floods a plain UDP port on loopback; before the fix, most opens counted
+// several drops.
+TEST(RoceTransport, Ipv4OpenCountsNoDropsFromOtherTraffic) {
+  if (!can_open_raw_sockets())
+    GTEST_SKIP() << "RoCEv2 over IPv4 needs raw sockets: run as root or with CAP_NET_RAW "
+                    "(CI runs as root)";
+  int sink = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  int src = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  ASSERT_GE(sink, 0);
+  ASSERT_GE(src, 0);
+  IpEndpoint to = *parse_endpoint("127.0.0.1", 0);
+  ASSERT_EQ(::bind(sink, reinterpret_cast<const sockaddr*>(&to.addr), to.len), 0);
+  to.len = sizeof(to.addr);
+  ::getsockname(sink, reinterpret_cast<sockaddr*>(&to.addr), &to.len);
+  std::atomic<bool> stop{false};
+  std::thread flood([&] {
+    uint8_t b[64] = {};
+    while (!stop)
+      ::sendto(src, b, sizeof b, 0, reinterpret_cast<const sockaddr*>(&to.addr), to.len);
+  });
+  const IpEndpoint local = ipv4_family().active;
+  uint64_t drops = 0;
+  for (int i = 0; i < 20; ++i) {
+    auto t = RoceTransport::open(local, {});
+    ASSERT_TRUE(t) << t.error();
+    std::vector<Received> rx(16);
+    (*t)->receive(rx);
+    drops += (*t)->counters().rx_dropped;
+  }
+  stop = true;
+  flood.join();
+  ::close(src);
+  ::close(sink);
+  EXPECT_EQ(drops, 0u);
 }

@@ -30,5 +30,17 @@ wire::Gid gid_of(const IpEndpoint& ep);
 IpEndpoint endpoint_of(const wire::Gid& gid, uint16_t port);
 // The engine's Address for an endpoint: its GID, and its port in Address::port.
 Address address_of(const IpEndpoint& ep);
+// The same for a socket address as the kernel reports it (AF_INET or AF_INET6).
+Address address_of(const sockaddr_storage& sa);
+
+// A socket address to send to, written in place per datagram (a sockaddr_storage is 128 bytes).
+union SocketAddress {
+  sockaddr_in v4;
+  sockaddr_in6 v6;
+};
+// Fills `out` for (gid, port) and returns its length: IPv4 for an IPv4-mapped GID on an IPv4
+// socket, otherwise IPv6 (an IPv6 socket reaches IPv4 peers through their mapped address).
+socklen_t socket_address_of(const wire::Gid& gid, uint16_t port, bool v6_socket,
+                            SocketAddress& out);
 
 }  // namespace ibcm
