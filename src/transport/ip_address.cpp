@@ -80,8 +80,8 @@ wire::Gid gid_of(const sockaddr_storage& sa) {
   return g;
 }
 bool is_v4_mapped(const wire::Gid& gid) {
-  return std::all_of(gid.begin(), gid.begin() + 10, [](uint8_t b) { return b == 0; }) &&
-         gid[10] == 0xff && gid[11] == 0xff;
+  static constexpr uint8_t kPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  return std::memcmp(gid.data(), kPrefix, sizeof kPrefix) == 0;  // two word compares
 }
 }  // namespace
 

@@ -12,6 +12,30 @@ namespace {
 constexpr size_t kBatch = 64;
 }
 
+struct UdpTransport::Batches {
+  mmsghdr rx[kBatch];
+  iovec rx_iov[kBatch];
+  sockaddr_storage from[kBatch];  // written by the kernel
+  mmsghdr tx[kBatch];
+  iovec tx_iov[kBatch];
+  SocketAddress to[kBatch];
+};
+
+UdpTransport::UdpTransport(int fd, IpEndpoint local)
+    : fd_(fd), local_(local), batches_(std::make_unique<Batches>()) {
+  Batches& b = *batches_;
+  for (size_t i = 0; i < kBatch; ++i) {
+    b.rx[i] = mmsghdr{};
+    b.rx[i].msg_hdr.msg_iov = &b.rx_iov[i];
+    b.rx[i].msg_hdr.msg_iovlen = 1;
+    b.rx[i].msg_hdr.msg_name = &b.from[i];
+    b.tx[i] = mmsghdr{};
+    b.tx[i].msg_hdr.msg_iov = &b.tx_iov[i];
+    b.tx[i].msg_hdr.msg_iovlen = 1;
+    b.tx[i].msg_hdr.msg_name = &b.to[i];
+  }
+}
+
 Expected<std::unique_ptr<UdpTransport>, std::string> UdpTransport::open(const IpEndpoint& local) {
   int fd = ::socket(local.addr.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return Unexpected{std::string("socket: ") + std::strerror(errno)};
@@ -30,35 +54,29 @@ UdpTransport::~UdpTransport() {
   ::close(fd_);
 }
 
-// The batches' headers are filled in per datagram, never cleared whole: zeroing them (13 KB a call,
-// for one datagram as for 64) was a third of the instructions of a process running handshakes.
+// Only what a datagram changes is written per call: clearing whole batches of headers (13 KB a
+// call, for one datagram as for 64) was a third of the instructions of a process running
+// handshakes.
 
 size_t UdpTransport::receive(std::span<Received> out) {
+  Batches& b = *batches_;
   size_t total = 0;
   while (total < out.size()) {
     size_t n = std::min(kBatch, out.size() - total);
-    mmsghdr msgs[kBatch];
-    iovec iov[kBatch];
-    sockaddr_storage from[kBatch];  // written by the kernel
     for (size_t i = 0; i < n; ++i) {
-      iov[i] = {out[total + i].mad.data(), out[total + i].mad.size()};
-      msgs[i].msg_hdr = msghdr{};
-      msgs[i].msg_hdr.msg_iov = &iov[i];
-      msgs[i].msg_hdr.msg_iovlen = 1;
-      msgs[i].msg_hdr.msg_name = &from[i];
-      msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
-      msgs[i].msg_len = 0;
+      b.rx_iov[i] = {out[total + i].mad.data(), out[total + i].mad.size()};
+      b.rx[i].msg_hdr.msg_namelen = sizeof(b.from[i]);  // the kernel overwrites it
     }
-    int got = ::recvmmsg(fd_, msgs, static_cast<unsigned>(n), MSG_DONTWAIT, nullptr);
+    int got = ::recvmmsg(fd_, b.rx, static_cast<unsigned>(n), MSG_DONTWAIT, nullptr);
     if (got <= 0) break;
     for (int i = 0; i < got; ++i) {
       Received& r = out[total + i];
-      r.from = address_of(from[i]);
+      r.from = address_of(b.from[i]);
       // MSG_TRUNC in msg_flags: longer than a MAD. Pass on an over-long length so the engine
       // counts it as such rather than decoding a prefix.
-      bool trunc = msgs[i].msg_hdr.msg_flags & MSG_TRUNC;
+      bool trunc = b.rx[i].msg_hdr.msg_flags & MSG_TRUNC;
       r.length = trunc ? static_cast<uint16_t>(wire::kMadSize + 1)
-                       : static_cast<uint16_t>(msgs[i].msg_len);
+                       : static_cast<uint16_t>(b.rx[i].msg_len);
     }
     counters_.rx_packets += got;
     total += got;
@@ -68,30 +86,22 @@ size_t UdpTransport::receive(std::span<Received> out) {
 }
 
 void UdpTransport::send(std::span<const Transmit> batch) {
+  Batches& b = *batches_;
   const bool v6_socket = !local_.is_v4();
   size_t done = 0;
   while (done < batch.size()) {
     size_t n = std::min(kBatch, batch.size() - done);
-    mmsghdr msgs[kBatch];
-    iovec iov[kBatch];
-    SocketAddress to[kBatch];
     for (size_t i = 0; i < n; ++i) {
       const Transmit& t = batch[done + i];
       // An IPv6 socket reaches IPv4 peers through mapped addresses; an IPv4 socket cannot reach
       // IPv6 ones: that send fails and is counted below.
-      const socklen_t len = socket_address_of(t.to.gid, t.to.port, v6_socket, to[i]);
-      iov[i] = {const_cast<uint8_t*>(t.mad.data()), t.mad.size()};
-      msgs[i].msg_hdr = msghdr{};
-      msgs[i].msg_hdr.msg_iov = &iov[i];
-      msgs[i].msg_hdr.msg_iovlen = 1;
-      msgs[i].msg_hdr.msg_name = &to[i];
-      msgs[i].msg_hdr.msg_namelen = len;
-      msgs[i].msg_len = 0;
+      b.tx[i].msg_hdr.msg_namelen = socket_address_of(t.to.gid, t.to.port, v6_socket, b.to[i]);
+      b.tx_iov[i] = {const_cast<uint8_t*>(t.mad.data()), t.mad.size()};
     }
     auto endpoint = [&](size_t i) {
       return endpoint_of(batch[done + i].to.gid, batch[done + i].to.port);
     };
-    int sent = ::sendmmsg(fd_, msgs, static_cast<unsigned>(n), 0);
+    int sent = ::sendmmsg(fd_, b.tx, static_cast<unsigned>(n), 0);
     if (sent > 0) {
       counters_.tx_packets += static_cast<uint64_t>(sent);
     } else if (errno == EAGAIN || errno == EWOULDBLOCK) {

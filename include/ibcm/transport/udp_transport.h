@@ -27,10 +27,13 @@ class UdpTransport final : public Transport {
   const IpEndpoint& endpoint() const { return local_; }
 
  private:
-  UdpTransport(int fd, IpEndpoint local) : fd_(fd), local_(local) {}
+  UdpTransport(int fd, IpEndpoint local);
   int fd_;
   IpEndpoint local_;
   TransportCounters counters_;
+  // The recvmmsg/sendmmsg headers, set up once: a call rewrites only what changes per datagram.
+  struct Batches;
+  std::unique_ptr<Batches> batches_;
 };
 
 }  // namespace ibcm
