@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <memory>
 #include <stdexcept>
 
 #include "perf/duo.h"
@@ -135,39 +136,65 @@ ScaleResult measure_scale(const std::vector<size_t>& sizes, size_t batch, size_t
   ScaleResult r;
   constexpr uint32_t kChurnQpn = 0x700000;  // QPNs of the measured handshakes, above the live ones
   constexpr size_t kSetupBatch = 4096;
-  r.rss_before = resident_bytes();
-  Duo d;
-  std::vector<ConnId> ids;
-  ids.reserve(std::max(batch, kSetupBatch));
-  size_t live = 0;
+  // One pair per size, each grown to its size; the largest one's set-up is timed and its memory
+  // measured (the resident size before it was made, and at the end).
+  std::vector<std::unique_ptr<Duo>> duos;
   for (size_t target : sizes) {
     if (target >= kChurnQpn) throw std::invalid_argument("measure_scale: too many connections");
+    if (target == sizes.back()) r.rss_before = resident_bytes();
+    auto d = std::make_unique<Duo>();
     double c0 = thread_cpu_seconds(), w0 = wall_seconds();
+    size_t live = 0;
     while (live < target) {
       size_t n = std::min(kSetupBatch, target - live);
-      live += d.connect(n, static_cast<uint32_t>(live + 1));
+      live += d->connect(n, static_cast<uint32_t>(live + 1));
     }
-    r.setup_cpu_s += thread_cpu_seconds() - c0;
-    r.setup_wall_s += wall_seconds() - w0;
-    check(d, "the set-up");
-
-    std::vector<double> per_handshake;
-    for (size_t i = 0; i < rounds + 1; ++i) {
-      ids.clear();
-      double t0 = thread_cpu_seconds();
-      size_t made = d.connect(batch, kChurnQpn, &ids);
-      double t1 = thread_cpu_seconds();
-      d.disconnect(ids);
-      if (i > 0) per_handshake.push_back((t1 - t0) * 1e9 / static_cast<double>(made));
+    if (target == sizes.back()) {
+      r.setup_cpu_s = thread_cpu_seconds() - c0;
+      r.setup_wall_s = wall_seconds() - w0;
+      r.live = live;
     }
-    check(d, "the measured handshakes");
+    check(*d, "the set-up");
     ScalePoint p;
     p.live = live;
-    p.handshake_ns = percentiles(std::move(per_handshake)).p50;
     r.points.push_back(p);
+    duos.push_back(std::move(d));
   }
-  r.live = live;
-  // Everything the pair holds is in the two CMs (the harness keeps no per-connection state).
+
+  // The sizes take turns, round after round (the order rotating), so that a slow spell of the
+  // machine lands on all of them: measured one size after another, minutes apart, the points
+  // moved by up to 1.5x between runs of one binary. Each timed round follows an untimed one on the
+  // same pair, which brings a small pair's state back into the cache after a big one's round.
+  std::vector<ConnId> ids;
+  ids.reserve(batch);
+  auto round = [&](Duo& d) {
+    ids.clear();
+    double t0 = thread_cpu_seconds();
+    size_t made = d.connect(batch, kChurnQpn, &ids);
+    double t1 = thread_cpu_seconds();
+    d.disconnect(ids);
+    return (t1 - t0) * 1e9 / static_cast<double>(std::max<size_t>(made, 1));
+  };
+  const size_t k = duos.size();
+  std::vector<std::vector<double>> cost(k), over_smallest(k);
+  std::vector<double> this_round(k);
+  for (size_t i = 0; i < rounds; ++i) {
+    for (size_t j = 0; j < k; ++j) {
+      size_t s = (i + j) % k;
+      round(*duos[s]);
+      this_round[s] = round(*duos[s]);
+    }
+    for (size_t s = 0; s < k; ++s) {
+      cost[s].push_back(this_round[s]);
+      over_smallest[s].push_back(this_round[s] / this_round[0]);
+    }
+  }
+  for (size_t s = 0; s < k; ++s) {
+    check(*duos[s], "the measured handshakes");
+    r.points[s].handshake_ns = percentiles(cost[s]).p50;
+    r.points[s].over_smallest = percentiles(over_smallest[s]).p50;
+  }
+  // Everything a pair holds is in its CMs (the harness keeps no per-connection state).
   r.rss_after = resident_bytes();
   return r;
 }

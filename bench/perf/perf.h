@@ -49,30 +49,33 @@ EngineResult measure_engine(uint64_t handshakes, size_t batch, size_t latency_sa
 struct ScalePoint {
   size_t live = 0;          // ESTABLISHED connections (each has a record on both sides)
   double handshake_ns = 0;  // CPU time of one more handshake with `live` held (median)
+  // This size's cost over the smallest size's in the same round (median over the rounds).
+  double over_smallest = 0;
   double handshakes_per_s() const { return 1e9 / handshake_ns; }
 };
 struct ScaleResult {
   std::vector<ScalePoint> points;  // one per size asked for, ascending
   size_t live = 0;                 // the largest size
-  double setup_cpu_s = 0;          // CPU time to set up all `live` (both sides)
+  double setup_cpu_s = 0;          // CPU time to set up the largest size (both sides)
   double setup_wall_s = 0;
-  size_t rss_before = 0, rss_after = 0;
-  // Resident bytes per connection record (each connection has two: one per side).
+  size_t rss_before = 0, rss_after = 0;  // before the largest pair was made, at the end
+  // Resident bytes per connection record of the largest pair (each connection has two: one per
+  // side).
   double bytes_per_record() const {
     return static_cast<double>(rss_after - rss_before) / (2.0 * static_cast<double>(live));
   }
   // The cost of one more handshake at the largest size over that at the smallest, and the worst
-  // of all sizes over the smallest.
-  double growth() const { return points.back().handshake_ns / points.front().handshake_ns; }
+  // of all sizes over the smallest, each paired round by round.
+  double growth() const { return points.back().over_smallest; }
   double worst_growth() const {
     double worst = 0;
-    for (const auto& p : points) worst = std::max(worst, p.handshake_ns);
-    return worst / points.front().handshake_ns;
+    for (const auto& p : points) worst = std::max(worst, p.over_smallest);
+    return worst;
   }
 };
-// Grows one pair of CMs through `sizes` (ascending), measuring at each the cost of one more
-// handshake: `rounds` rounds of `batch` handshakes on top of the live ones (timed), each round
-// torn down again (not timed) so the live count stays put.
+// One pair of CMs per size in `sizes` (ascending), each grown to its size (the largest one's
+// set-up timed); then `rounds` rounds in which every size in turn runs `batch` handshakes on top
+// of its live ones (timed) and tears them down (not timed), so the live counts stay put.
 ScaleResult measure_scale(const std::vector<size_t>& sizes, size_t batch, size_t rounds);
 
 // --- 3. timers: arm + cancel with many armed ---

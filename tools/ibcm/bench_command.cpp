@@ -215,7 +215,8 @@ void run_scale(const BenchOptions& o, Report& rep) {
     points += std::string(points.empty() ? "" : ",") +
               "{\"live\":" + num(static_cast<double>(p.live)) +
               ",\"handshake_ns\":" + num(p.handshake_ns) +
-              ",\"handshakes_per_s\":" + num(p.handshakes_per_s()) + "}";
+              ",\"handshakes_per_s\":" + num(p.handshakes_per_s()) +
+              ",\"over_smallest\":" + num(p.over_smallest) + "}";
   rep.detail("scale", "{\"live\":" + num(static_cast<double>(r.live)) + ",\"setup_cpu_s\":" +
                           num(r.setup_cpu_s) + ",\"setup_wall_s\":" + num(r.setup_wall_s) +
                           ",\"rss_before\":" + num(static_cast<double>(r.rss_before)) +
