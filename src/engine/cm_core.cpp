@@ -25,8 +25,7 @@ Cm::Impl::Impl(const Config& c)
       hash_seed_(mix64(c.seed ^ 0x6c6f6f6b75702d6bull)),
       by_local_(LocalIdOf{&conns_.items}, U32Hash{hash_seed_}),
       by_remote_(RemoteKeyOf{&conns_.items}, RemoteKeyHash{hash_seed_}),
-      by_rqpn_(RemoteQpnOf{&conns_.items}, QpKeyHash{hash_seed_}),
-      by_lqpn_(LocalQpnOf{&conns_.items}, U32Hash{~hash_seed_}) {
+      by_rqpn_(RemoteQpnOf{&conns_.items}, QpKeyHash{hash_seed_}) {
   event_limit_ = std::max<size_t>(c.max_pending_events, kMadEvents);
   tx_limit_ = std::max<size_t>(c.max_pending_tx, kMadTx);
 }
@@ -135,22 +134,20 @@ uint32_t Cm::Impl::new_conn() {
 
 void Cm::Impl::free_conn(uint32_t idx) {
   Conn& c = conns_.items[idx];
-  // Four independent cache misses with many connections: let them overlap. Each key is hashed
+  // Three independent cache misses with many connections: let them overlap. Each key is hashed
   // once, for its prefetch and its erase.
   const uint64_t h_local = by_local_.hash(c.local_id);
   const uint64_t h_remote = c.in_remote_map ? by_remote_.hash({c.remote_id, c.remote_guid}) : 0;
   const uint64_t h_rqpn = c.in_rqpn_map ? by_rqpn_.hash({c.remote_qpn, c.remote_guid}) : 0;
-  const uint64_t h_lqpn = c.in_lqpn_map ? by_lqpn_.hash(c.local_qpn) : 0;
   by_local_.prefetch_hashed(h_local);
   if (c.in_remote_map) by_remote_.prefetch_hashed(h_remote);
   if (c.in_rqpn_map) by_rqpn_.prefetch_hashed(h_rqpn);
-  if (c.in_lqpn_map) by_lqpn_.prefetch_hashed(h_lqpn);
   disarm(c);
   release_tx(c);
   if (c.half_open) half_open_remove(c);
   if (c.in_remote_map) by_remote_.erase_hashed(h_remote, idx);
   if (c.in_rqpn_map) by_rqpn_.erase_hashed(h_rqpn, idx);
-  if (c.in_lqpn_map) by_lqpn_.erase_hashed(h_lqpn, idx);
+  if (c.in_lqpn_map) by_lqpn_.erase(c.local_qpn, idx);
   if (c.p2p) remove_p2p(idx);
   by_local_.erase_hashed(h_local, idx);
   Setup& s = setup_[idx];
@@ -266,9 +263,9 @@ void Cm::Impl::unbind_local_qpn(Conn& c, uint32_t idx) {
 }
 
 std::optional<Error> Cm::Impl::local_qpn_busy(uint32_t qpn) const {
-  const uint32_t* i = by_lqpn_.find(qpn);
-  if (!i) return std::nullopt;
-  return conns_.items[*i].state == State::TimeWait ? Error::QpnInTimeWait : Error::QpnInUse;
+  const uint32_t i = by_lqpn_.find(qpn);
+  if (i == engine::QpnIndex::kNone) return std::nullopt;
+  return conns_.items[i].state == State::TimeWait ? Error::QpnInTimeWait : Error::QpnInUse;
 }
 
 Time Cm::Impl::retry_interval(const Conn& c) const {

@@ -12,6 +12,7 @@
 #include "engine/fifo.h"
 #include "engine/flat_map.h"
 #include "engine/index_table.h"
+#include "engine/qpn_index.h"
 #include "engine/state_table.h"
 #include "engine/timer_wheel.h"
 #include "ibcm/engine/cm.h"
@@ -111,10 +112,6 @@ struct RemoteKeyOf {
 struct RemoteQpnOf {
   const std::vector<Conn>* conns;
   QpKey operator()(uint32_t i) const { return {(*conns)[i].remote_qpn, (*conns)[i].remote_guid}; }
-};
-struct LocalQpnOf {
-  const std::vector<Conn>* conns;
-  uint32_t operator()(uint32_t i) const { return (*conns)[i].local_qpn; }
 };
 // mix64 is a bijection: distinct keys never collide in full, whatever the seed.
 struct U32Hash {
@@ -223,7 +220,7 @@ class Cm::Impl {
   engine::IndexTable<uint32_t, engine::LocalIdOf, engine::U32Hash> by_local_;
   engine::IndexTable<engine::RemoteKey, engine::RemoteKeyOf, engine::RemoteKeyHash> by_remote_;
   engine::IndexTable<engine::QpKey, engine::RemoteQpnOf, engine::QpKeyHash> by_rqpn_;
-  engine::IndexTable<uint32_t, engine::LocalQpnOf, engine::U32Hash> by_lqpn_;
+  engine::QpnIndex by_lqpn_;
   std::vector<uint32_t> p2p_pending_;  // connections in REQ_SENT that are peer-to-peer
   size_t half_open_ = 0;
   uint32_t ho_head_ = engine::kNoIndex, ho_tail_ = engine::kNoIndex;
