@@ -61,8 +61,7 @@ TEST(QpnIndex, MatchesAMapOnClusteredQpns) {
 }
 
 TEST(QpnIndex, MatchesAMapOnQpnsOverAll24Bits) {
-  random_ops([](std::mt19937& r) { return static_cast<uint32_t>(r() % 4096 << 12 | r() % 4); },
-             2);
+  random_ops([](std::mt19937& r) { return static_cast<uint32_t>(r() % 4096 << 12 | r() % 4); }, 2);
 }
 
 TEST(QpnIndex, RefusesWhatIsNotA24BitQpnOrAnIndex) {
