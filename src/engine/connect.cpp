@@ -10,10 +10,10 @@ using namespace engine;
 using wire::cm_time;
 
 void Cm::Impl::reject_req(const Address& from, const wire::Mad& mad, wire::RejReason reason,
-                          std::span<const uint8_t> ari) {
+                          std::span<const uint8_t> ari, ConnId from_conn) {
   const auto& req = std::get<wire::Req>(mad.message);
   wire::Rej r;
-  r.local_comm_id = 0;  // no connection of ours stands behind this REJ
+  r.local_comm_id = from_conn;
   r.remote_comm_id = req.local_comm_id;
   r.message_rejected = wire::MsgRef::Req;
   r.reason = reason;

@@ -355,8 +355,10 @@ class Cm::Impl {
   bool peer_to_peer_collision(const Address& from, const wire::Mad& mad);
   void accept_req_into(engine::Conn& c, uint32_t idx, const Address& from, const wire::Mad& mad,
                        ListenId listener, bool p2p);
+  // Answers a REQ with REJ `reason`. from_conn: our comm ID when a connection of ours stands
+  // behind the REJ (a duplicate REQ in TIMEWAIT), 0 when none does.
   void reject_req(const Address& from, const wire::Mad& mad, wire::RejReason reason,
-                  std::span<const uint8_t> ari = {});
+                  std::span<const uint8_t> ari = {}, ConnId from_conn = 0);
   // A REQ or REP from `from` claims the (QPN, CA GUID) of connection old_idx: from that
   // connection's peer it is stale and the connection is torn down; from elsewhere it is counted
   // (StaleSpoofed) and logged, and the connection is left alone. Either way the caller answers

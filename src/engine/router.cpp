@@ -345,7 +345,7 @@ void Cm::Impl::dispatch(Conn& c, uint32_t idx, Input in, const Address& from,
     }
     case Act::RejStale: {
       ++counters_.of(m).rx_duplicates;
-      reject_req(from, mad, wire::RejReason::StaleConnection);
+      reject_req(from, mad, wire::RejReason::StaleConnection, {}, c.local_id);
       return;
     }
     case Act::MraWait:

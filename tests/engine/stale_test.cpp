@@ -321,3 +321,39 @@ TEST(Stale, RepFromAQpnWeHoldIsRejectedAndBothAttemptsStop) {
   EXPECT_EQ(p.a.counters().of(CountedMsg::Req).tx_retries, 0u);
   EXPECT_EQ(p.a.connection_count(), 0u);
 }
+
+// A duplicate of a connection's REQ arriving after the connection entered TIMEWAIT is answered
+// with REJ 10 from that connection: its LocalCommID is the connection's, as Linux sends it.
+TEST(Stale, DuplicateReqInTimewaitGetsRej10FromTheConnection) {
+  Pair p;
+  ASSERT_TRUE(p.b.listen(0x1234).has_value());
+  auto ca = p.a.connect(p.now, p.params(0x100));
+  ASSERT_TRUE(ca.has_value());
+  p.collect();
+  ASSERT_EQ(p.in_flight.size(), 1u);
+  const Wire req = p.in_flight.front();
+  p.deliver_one();  // REQ
+  auto r = p.last<ev::ReqReceived>(p.b_events);
+  ASSERT_TRUE(r.has_value());
+  const ConnId cb = r->conn;
+  AcceptParams ap;
+  ap.qpn = 0x200;
+  ASSERT_TRUE(p.b.accept(p.now, cb, ap).has_value());
+  p.deliver_one();  // REP
+  ASSERT_TRUE(p.a.send_rtu(p.now, *ca).has_value());
+  p.deliver_one();  // RTU
+  ASSERT_TRUE(p.b.disconnect(p.now, cb).has_value());
+  p.deliver_one();  // DREQ
+  ASSERT_TRUE(p.a.send_drep(p.now, *ca).has_value());
+  p.deliver_one();  // DREP
+  ASSERT_EQ(p.b.state(cb), State::TimeWait);
+
+  p.b.handle_mad(p.now, req.from, req.bytes);  // the old REQ again
+  p.collect();
+  ASSERT_EQ(p.in_flight.size(), 1u);
+  const auto rej = std::get<wire::Rej>(p.in_flight.front().mad().message);
+  EXPECT_EQ(rej.reason, wire::RejReason::StaleConnection);
+  EXPECT_EQ(rej.local_comm_id, cb);
+  EXPECT_EQ(rej.remote_comm_id, *ca);
+  EXPECT_EQ(p.b.state(cb), State::TimeWait) << "the duplicate changes nothing";
+}
