@@ -68,8 +68,9 @@ Expected<std::unique_ptr<RoceTransport>, std::string> RoceTransport::open(
   // The UDP socket on 4791: the data path for IPv6, the ICMP silencer for IPv4.
   int udp = ::socket(t->v4_ ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (udp < 0) return fail(sys_error("socket"));
+  // No SO_REUSEADDR: a second stack on this address and port must fail here, not share the port
+  // and take some of the first one's datagrams.
   int one = 1;
-  ::setsockopt(udp, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (!t->v4_) ::setsockopt(udp, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one);
   if (::bind(udp, reinterpret_cast<const sockaddr*>(&t->local_.addr), t->local_.len) != 0) {
     std::string m = sys_error("bind " + t->local_.to_string());

@@ -299,6 +299,17 @@ TEST(RoceTransport, OpenRejectsWhatCannotWork) {
   EXPECT_NE(b.error().find("IPv6 only"), std::string::npos) << b.error();
 }
 
+// A second transport on an address and port another one holds fails to open, rather than sharing
+// the port and taking some of the first one's datagrams.
+TEST(RoceTransport, ASecondTransportOnTheSamePortFailsToOpen) {
+  Family f = ipv6_family();
+  auto first = RoceTransport::open(f.active, f.active_options);
+  ASSERT_TRUE(first.has_value()) << first.error();
+  auto second = RoceTransport::open(f.active, f.active_options);
+  ASSERT_FALSE(second.has_value());
+  EXPECT_NE(second.error().find("in use"), std::string::npos) << second.error();
+}
+
 TEST(RoceTransport, Ipv6HandshakeAndCountedDropsOnLoopback) {
   handshake_and_drops(ipv6_family());
 }
