@@ -162,7 +162,7 @@ ScaleResult measure_scale(const std::vector<size_t>& sizes, size_t batch, size_t
   }
 
   // The sizes take turns, round after round (the order rotating), so that a slow spell of the
-  // machine lands on all of them: measured one size after another, minutes apart, the points
+  // machine lands on all of them: measured one size after another, seconds apart, the points
   // moved by up to 1.5x between runs of one binary. Each timed round follows an untimed one on the
   // same pair, which brings a small pair's state back into the cache after a big one's round.
   std::vector<ConnId> ids;

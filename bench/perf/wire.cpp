@@ -156,7 +156,7 @@ bool read_count(int ctrl, uint64_t* n) {
   return ::poll(&p, 1, 1000) == 1 && ::read(ctrl, n, sizeof *n) == sizeof *n;
 }
 
-bool parent_gone(int ctrl) {
+bool ctrl_readable(int ctrl) {  // a command, or the parent gone (EOF)
   pollfd p{ctrl, POLLIN, 0};
   return ::poll(&p, 1, 0) != 0;
 }
@@ -308,7 +308,7 @@ int child_side(std::unique_ptr<Transport> t, const Address& peer, size_t window,
     double now = wall_seconds();
     if (now - checked < 0.005) continue;
     checked = now;
-    if (!parent_gone(ctrl)) continue;
+    if (!ctrl_readable(ctrl)) continue;
     char cmd = 0;
     if (::read(ctrl, &cmd, 1) != 1) return 0;
     if (cmd == 'g') side.start();

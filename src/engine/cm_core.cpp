@@ -147,7 +147,7 @@ void Cm::Impl::free_conn(uint32_t idx) {
   if (c.half_open) half_open_remove(c);
   if (c.in_remote_map) by_remote_.erase_hashed(h_remote, idx);
   if (c.in_rqpn_map) by_rqpn_.erase_hashed(h_rqpn, idx);
-  if (c.in_lqpn_map) by_lqpn_.erase(c.local_qpn, idx);
+  unbind_local_qpn(c, idx);
   if (c.p2p) remove_p2p(idx);
   by_local_.erase_hashed(h_local, idx);
   Setup& s = setup_[idx];

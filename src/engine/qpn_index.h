@@ -24,8 +24,8 @@ class QpnIndex {
 
   // The index stored for qpn, or kNone.
   uint32_t find(uint32_t qpn) const {
-    const Leaf* l = leaf_of(qpn);
-    return l ? l->slot[qpn & kLeafMask] : kNone;
+    const std::unique_ptr<Leaf>* l = leaf_of(qpn);
+    return l && *l ? (*l)->slot[qpn & kLeafMask] : kNone;
   }
 
   // Stores `index` for qpn. Returns false, changing nothing, if qpn has one already or is not a
@@ -34,7 +34,7 @@ class QpnIndex {
     if (qpn > kMaxQpn || index == kNone) return false;
     std::unique_ptr<Mid>& mid = top_[qpn >> (kMidBits + kLeafBits)];
     if (!mid) mid = std::make_unique<Mid>();
-    std::unique_ptr<Leaf>& leaf = mid->leaf[(qpn >> kLeafBits) & kMidMask];
+    std::unique_ptr<Leaf>& leaf = *leaf_of(qpn);
     if (!leaf) leaf = spares_ ? std::move(spare_[--spares_]) : std::make_unique<Leaf>();
     uint32_t& s = leaf->slot[qpn & kLeafMask];
     if (s != kNone) return false;
@@ -46,11 +46,10 @@ class QpnIndex {
 
   // Removes qpn's entry if it holds `index`; false if it does not.
   bool erase(uint32_t qpn, uint32_t index) {
-    if (qpn > kMaxQpn || index == kNone) return false;
-    Mid* mid = top_[qpn >> (kMidBits + kLeafBits)].get();
-    if (!mid) return false;
-    std::unique_ptr<Leaf>& leaf = mid->leaf[(qpn >> kLeafBits) & kMidMask];
-    if (!leaf || leaf->slot[qpn & kLeafMask] != index) return false;
+    if (index == kNone) return false;
+    std::unique_ptr<Leaf>* l = leaf_of(qpn);
+    if (!l || !*l || (*l)->slot[qpn & kLeafMask] != index) return false;
+    std::unique_ptr<Leaf>& leaf = *l;
     leaf->slot[qpn & kLeafMask] = kNone;
     --size_;
     if (--leaf->used == 0) {
@@ -82,10 +81,12 @@ class QpnIndex {
   struct Mid {
     std::unique_ptr<Leaf> leaf[size_t{1} << kMidBits];
   };
-  const Leaf* leaf_of(uint32_t qpn) const {
+  // qpn's leaf pointer (possibly empty) in its Mid; nullptr if qpn is not a 24-bit QPN or its
+  // Mid was never made.
+  std::unique_ptr<Leaf>* leaf_of(uint32_t qpn) const {
     if (qpn > kMaxQpn) return nullptr;
-    const Mid* mid = top_[qpn >> (kMidBits + kLeafBits)].get();
-    return mid ? mid->leaf[(qpn >> kLeafBits) & kMidMask].get() : nullptr;
+    Mid* mid = top_[qpn >> (kMidBits + kLeafBits)].get();
+    return mid ? &mid->leaf[(qpn >> kLeafBits) & kMidMask] : nullptr;
   }
   std::unique_ptr<Mid> top_[size_t{1} << kTopBits];
   std::unique_ptr<Leaf> spare_[kSpares];

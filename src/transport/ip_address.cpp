@@ -7,9 +7,29 @@
 
 namespace ibcm {
 
+namespace {
+wire::Gid gid_of(const sockaddr_storage& sa) {
+  wire::Gid g{};
+  if (sa.ss_family == AF_INET) {
+    g[10] = g[11] = 0xff;
+    std::memcpy(&g[12], &reinterpret_cast<const sockaddr_in&>(sa).sin_addr, 4);
+  } else {
+    std::memcpy(g.data(), &reinterpret_cast<const sockaddr_in6&>(sa).sin6_addr, 16);
+  }
+  return g;
+}
+uint16_t port_of(const sockaddr_storage& sa) {
+  return ntohs(sa.ss_family == AF_INET ? reinterpret_cast<const sockaddr_in&>(sa).sin_port
+                                       : reinterpret_cast<const sockaddr_in6&>(sa).sin6_port);
+}
+bool is_v4_mapped(const wire::Gid& gid) {
+  static constexpr uint8_t kPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  return std::memcmp(gid.data(), kPrefix, sizeof kPrefix) == 0;  // two word compares
+}
+}  // namespace
+
 uint16_t IpEndpoint::port() const {
-  if (is_v4()) return ntohs(reinterpret_cast<const sockaddr_in&>(addr).sin_port);
-  return ntohs(reinterpret_cast<const sockaddr_in6&>(addr).sin6_port);
+  return port_of(addr);
 }
 
 void IpEndpoint::set_port(uint16_t port) {
@@ -68,41 +88,20 @@ std::optional<IpEndpoint> parse_endpoint(std::string_view text, uint16_t default
   return ep;
 }
 
-namespace {
-wire::Gid gid_of(const sockaddr_storage& sa) {
-  wire::Gid g{};
-  if (sa.ss_family == AF_INET) {
-    g[10] = g[11] = 0xff;
-    std::memcpy(&g[12], &reinterpret_cast<const sockaddr_in&>(sa).sin_addr, 4);
-  } else {
-    std::memcpy(g.data(), &reinterpret_cast<const sockaddr_in6&>(sa).sin6_addr, 16);
-  }
-  return g;
-}
-bool is_v4_mapped(const wire::Gid& gid) {
-  static constexpr uint8_t kPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-  return std::memcmp(gid.data(), kPrefix, sizeof kPrefix) == 0;  // two word compares
-}
-}  // namespace
-
 wire::Gid gid_of(const IpEndpoint& ep) {
   return gid_of(ep.addr);
 }
 
 IpEndpoint endpoint_of(const wire::Gid& gid, uint16_t port) {
+  SocketAddress sa;
+  const socklen_t len = socket_address_of(gid, port, false, sa);
+  return endpoint_of(sa, len);
+}
+
+IpEndpoint endpoint_of(const SocketAddress& sa, socklen_t len) {
   IpEndpoint ep;
-  if (is_v4_mapped(gid)) {
-    auto& v4 = reinterpret_cast<sockaddr_in&>(ep.addr);
-    v4.sin_family = AF_INET;
-    std::memcpy(&v4.sin_addr, &gid[12], 4);
-    ep.len = sizeof(sockaddr_in);
-  } else {
-    auto& v6 = reinterpret_cast<sockaddr_in6&>(ep.addr);
-    v6.sin6_family = AF_INET6;
-    std::memcpy(&v6.sin6_addr, gid.data(), 16);
-    ep.len = sizeof(sockaddr_in6);
-  }
-  ep.set_port(port);
+  std::memcpy(&ep.addr, &sa, len);
+  ep.len = len;
   return ep;
 }
 
@@ -113,8 +112,7 @@ Address address_of(const IpEndpoint& ep) {
 Address address_of(const sockaddr_storage& sa) {
   Address a;
   a.gid = gid_of(sa);
-  a.port = ntohs(sa.ss_family == AF_INET ? reinterpret_cast<const sockaddr_in&>(sa).sin_port
-                                         : reinterpret_cast<const sockaddr_in6&>(sa).sin6_port);
+  a.port = port_of(sa);
   return a;
 }
 

@@ -98,9 +98,7 @@ void UdpTransport::send(std::span<const Transmit> batch) {
       b.tx[i].msg_hdr.msg_namelen = socket_address_of(t.to.gid, t.to.port, v6_socket, b.to[i]);
       b.tx_iov[i] = {const_cast<uint8_t*>(t.mad.data()), t.mad.size()};
     }
-    auto endpoint = [&](size_t i) {
-      return endpoint_of(batch[done + i].to.gid, batch[done + i].to.port);
-    };
+    auto endpoint = [&](size_t i) { return endpoint_of(b.to[i], b.tx[i].msg_hdr.msg_namelen); };
     int sent = ::sendmmsg(fd_, b.tx, static_cast<unsigned>(n), 0);
     if (sent > 0) {
       counters_.tx_packets += static_cast<uint64_t>(sent);

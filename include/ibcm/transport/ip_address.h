@@ -42,5 +42,7 @@ union SocketAddress {
 // socket, otherwise IPv6 (an IPv6 socket reaches IPv4 peers through their mapped address).
 socklen_t socket_address_of(const wire::Gid& gid, uint16_t port, bool v6_socket,
                             SocketAddress& out);
+// The endpoint a socket address of `len` bytes names (as socket_address_of wrote it).
+IpEndpoint endpoint_of(const SocketAddress& sa, socklen_t len);
 
 }  // namespace ibcm
