@@ -20,10 +20,9 @@ size_t engine::SidrKeyHash::operator()(const SidrKey& k) const {
 Cm::Impl::Impl(const Config& c)
     : cfg_(c),
       rng_(c.seed ^ 0x7469642d73656564ull),
-      ids_(c.seed),
       timers_(Time{0}),
       hash_seed_(mix64(c.seed ^ 0x6c6f6f6b75702d6bull)),
-      by_local_(LocalIdOf{&conns_.items}, U32Hash{hash_seed_}),
+      by_local_(c.seed, LocalIdOf{&conns_.items}),
       by_remote_(RemoteKeyOf{&conns_.items}, RemoteKeyHash{hash_seed_}),
       by_rqpn_(RemoteQpnOf{&conns_.items}, QpKeyHash{hash_seed_}) {
   event_limit_ = std::max<size_t>(c.max_pending_events, kMadEvents);
@@ -121,25 +120,17 @@ uint32_t Cm::Impl::new_conn() {
   if (setup_.size() < conns_.items.size()) setup_.resize(conns_.items.size());
   setup_[idx] = Setup{};
   Conn& c = conns_.items[idx];
-  // An ID comes back only after 2^32 others (comm_id.h), and then insert refuses it while the
-  // connection that has it lives; 0 means "no connection" on the wire.
-  do {
-    c.local_id = ids_.next();
-  } while (c.local_id == 0 || !by_local_.insert(c.local_id, idx));
-  // With a million connections every table access is a cache miss: start loading the next
-  // connection's slot now.
-  by_local_.prefetch(ids_.peek());
+  c.local_id = by_local_.take(idx);
   return idx;
 }
 
 void Cm::Impl::free_conn(uint32_t idx) {
   Conn& c = conns_.items[idx];
-  // Three independent cache misses with many connections: let them overlap. Each key is hashed
-  // once, for its prefetch and its erase.
-  const uint64_t h_local = by_local_.hash(c.local_id);
+  // Up to three independent cache misses with many connections: let them overlap. Each key is
+  // hashed once, for its prefetch and its erase.
+  by_local_.prefetch(c.local_id);
   const uint64_t h_remote = c.in_remote_map ? by_remote_.hash({c.remote_id, c.remote_guid}) : 0;
   const uint64_t h_rqpn = c.in_rqpn_map ? by_rqpn_.hash({c.remote_qpn, c.remote_guid}) : 0;
-  by_local_.prefetch_hashed(h_local);
   if (c.in_remote_map) by_remote_.prefetch_hashed(h_remote);
   if (c.in_rqpn_map) by_rqpn_.prefetch_hashed(h_rqpn);
   disarm(c);
@@ -149,7 +140,7 @@ void Cm::Impl::free_conn(uint32_t idx) {
   if (c.in_rqpn_map) by_rqpn_.erase_hashed(h_rqpn, idx);
   unbind_local_qpn(c, idx);
   if (c.p2p) remove_p2p(idx);
-  by_local_.erase_hashed(h_local, idx);
+  by_local_.erase(c.local_id, idx);
   Setup& s = setup_[idx];
   if (s.alt != kNoIndex) {
     alts_.items[s.alt] = AltPaths{};

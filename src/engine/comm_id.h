@@ -1,7 +1,7 @@
-// Local communication IDs: unique while in use and hard to guess. A keyed 32-bit permutation
-// (a small Feistel network, key from the injected seed) of a counter: distinct counters give
-// distinct IDs, so an ID comes back only after 2^32 allocations, and knowing earlier IDs does not
-// reveal the next without the key.
+// Local communication IDs are unique while in use and hard to guess: a keyed 32-bit permutation
+// (a small Feistel network, keys from the injected seed) of a counter. Distinct counters give
+// distinct IDs, knowing earlier IDs does not reveal the next without the keys, and the inverse
+// gives back the counter, which is where the ID's record is found (local_ids.h).
 #pragma once
 
 #include <array>
@@ -9,23 +9,17 @@
 
 namespace ibcm::engine {
 
-class CommIdGenerator {
+class CommIdCipher {
  public:
-  explicit CommIdGenerator(uint64_t seed);
-  // The next ID in the sequence (may be 0 or in use: the caller skips those).
-  uint32_t next() {
-    uint32_t id = next_;
-    next_ = permute(++counter_);
-    return id;
-  }
-  // The ID next() returns after `ahead` more calls, without taking any.
-  uint32_t peek(uint32_t ahead = 0) const { return ahead == 0 ? next_ : permute(counter_ + ahead); }
+  explicit CommIdCipher(uint64_t seed);
+  uint32_t encrypt(uint32_t counter) const;
+  uint32_t decrypt(uint32_t id) const;
+  // A counter to start from, taken from the seed (so IDs differ between runs with other seeds).
+  uint32_t first_counter() const { return first_; }
 
  private:
-  uint32_t permute(uint32_t x) const;
   std::array<uint32_t, 4> keys_{};
-  uint32_t counter_ = 0;
-  uint32_t next_ = 0;  // permute(counter_), computed once: peek() and next() both want it
+  uint32_t first_ = 0;
 };
 
 // splitmix64: a fast, well-mixed generator for injected randomness (TIDs, keys).

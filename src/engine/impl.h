@@ -8,10 +8,10 @@
 #include <type_traits>
 #include <vector>
 
-#include "engine/comm_id.h"
 #include "engine/fifo.h"
 #include "engine/flat_map.h"
 #include "engine/index_table.h"
+#include "engine/local_ids.h"
 #include "engine/qpn_index.h"
 #include "engine/state_table.h"
 #include "engine/timer_wheel.h"
@@ -97,8 +97,9 @@ struct SidrKey {  // (RequestID, requester GID): SIDR duplicate detection
   bool operator==(const SidrKey&) const = default;
 };
 
-// The connection lookups are IndexTables over the connection records (index_table.h): each reads
-// its key from the record. Hashes are keyed by a secret from Config::seed.
+// The lookups by the peer's comm ID and QPN are IndexTables over the connection records
+// (index_table.h): each reads its key from the record. Hashes are keyed by a secret from
+// Config::seed. Our own comm IDs name their slot (local_ids.h).
 struct LocalIdOf {
   const std::vector<Conn>* conns;
   uint32_t operator()(uint32_t i) const { return (*conns)[i].local_id; }
@@ -112,11 +113,6 @@ struct RemoteKeyOf {
 struct RemoteQpnOf {
   const std::vector<Conn>* conns;
   QpKey operator()(uint32_t i) const { return {(*conns)[i].remote_qpn, (*conns)[i].remote_guid}; }
-};
-// mix64 is a bijection: distinct keys never collide in full, whatever the seed.
-struct U32Hash {
-  uint64_t seed;
-  uint64_t operator()(uint32_t k) const { return mix64(seed ^ k); }
 };
 struct RemoteKeyHash {
   uint64_t seed;
@@ -206,7 +202,6 @@ class Cm::Impl {
   Counters counters_;
   Logger log_;
   uint64_t rng_;
-  engine::CommIdGenerator ids_;
   engine::TimerWheel timers_;
   engine::Fifo<Transmit> tx_queue_;
   engine::Fifo<Event> events_;
@@ -217,7 +212,7 @@ class Cm::Impl {
   engine::Slab<wire::MadBytes> tx_bufs_;
   engine::Slab<engine::AltPaths> alts_;
   uint64_t hash_seed_;
-  engine::IndexTable<uint32_t, engine::LocalIdOf, engine::U32Hash> by_local_;
+  engine::LocalIds<engine::LocalIdOf> by_local_;
   engine::IndexTable<engine::RemoteKey, engine::RemoteKeyOf, engine::RemoteKeyHash> by_remote_;
   engine::IndexTable<engine::QpKey, engine::RemoteQpnOf, engine::QpKeyHash> by_rqpn_;
   engine::QpnIndex by_lqpn_;

@@ -1,8 +1,8 @@
 // A hash index over the slots of a record array: key -> record index, where the key is stored in
 // the record itself, not in the index. An entry is 8 bytes (the record index, 24 bits of the key's
-// hash and the probe distance), so the engine's four connection lookups cost 32 bytes per slot
-// instead of the 12-24 bytes each of a FlatMap, and a miss rarely touches a record: only an entry
-// whose hash bits match is checked against the record's key.
+// hash and the probe distance), so the engine's lookups by the peer's comm ID and QPN cost 8 bytes
+// a slot each instead of the 12-24 bytes of a FlatMap, and a miss rarely touches a record: only an
+// entry whose hash bits match is checked against the record's key.
 //
 // Robin Hood linear probing with backward-shift deletion, as FlatMap (flat_map.h), at most 3/4
 // full, doubling when full. Fuller tables probe much longer on a miss once they no longer fit

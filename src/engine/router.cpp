@@ -103,13 +103,13 @@ void Cm::Impl::prefetch_lookups(std::span<const uint8_t> bytes) {
 }
 
 void Cm::Impl::handle_mads(Time now, std::span<const Inbound> batch) {
-  // New REQs each take a fresh comm ID: start loading those IDs' slots too.
+  // New REQs each take a fresh comm ID: start loading the slots those IDs will take too.
   size_t reqs = 0;
   for (const Inbound& in : batch)
     if (in.mad.size() == wire::kMadSize &&
         wire::bits::be16(in.mad.data() + 16) == static_cast<uint16_t>(wire::AttrId::Req))
       ++reqs;
-  for (uint32_t k = 1; k <= reqs; ++k) by_local_.prefetch(ids_.peek(k));
+  by_local_.prefetch_next(reqs);
   for (size_t i = 0; i < batch.size() && i < kPrefetchAhead; ++i) prefetch_lookups(batch[i].mad);
   // One clock for the whole batch: the timers due by `now` run before its first MAD, as they
   // would before each (a MAD never makes a timer due sooner than its own time).
