@@ -114,13 +114,15 @@ struct RemoteQpnOf {
   const std::vector<Conn>* conns;
   QpKey operator()(uint32_t i) const { return {(*conns)[i].remote_qpn, (*conns)[i].remote_guid}; }
 };
+// A peer's keys for connections made one after another differ in their low bits: they are hashed
+// to neighbouring slots (neighbour_hash, index_table.h).
 struct RemoteKeyHash {
   uint64_t seed;
-  uint64_t operator()(const RemoteKey& k) const { return mix64(mix64(seed ^ k.id) ^ k.guid); }
+  uint64_t operator()(const RemoteKey& k) const { return neighbour_hash(seed, k.id, k.guid); }
 };
 struct QpKeyHash {
   uint64_t seed;
-  uint64_t operator()(const QpKey& k) const { return mix64(mix64(seed ^ k.qpn) ^ k.guid); }
+  uint64_t operator()(const QpKey& k) const { return neighbour_hash(seed, k.qpn, k.guid); }
 };
 struct SidrKeyHash {
   size_t operator()(const SidrKey& k) const;

@@ -21,7 +21,23 @@
 #include <memory>
 #include <utility>
 
+#include "engine/flat_map.h"
+
 namespace ibcm::engine {
+
+// How many low bits of a hash are added to its home slot: 8 slots, a cache line (home()).
+constexpr unsigned kIndexNeighbourBits = 3;
+
+// A peer hands out QPNs close together (an adapter counts up), and comm IDs too when it is Linux
+// (a counter XOR a random value): the keys of a peer's connections made one after another differ
+// in their low bits. This gives them one hash but for its low kIndexNeighbourBits, which home()
+// adds to the home slot, so they sit in neighbouring slots and a burst of handshakes with one peer
+// touches one cache line of the table per 8 connections, not one each. `other` is the rest of the
+// key (the peer's CA GUID); the seed keeps the blocks' places secret from the peers.
+inline uint64_t neighbour_hash(uint64_t seed, uint32_t v, uint64_t other) {
+  constexpr uint64_t kLow = (uint64_t{1} << kIndexNeighbourBits) - 1;
+  return (mix64(mix64(seed ^ (v >> kIndexNeighbourBits)) ^ other) & ~kLow) | (v & kLow);
+}
 
 // KeyOf(index) -> Key reads a record's key; Hash(key) -> uint64_t hashes a key.
 template <class Key, class KeyOf, class Hash>
@@ -113,12 +129,18 @@ class IndexTable {
     uint32_t meta = 0;  // 24 hash bits << 8 | probe distance + 1 (0: empty; kSaturated: >= that)
   };
   static constexpr uint32_t kSaturated = 255;
+  static constexpr uint64_t kNeighbourMask = (uint64_t{1} << kIndexNeighbourBits) - 1;
   static constexpr size_t kMinCapacity = 16;
 
   static size_t max_load(size_t cap) { return cap - cap / 4; }
   static uint32_t tag_of(uint64_t h) { return static_cast<uint32_t>(h) & 0xFFFFFF; }
-  // The capacity is a power of two: the home slot is the hash's top bits (the tag is its bottom).
-  size_t home(uint64_t h) const { return static_cast<size_t>(h >> shift_); }
+  // The capacity is a power of two: the home slot is the hash's top bits (the tag is its bottom),
+  // plus its low kIndexNeighbourBits. A Hash that gives keys differing only in a few low bits one
+  // hash but for those bits (neighbour_hash) places them in neighbouring slots, which share cache
+  // lines.
+  size_t home(uint64_t h) const {
+    return static_cast<size_t>((h >> shift_) + (h & kNeighbourMask)) & (cap_ - 1);
+  }
   size_t next(size_t i) const { return (i + 1) & (cap_ - 1); }
 
   // Slot i's probe distance + 1 (0: empty). Distances of 255 and more (a hash much worse than

@@ -32,6 +32,13 @@ struct GoodHash {
 struct TerribleHash {
   uint64_t operator()(uint64_t k) const { return (k & 3) * 0x4000000000000000ull; }
 };
+// The engine's hash for a peer's QPNs and comm IDs: runs of 8 neighbouring keys.
+struct NeighbourHash {
+  uint64_t seed;
+  uint64_t operator()(uint64_t k) const {
+    return ibcm::engine::neighbour_hash(seed, static_cast<uint32_t>(k), k >> 32);
+  }
+};
 // Home slots at the very end of the table, so runs wrap past index 0.
 struct HighHash {
   uint64_t operator()(uint64_t k) const { return ~uint64_t{0} - (k % 7); }
@@ -115,6 +122,42 @@ TEST(IndexTable, MatchesModelWithTerribleHash) {
 
 TEST(IndexTable, MatchesModelWithWrappingHash) {
   run_against_model(HighHash{}, 12, 20000, 300);
+}
+
+TEST(IndexTable, MatchesModelWithNeighbourHash) {
+  // A small key space: whole runs of 8 present at once, which displace each other.
+  run_against_model(NeighbourHash{5}, 13, 200000, 4000);
+  run_against_model(NeighbourHash{6}, 14, 200000, uint64_t{1} << 36);
+}
+
+TEST(IndexTable, NeighbourKeysShareCacheLines) {
+  // A peer's QPNs counted up from 0x100 (and another peer's, interleaved): with neighbour_hash,
+  // most connections' entries sit within a cache line's span of the one before (8-byte slots);
+  // with a hash of the whole key, almost none do.
+  auto adjacent = [](auto hash) {
+    Records rec;
+    IndexTable<uint64_t, KeyOf, decltype(hash)> table(KeyOf{&rec}, hash);
+    for (uint32_t q = 0; q < 20000; ++q)
+      for (uint64_t peer : {uint64_t{7} << 32, uint64_t{9} << 32}) {
+        rec.keys.push_back(peer | (0x100 + q));
+        EXPECT_TRUE(table.insert(rec.keys.back(), static_cast<uint32_t>(rec.keys.size() - 1)));
+      }
+    int next_to = 0;
+    for (uint32_t q = 1; q < 20000; ++q) {
+      const uint64_t peer = uint64_t{7} << 32;
+      const uint32_t* a = table.find(peer | (0x100 + q - 1));
+      const uint32_t* b = table.find(peer | (0x100 + q));
+      EXPECT_TRUE(a && b);
+      // Within a cache line's span of the one before (a run wraps at the table's end rarely).
+      if (a && b) {
+        const auto gap = reinterpret_cast<intptr_t>(b) - reinterpret_cast<intptr_t>(a);
+        next_to += gap > -64 && gap < 64;
+      }
+    }
+    return next_to;
+  };
+  EXPECT_GT(adjacent(NeighbourHash{3}), 20000 * 8 / 10) << "neighbour_hash";
+  EXPECT_LT(adjacent(GoodHash{3}), 20000 / 100) << "a hash of the whole key";
 }
 
 TEST(IndexTable, DoublesAndStaysAtMostThreeQuartersFull) {
