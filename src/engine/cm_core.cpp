@@ -126,8 +126,9 @@ uint32_t Cm::Impl::new_conn() {
 
 void Cm::Impl::free_conn(uint32_t idx) {
   Conn& c = conns_.items[idx];
-  // Up to three independent cache misses with many connections: let them overlap. Each key is
-  // hashed once, for its prefetch and its erase.
+  // With many connections the two remote keys' slots are independent cache misses: let them
+  // overlap. Each is hashed once, for its prefetch and its erase. Our own ID's slot is usually
+  // still cached (local_ids.h).
   by_local_.prefetch(c.local_id);
   const uint64_t h_remote = c.in_remote_map ? by_remote_.hash({c.remote_id, c.remote_guid}) : 0;
   const uint64_t h_rqpn = c.in_rqpn_map ? by_rqpn_.hash({c.remote_qpn, c.remote_guid}) : 0;
