@@ -22,11 +22,13 @@
 #include <utility>
 
 #include "engine/flat_map.h"
+#include "engine/prefetch.h"
 
 namespace ibcm::engine {
 
 // How many low bits of a hash are added to its home slot: 8 slots, a cache line (home()).
 constexpr unsigned kIndexNeighbourBits = 3;
+constexpr uint64_t kIndexNeighbourMask = (uint64_t{1} << kIndexNeighbourBits) - 1;
 
 // A peer hands out QPNs close together (an adapter counts up), and comm IDs too when it is Linux
 // (a counter XOR a random value): the keys of a peer's connections made one after another differ
@@ -35,8 +37,8 @@ constexpr unsigned kIndexNeighbourBits = 3;
 // touches one cache line of the table per 8 connections, not one each. `other` is the rest of the
 // key (the peer's CA GUID); the seed keeps the blocks' places secret from the peers.
 inline uint64_t neighbour_hash(uint64_t seed, uint32_t v, uint64_t other) {
-  constexpr uint64_t kLow = (uint64_t{1} << kIndexNeighbourBits) - 1;
-  return (mix64(mix64(seed ^ (v >> kIndexNeighbourBits)) ^ other) & ~kLow) | (v & kLow);
+  return (mix64(mix64(seed ^ (v >> kIndexNeighbourBits)) ^ other) & ~kIndexNeighbourMask) |
+         (v & kIndexNeighbourMask);
 }
 
 // KeyOf(index) -> Key reads a record's key; Hash(key) -> uint64_t hashes a key.
@@ -114,9 +116,7 @@ class IndexTable {
   void prefetch(const Key& k) const { prefetch_hashed(hash(k)); }
   void prefetch_hashed(uint64_t h) const {
     if (cap_ == 0) return;
-    __builtin_prefetch(slots_.get() + home(h));
-    // GCC 12 deletes this prefetch (in every form tried) unless something after it is opaque.
-    asm volatile("" ::: "memory");
+    prefetch_line(slots_.get() + home(h));
   }
 
   size_t size() const { return size_; }
@@ -129,7 +129,6 @@ class IndexTable {
     uint32_t meta = 0;  // 24 hash bits << 8 | probe distance + 1 (0: empty; kSaturated: >= that)
   };
   static constexpr uint32_t kSaturated = 255;
-  static constexpr uint64_t kNeighbourMask = (uint64_t{1} << kIndexNeighbourBits) - 1;
   static constexpr size_t kMinCapacity = 16;
 
   static size_t max_load(size_t cap) { return cap - cap / 4; }
@@ -139,7 +138,7 @@ class IndexTable {
   // hash but for those bits (neighbour_hash) places them in neighbouring slots, which share cache
   // lines.
   size_t home(uint64_t h) const {
-    return static_cast<size_t>((h >> shift_) + (h & kNeighbourMask)) & (cap_ - 1);
+    return static_cast<size_t>((h >> shift_) + (h & kIndexNeighbourMask)) & (cap_ - 1);
   }
   size_t next(size_t i) const { return (i + 1) & (cap_ - 1); }
 

@@ -22,6 +22,7 @@
 #include <utility>
 
 #include "engine/comm_id.h"
+#include "engine/prefetch.h"
 
 namespace ibcm::engine {
 
@@ -45,8 +46,7 @@ class LocalIds {
       counter_ += static_cast<uint32_t>((s - (counter_ & mask())) & mask());
       const uint32_t id = cipher_.encrypt(counter_++);
       if (id == 0) continue;
-      slots_[s] = index;
-      used_[s >> 6] |= uint64_t{1} << (s & 63);
+      hold(s, index);
       ++size_;
       return id;
     }
@@ -72,15 +72,16 @@ class LocalIds {
 
   // Starts loading id's slot into the cache, for a find soon after.
   void prefetch(uint32_t id) const {
-    if (cap_ != 0) touch(&slots_[slot_of(id)]);
+    if (cap_ != 0) prefetch_line(&slots_[slot_of(id)]);
   }
   // Starts loading the slots the next n IDs will most likely take (the counter's next slots).
   void prefetch_next(size_t n) const {
     if (cap_ == 0) return;
     constexpr size_t kPerLine = 64 / sizeof(uint32_t);
     const size_t first = counter_ & mask();
-    for (size_t k = 0; k < n && k < cap_; k += kPerLine) touch(&slots_[(first + k) & mask()]);
-    touch(&used_[first >> 6]);
+    for (size_t k = 0; k < n && k < cap_; k += kPerLine)
+      prefetch_line(&slots_[(first + k) & mask()]);
+    prefetch_line(&used_[first >> 6]);
   }
 
   size_t size() const { return size_; }
@@ -92,10 +93,9 @@ class LocalIds {
   size_t mask() const { return cap_ - 1; }
   size_t slot_of(uint32_t id) const { return cipher_.decrypt(id) & mask(); }
 
-  static void touch(const void* p) {
-    __builtin_prefetch(p);
-    // GCC 12 deletes a prefetch (in every form tried) unless something after it is opaque.
-    asm volatile("" ::: "memory");
+  void hold(size_t s, uint32_t index) {
+    slots_[s] = index;
+    used_[s >> 6] |= uint64_t{1} << (s & 63);
   }
 
   // The first free slot at or after s, going round. One exists: at most 3/4 are held.
@@ -123,8 +123,7 @@ class LocalIds {
       if (old[i] == kEmpty) continue;
       const size_t s = slot_of(id_of_(old[i]));
       assert(slots_[s] == kEmpty);
-      slots_[s] = old[i];
-      used_[s >> 6] |= uint64_t{1} << (s & 63);
+      hold(s, old[i]);
     }
   }
 
