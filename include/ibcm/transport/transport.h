@@ -32,6 +32,8 @@ struct TransportCounters {
   uint64_t rx_bad_pkey = 0;  // BTH P_Key does not match ours (pkey_matches)
   uint64_t rx_other_qp = 0;  // destination QP or DETH source QP not the GSI QP 1
   uint64_t rx_bad_qkey = 0;  // DETH Q_Key not the GSI Q_Key
+  // umad: a report of the MAD layer on one of our sends (non-zero status), not a MAD.
+  uint64_t rx_mad_status = 0;
 };
 
 // Every counter by name, for printing and tests: one list, so a new counter cannot be left out.
@@ -39,7 +41,7 @@ struct TransportCounterField {
   std::string_view name;
   uint64_t TransportCounters::*value;
 };
-inline constexpr std::array<TransportCounterField, 11> kTransportCounterFields{{
+inline constexpr std::array<TransportCounterField, 12> kTransportCounterFields{{
     {"rx_packets", &TransportCounters::rx_packets},
     {"tx_packets", &TransportCounters::tx_packets},
     {"rx_dropped", &TransportCounters::rx_dropped},
@@ -51,6 +53,7 @@ inline constexpr std::array<TransportCounterField, 11> kTransportCounterFields{{
     {"rx_bad_pkey", &TransportCounters::rx_bad_pkey},
     {"rx_other_qp", &TransportCounters::rx_other_qp},
     {"rx_bad_qkey", &TransportCounters::rx_bad_qkey},
+    {"rx_mad_status", &TransportCounters::rx_mad_status},
 }};
 static_assert(sizeof(TransportCounters) == kTransportCounterFields.size() * sizeof(uint64_t),
               "every TransportCounters member is in kTransportCounterFields");
