@@ -64,6 +64,14 @@ MadAddress address_to(const Address& to, const PeerPath* path, const LocalPort& 
   return a;
 }
 
+wire::Gid placeholder_gid(const wire::Gid& ours, uint16_t lid) {
+  wire::Gid g{};
+  std::memcpy(g.data(), ours.data(), 8);
+  g[14] = static_cast<uint8_t>(lid >> 8);
+  g[15] = static_cast<uint8_t>(lid);
+  return g;
+}
+
 size_t peer_slot(const wire::Gid& gid, uint16_t lid) {
   // FNV-1a over the GID and LID: peers differ mostly in the last bytes (IPv4-mapped GIDs).
   uint64_t h = 0xcbf29ce484222325ull;

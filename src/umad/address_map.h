@@ -21,6 +21,11 @@ PeerPath path_from(const MadAddress& from, const Address& peer);
 // or its GID is in another subnet.
 MadAddress address_to(const Address& to, const PeerPath* path, const LocalPort& port);
 
+// The GID ibcm names an InfiniBand peer by when it has only its LID (a MAD without GRH from a port
+// we have not addressed): our subnet prefix and the LID as interface ID, fe80::LID by default.
+// The engine tells peers apart by GID, so each LID needs one that stays the same.
+wire::Gid placeholder_gid(const wire::Gid& ours, uint16_t lid);
+
 // The slot of a peer in the transport's table (kPeerPathSlots).
 size_t peer_slot(const wire::Gid& gid, uint16_t lid);
 // The index of `pkey` in the table: an exact match, else one with the same partition number.

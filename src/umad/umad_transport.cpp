@@ -13,6 +13,7 @@ namespace ibcm::umad {
 namespace {
 constexpr size_t kTidLowByte = 12;  // MAD header: TransactionID is bytes 8..15
 constexpr uint8_t kMethodByte = 3;
+constexpr size_t kUnicastLids = 0xC000;  // LIDs 1..0xBFFF name ports; 0xC000.. are multicast
 bool is_response(const wire::MadBytes& mad) {
   return mad[kMethodByte] & 0x80;
 }
@@ -38,6 +39,7 @@ Expected<std::unique_ptr<UmadTransport>, UmadError> UmadTransport::open(
                                                      where + ": " + std::strerror(agent.error())}};
   }
   t->agent_ = *agent;
+  if (local.link_layer == LinkLayer::InfiniBand) t->lid_gids_.resize(kUnicastLids);
   return t;
 }
 
@@ -67,6 +69,13 @@ bool UmadTransport::accept(const UmadMad& m, Received& out) {
   // Answers go to QP 1 with the GSI Q_Key: a MAD from another QP could not be answered.
   if (m.addr.qpn != 1) return drop(&TransportCounters::rx_other_qp);
   out.from = address_from(m.addr, local_);
+  if (!lid_gids_.empty()) {
+    // Within a subnet IB MADs carry no GRH, but the engine knows its peers by GID.
+    if (m.addr.grh_present)
+      learn_gid(out.from.lid, out.from.gid);
+    else
+      out.from.gid = gid_of_lid(out.from.lid);
+  }
   if (!pkey_matches(local().pkey, out.from.pkey)) return drop(&TransportCounters::rx_bad_pkey);
   peers_[peer_slot(out.from.gid, out.from.lid)] = path_from(m.addr, out.from);
   out.mad = m.mad;
@@ -98,8 +107,19 @@ int UmadTransport::write(UmadMad& m) {
   return rc;
 }
 
+void UmadTransport::learn_gid(uint16_t lid, const wire::Gid& gid) {
+  if (lid != 0 && lid < lid_gids_.size() && gid != wire::Gid{}) lid_gids_[lid] = gid;
+}
+
+wire::Gid UmadTransport::gid_of_lid(uint16_t lid) const {
+  if (lid == 0 || lid >= lid_gids_.size() || lid_gids_[lid] == wire::Gid{})
+    return placeholder_gid(local_.gid, lid);
+  return lid_gids_[lid];
+}
+
 void UmadTransport::send(std::span<const Transmit> batch) {
   for (const Transmit& t : batch) {
+    if (!lid_gids_.empty()) learn_gid(t.to.lid, t.to.gid);
     const PeerPath& slot = peers_[peer_slot(t.to.gid, t.to.lid)];
     bool known = slot.valid && slot.gid == t.to.gid && slot.lid == t.to.lid;
     tx_.agent_id = agent_;

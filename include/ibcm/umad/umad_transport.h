@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "ibcm/result.h"
 #include "ibcm/transport/ip_address.h"
@@ -82,6 +83,9 @@ class UmadTransport final : public Transport {
  private:
   UmadTransport() = default;
   bool accept(const UmadMad& m, Received& out);
+  // InfiniBand: the GID of each unicast LID, learned from GRHs and from where we send.
+  void learn_gid(uint16_t lid, const wire::Gid& gid);
+  wire::Gid gid_of_lid(uint16_t lid) const;
   int write(UmadMad& m);
 
   std::unique_ptr<UmadPort> port_;
@@ -90,7 +94,8 @@ class UmadTransport final : public Transport {
   uint32_t next_tid_low_ = 1;  // for a MAD ib_umad refused as a duplicate TID (see send)
   TransportCounters counters_;
   std::array<PeerPath, kPeerPathSlots> peers_{};
-  UmadMad rx_;  // one receive buffer, reused
+  std::vector<wire::Gid> lid_gids_;  // by unicast LID; InfiniBand only (768 KB, made at open)
+  UmadMad rx_;                       // one receive buffer, reused
   UmadMad tx_;
 };
 
