@@ -117,6 +117,10 @@ std::string open_failure(const std::string& device, uint8_t port, int rc, int er
 
 Expected<std::unique_ptr<UmadPort>, UmadError> open_libibumad_port(const std::string& device,
                                                                    uint8_t port) {
+  // libibumad would warn on stderr as well as fail: the one line is ours.
+  if (::access(IB_UMAD_ABI_DIR "/" IB_UMAD_ABI_FILE, R_OK) != 0)
+    return Unexpected{
+        UmadError{UmadErrorKind::UmadUnavailable, open_failure(device, port, -EOPNOTSUPP, errno)}};
   umad_init();
   errno = 0;
   int fd = umad_open_port(device.c_str(), port);

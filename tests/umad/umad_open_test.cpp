@@ -183,3 +183,12 @@ TEST(UmadOpen, InfiniBandSendsFromThePortGidWithItsLid) {
   EXPECT_EQ((*t)->local_port().gid_index, 0);
   EXPECT_EQ((*t)->local().lid, 0x13);
 }
+
+TEST(UmadOpen, TheRealPortOnADeviceThatDoesNotExistSaysWhichAndWhy) {
+  // libibumad itself, with no device of that name on any machine: one line naming the port.
+  auto p = open_libibumad_port("ibcm-no-such-device", 1);
+  ASSERT_FALSE(p.has_value());
+  EXPECT_EQ(p.error().kind, UmadErrorKind::UmadUnavailable);
+  EXPECT_TRUE(has(p.error().message, "ibcm-no-such-device port 1")) << p.error().message;
+  EXPECT_EQ(p.error().message.find('\n'), std::string::npos);
+}
