@@ -19,6 +19,13 @@
 # LAB_GUEST_IP LAB_INTEROP LAB_IBCM. The kernel series comes from $IBCM_KERNEL (default 6.1) or
 # lab_start -k.
 #
+# Two guests on one link (interop/vm/run-pair: guest "linux" with the kernel CM, guest "ibcm"
+# without it and with the ibcm CLI on its PATH):
+#   lab_pair_start -p -- 'LINUX GUEST COMMAND' 'IBCM GUEST COMMAND'   # both ready, then released
+#   lab_on ibcm lab_wait_guest_line srv 'listening' 10     # any guest function, for one guest
+#   lab_on linux lab_reboot -- 'tagged c1 cm_client connect $IBCM_PEER_IP 7174'
+#   lab_pair_wait 30                                        # both power off; both statuses 0
+#
 # Scenarios with ibcm on the host side (the CLI: $IBCM_CLI, default build/tools/ibcm):
 #   lab_need_ibcm
 #   lab_ibcm_bg ours 30 connect --transport roce --local "$LAB_HOST_IP" --remote "$LAB_GUEST_IP" ...
@@ -32,12 +39,15 @@
 
 LAB_INTEROP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 LAB_CACHE=${IBCM_INTEROP_CACHE:-$LAB_INTEROP/.cache}
-# shellcheck disable=SC2034  # for the scenario scripts
-LAB_HOST_IP=198.51.100.1
+# LAB_HOST_IP, guest_conf (each guest's IP, MAC, tap), pid_alive, capture_start, guest_release
+# shellcheck source=../vm/common.sh
+. "$LAB_INTEROP/vm/common.sh"
 LAB_GUEST_IP=198.51.100.2
-LAB_SIGNAL_PORT=7999
 LAB_KERNEL=${IBCM_KERNEL:-6.1}
 LAB_STARTED=0
+LAB_PAIR=0   # 1 after lab_pair_start
+LAB_LINK=tap0 # the host's interface on the link: tap0, or a pair's bridge br0
+LAB_GUEST=   # the guest the guest functions act on: "" (the single guest), or linux / ibcm (lab_on)
 LAB_BG_PIDS=()
 LAB_WATCHDOG_PID=
 LAB_IBCM=${IBCM_CLI:-$(cd "$LAB_INTEROP/.." && pwd)/build/tools/ibcm}
@@ -64,6 +74,7 @@ lab_init() {
   LAB_NAME=s$$
   LAB_NS=ibcm-$LAB_NAME
   LAB_STATE=$LAB_CACHE/run/$LAB_NAME
+  LAB_GDIR=$LAB_STATE # the current guest's run-vm state (console.log, qemu.pid, t_ready)
   LAB_OUT=$LAB_CACHE/results/$LAB_SCENARIO/$LAB_KERNEL
   LAB_PCAP=
   rm -rf "$LAB_OUT"
@@ -86,21 +97,47 @@ lab_init() {
 # IBCM-GUEST-READY (rxe0 is up). -p captures the tap into $LAB_OUT/capture.pcap from before boot.
 # In the guest: IBCM_HOST_IP / IBCM_GUEST_IP are set; `ibcm-wait [SECONDS]` blocks until
 # lab_signal_guest; cm_client and the rdma-core tools are on PATH.
-lab_start() {
-  local args=() o
+lab_start() { lab_boot run-vm "$@"; }
+
+# lab_pair_start [-k SERIES] [-p] [-K] [-a ROLE:SRC:DST]... [-g S] [-r S] -- 'LINUX CMD' 'IBCM CMD'
+# Boots the two guests of interop/vm/run-pair on one link (bridge br0 in the lab's namespace,
+# $LAB_LINK) and returns once both are ready and their commands released: "linux" (198.51.100.2,
+# the kernel CM) and "ibcm" (198.51.100.3, no kernel CM module, $IBCM_CLI as `ibcm` on its PATH).
+# -K: the ibcm guest with the kernel CM too (a baseline between two kernel-CM guests). -p captures
+# the bridge. In the guests IBCM_SELF_IP and IBCM_PEER_IP are set as well. Guest functions then act
+# on one guest: lab_on linux|ibcm FUNCTION ARGS...
+lab_pair_start() { lab_boot run-pair "$@"; }
+
+# lab_boot run-vm|run-pair OPTIONS -- COMMAND(S): lab_start and lab_pair_start
+lab_boot() {
+  local tool=$1 args=() cmds=() o n=1
+  shift
   OPTIND=1
-  while getopts "k:pa:g:r:" o; do
+  while getopts "k:pa:g:r:K" o; do
     case "$o" in
       k) LAB_KERNEL=$OPTARG ;;
       p) LAB_PCAP=$LAB_OUT/capture.pcap; args+=(-p "$LAB_PCAP") ;;
       a) args+=(-a "$OPTARG") ;;
       g) args+=(-g "$OPTARG") ;;
       r) args+=(-r "$OPTARG") ;;
+      K) [ "$tool" = run-pair ] || lab_fail "lab_start: -K is lab_pair_start's"; args+=(--ibcm-kernel-cm) ;;
       *) lab_fail "lab_start: bad option" ;;
     esac
   done
   shift $((OPTIND - 1))
-  [ $# -eq 1 ] || lab_fail "lab_start: want exactly one guest command after the options"
+  if [ "$tool" = run-pair ]; then
+    n=2
+    LAB_PAIR=1 LAB_LINK=br0 LAB_GDIR=
+  fi
+  [ $# -eq $n ] || lab_fail "$tool: want exactly $n guest command(s) after the options"
+  if [ "$tool" = run-pair ]; then
+    cmds=(--linux "$LAB_GUEST_PRELUDE
+$1" --ibcm "$LAB_GUEST_PRELUDE
+$2")
+  else
+    cmds=(-c "$LAB_GUEST_PRELUDE
+$1")
+  fi
   if [ "$LAB_OUT" != "$LAB_CACHE/results/$LAB_SCENARIO/$LAB_KERNEL" ]; then # -k changed it
     LAB_OUT=$LAB_CACHE/results/$LAB_SCENARIO/$LAB_KERNEL
     rm -rf "$LAB_OUT"; mkdir -p "$LAB_OUT"
@@ -110,18 +147,49 @@ lab_start() {
   LAB_STARTED=1
   # A boot that never reaches IBCM-GUEST-READY has not run a line of the scenario: it is the
   # emulator or the guest kernel, not a CM. It is booted once more (said in the log, its console
-  # kept as console.failed-boot.log); a second failure fails the scenario.
-  local try
+  # kept as [ROLE.]console.failed-boot.log); a second failure fails the scenario.
+  local try f
   for try in 1 2; do
-    if "$LAB_INTEROP/vm/run-vm" -k "$LAB_KERNEL" -n "$LAB_NAME" -d "${args[@]}" -c "$LAB_GUEST_PRELUDE
-$1"; then
+    if IBCM_CLI=$LAB_IBCM "$LAB_INTEROP/vm/$tool" -k "$LAB_KERNEL" -n "$LAB_NAME" -d "${args[@]}" "${cmds[@]}"; then
       break
     fi
-    cp "$LAB_STATE/console.log" "$LAB_OUT/console.failed-boot.log" 2>/dev/null || true
-    [ "$try" = 1 ] || lab_fail "guest did not start, twice (see $LAB_OUT/console.failed-boot.log)"
-    lab_log "guest did not start (console: $LAB_OUT/console.failed-boot.log); booting it once more"
+    for f in "$LAB_STATE/console.log" "$LAB_STATE"/*/console.log; do
+      [ ! -f "$f" ] || cp "$f" "$LAB_OUT/$(lab_role_of "$f")console.failed-boot.log"
+    done
+    [ "$try" = 1 ] || lab_fail "guest did not start, twice (see $LAB_OUT/*console.failed-boot.log)"
+    lab_log "guest did not start (console: $LAB_OUT/*console.failed-boot.log); booting once more"
   done
-  lab_log "guest ready after $(cat "$LAB_STATE/t_ready")s"
+  if [ "$LAB_PAIR" = 1 ]; then local what="both guests"; else local what=guest; fi
+  lab_log "$what ready after $(cat "$LAB_STATE/t_ready")s"
+}
+
+# lab_role_of FILE: "ROLE." for a file in a pair guest's state directory, "" for the single guest's
+lab_role_of() {
+  local d
+  d=$(basename "$(dirname "$1")")
+  [ "$d" = linux ] || [ "$d" = ibcm ] && echo "$d." || true
+}
+
+# lab_on linux|ibcm FUNCTION ARGS...: run a guest function (lab_console, lab_wait_console,
+# lab_wait_guest_line, lab_guest*, lab_expect_guest, lab_wait_guest, lab_kernel_ok,
+# lab_signal_guest, lab_power_off, lab_reboot) on that guest of the pair; returns its status
+lab_on() {
+  [ "$LAB_PAIR" = 1 ] || lab_fail "lab_on: not a pair lab (lab_pair_start)"
+  local LAB_GUEST=$1 LAB_GDIR=$LAB_STATE/$1 LAB_GUEST_IP G_IP G_MAC G_TAP
+  guest_conf "$1" && [ -n "$1" ] || lab_fail "lab_on: no guest '$1' (linux or ibcm)"
+  LAB_GUEST_IP=$G_IP
+  shift
+  "$@"
+}
+
+# lab_pair_wait SECONDS: wait for both guests to power off; 0 if both commands exited 0, else the
+# linux guest's status if not 0, else the ibcm guest's
+lab_pair_wait() {
+  local end=$((SECONDS + $1)) rl=0 ri=0
+  lab_on linux lab_wait_guest "$1" || rl=$?
+  lab_on ibcm lab_wait_guest $((end - SECONDS > 1 ? end - SECONDS : 1)) || ri=$?
+  [ "$rl" = 0 ] || return "$rl"
+  return "$ri"
 }
 
 # lab_power_off [--keep-link]: pull the guest's plug (SIGKILL qemu); the namespace, tap, capture
@@ -130,33 +198,54 @@ $1"; then
 # --keep-link attaches a sink in the guest's place (pcap-tool sink, ended by lab_stop), so the
 # capture keeps showing what the host sends to the dead guest. (Not before lab_reboot.)
 lab_power_off() {
-  "$LAB_INTEROP/vm/stop" --power-off "$LAB_NAME" || lab_fail "could not power off the guest"
-  lab_log "guest powered off"
+  lab_need_guest
+  "$LAB_INTEROP/vm/stop" --power-off "$LAB_NAME" ${LAB_GUEST:+"$LAB_GUEST"} || lab_fail "could not power off the guest"
+  lab_log "guest${LAB_GUEST:+ $LAB_GUEST} powered off"
   if [ "${1:-}" = --keep-link ]; then
-    lab_host_bg sink 600 python3 -u "$LAB_INTEROP/lib/pcap-tool" sink tap0
-    local end=$((SECONDS + 5))
-    until grep -q 'sink attached' "$LAB_OUT/sink.log" 2>/dev/null; do
-      [ $SECONDS -lt "$end" ] || lab_fail "tap sink did not attach: $(cat "$LAB_OUT/sink.log")"
+    local sink=sink${LAB_GUEST:+-$LAB_GUEST} end=$((SECONDS + 5))
+    guest_conf "$LAB_GUEST"
+    lab_host_bg "${sink/-/_}" 600 python3 -u "$LAB_INTEROP/lib/pcap-tool" sink "$G_TAP"
+    until grep -q 'sink attached' "$LAB_OUT/${sink/-/_}.log" 2>/dev/null; do
+      [ $SECONDS -lt "$end" ] || lab_fail "tap sink did not attach: $(cat "$LAB_OUT/${sink/-/_}.log")"
       sleep 0.05
     done
   fi
 }
 
+# lab_need_guest: in a pair lab, the guest functions need lab_on
+lab_need_guest() {
+  [ "$LAB_PAIR" = 0 ] || [ -n "$LAB_GUEST" ] || lab_fail "a pair lab: say which guest (lab_on linux|ibcm ${FUNCNAME[1]} ...)"
+}
+
 # lab_reboot [-g S] [-r S] [-a SRC:/DST]... [--] 'GUEST COMMAND': power the guest off and boot it
 # again in the same lab (same MAC, IP, GID; the capture goes on) with a new command; returns once
-# ready. The options go to run-vm as they are. The previous boot's console stays in
-# $LAB_STATE/console.bootN.log (copied to $LAB_OUT at the end).
+# ready. The options go to run-vm (run-pair) as they are. The previous boot's console stays in
+# $LAB_STATE/console.bootN.log (copied to $LAB_OUT at the end). In a pair lab, on the guest lab_on
+# names: `lab_on ibcm lab_reboot [--ibcm-kernel-cm] -- 'CMD'` (-a SRC:DST is for that guest; the
+# console is $LAB_STATE/ibcm/console.bootN.log, ibcm.console.bootN.log in $LAB_OUT).
 lab_reboot() {
   [ $# -ge 1 ] || lab_fail "lab_reboot: no guest command"
-  local cmd=${!#} args=("${@:1:$#-1}")
+  lab_need_guest
+  local cmd=${!#} args=("${@:1:$#-1}") i
   [ ${#args[@]} -eq 0 ] || [ "${args[-1]}" != -- ] || unset 'args[-1]'
-  "$LAB_INTEROP/vm/run-vm" -k "$LAB_KERNEL" -n "$LAB_NAME" -d -B "${args[@]}" -c "$LAB_GUEST_PRELUDE
+  if [ "$LAB_PAIR" = 1 ]; then
+    for i in "${!args[@]}"; do # -a SRC:DST is for this guest
+      [ "${args[i]}" != -a ] || args[i + 1]=$LAB_GUEST:${args[i + 1]}
+    done
+    IBCM_CLI=$LAB_IBCM "$LAB_INTEROP/vm/run-pair" -n "$LAB_NAME" -B "$LAB_GUEST" "${args[@]}" --"$LAB_GUEST" "$LAB_GUEST_PRELUDE
+$cmd" || lab_fail "guest $LAB_GUEST did not boot again (see $LAB_GDIR/console.log)"
+  else
+    "$LAB_INTEROP/vm/run-vm" -k "$LAB_KERNEL" -n "$LAB_NAME" -d -B "${args[@]}" -c "$LAB_GUEST_PRELUDE
 $cmd" || lab_fail "guest did not boot again (see $LAB_STATE/console.log)"
-  lab_log "guest booted again, ready after $(cat "$LAB_STATE/t_ready")s"
+  fi
+  lab_log "guest${LAB_GUEST:+ $LAB_GUEST} booted again, ready after $(cat "$LAB_GDIR/t_ready")s"
 }
 
 # lab_console: the guest's console output so far (carriage returns removed)
-lab_console() { tr -d '\r' <"$LAB_STATE/console.log"; }
+lab_console() {
+  [ -n "$LAB_GDIR" ] || { lab_log "a pair lab: say which guest (lab_on linux|ibcm ...)"; return 1; }
+  tr -d '\r' <"$LAB_GDIR/console.log"
+}
 
 # lab_console_has REGEX: a console line matches (grep -E). (No `grep -q` behind a pipe under
 # pipefail: its early exit makes the writer die of SIGPIPE and the pipeline look failed.)
@@ -173,15 +262,7 @@ lab_wait_console() {
   lab_fail "no /$re/ on the guest console within $2s"
 }
 
-# pid_alive PID: the process exists and is not a zombie. (A detached qemu is re-parented to PID 1,
-# which may reap it seconds later: `kill -0` alone would still see it.)
-pid_alive() {
-  local st
-  st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
-  [ -n "$st" ] && [ "${st%% *}" != Z ]
-}
-
-lab_qemu_alive() { [ -f "$LAB_STATE/qemu.pid" ] && pid_alive "$(cat "$LAB_STATE/qemu.pid")"; }
+lab_qemu_alive() { [ -f "$LAB_GDIR/qemu.pid" ] && pid_alive "$(cat "$LAB_GDIR/qemu.pid")"; }
 
 # lab_host SECONDS CMD...: run CMD on the host side, inside the lab's namespace, with a time limit.
 lab_host() {
@@ -214,17 +295,11 @@ lab_host_wait() {
   return "$rc"
 }
 
-# lab_capture FILE: capture on the tap from now on (when lab_start had no -p); one at a time
+# lab_capture FILE: capture the link (tap0, a pair's br0) from now on (when lab_start had no -p);
+# one at a time (vm/stop ends it)
 lab_capture() {
   LAB_PCAP=$1
-  local errf=$LAB_OUT/capture2.err
-  ip netns exec "$LAB_NS" tcpdump -i tap0 -s 0 -U -Z root -w "$LAB_PCAP" </dev/null >/dev/null 2>"$errf" &
-  echo $! >"$LAB_STATE/capture.pid" # vm/stop ends it (SIGINT) by this PID
-  local end=$((SECONDS + 5))
-  until grep -q 'listening on' "$errf" 2>/dev/null; do
-    [ $SECONDS -lt "$end" ] || lab_fail "capture did not start: $(cat "$errf")"
-    sleep 0.05
-  done
+  capture_start "$LAB_NS" "$LAB_LINK" "$LAB_PCAP" "$LAB_STATE" || lab_fail "capture on $LAB_LINK did not start"
 }
 
 # lab_pcap_count DISPLAY_FILTER: packets in the capture matching a tshark display filter
@@ -259,39 +334,40 @@ lab_wait_cm() {
 }
 
 # lab_inject PCAP FRAME...: send those frames of a capture, byte for byte, out of the host's tap
+# (a pair's bridge)
 lab_inject() {
   local f=$1
   shift
-  lab_host 5 "$LAB_INTEROP/lib/pcap-tool" inject tap0 "$f" "$@" >&2
+  lab_host 5 "$LAB_INTEROP/lib/pcap-tool" inject "$LAB_LINK" "$f" "$@" >&2
 }
 
 # lab_signal_guest [SECONDS]: release the guest's `ibcm-wait` (a TCP connect to its port 7999)
 lab_signal_guest() {
-  local end=$((SECONDS + ${1:-10}))
-  until lab_host 2 bash -c "exec 3<>/dev/tcp/$LAB_GUEST_IP/$LAB_SIGNAL_PORT && echo go >&3" 2>/dev/null; do
-    [ $SECONDS -lt "$end" ] || lab_fail "guest not waiting for a signal (ibcm-wait) within ${1:-10}s"
-    sleep 0.1
-  done
+  lab_need_guest
+  guest_release "$LAB_NS" "$LAB_GUEST_IP" "${1:-10}" ||
+    lab_fail "guest${LAB_GUEST:+ $LAB_GUEST} not waiting for a signal (ibcm-wait) within ${1:-10}s"
 }
 
 # lab_wait_guest SECONDS: wait for the guest to power off; returns the guest command's exit status
 lab_wait_guest() {
+  lab_need_guest
   local end=$((SECONDS + $1)) line
   while lab_qemu_alive; do
-    [ $SECONDS -lt "$end" ] || lab_fail "guest still running after $1s"
+    [ $SECONDS -lt "$end" ] || lab_fail "guest${LAB_GUEST:+ $LAB_GUEST} still running after $1s"
     sleep 0.1
   done
   line=$(lab_console | grep -a -o 'IBCM-GUEST-EXIT.*' | head -n 1) || true
-  [ -n "$line" ] || lab_fail "guest ended without IBCM-GUEST-EXIT"
-  lab_log "guest: $line"
+  [ -n "$line" ] || lab_fail "guest${LAB_GUEST:+ $LAB_GUEST} ended without IBCM-GUEST-EXIT"
+  lab_log "guest${LAB_GUEST:+ $LAB_GUEST}: $line"
   return "$(echo "$line" | sed -n 's/.*rc=\([0-9]*\).*/\1/p')"
 }
 
 # lab_kernel_ok: the guest reported no kernel WARNING/BUG/Oops (after its command ended)
 lab_kernel_ok() {
+  lab_need_guest
   lab_console_has 'IBCM-GUEST-KERNEL-OK' && return 0
   lab_console | grep -a 'IBCM-GUEST-KERNEL' >&2 || true
-  lab_fail "guest kernel reported problems (or no kernel check ran)"
+  lab_fail "guest${LAB_GUEST:+ $LAB_GUEST} kernel reported problems (or no kernel check ran)"
 }
 
 # --- ibcm on the host side, and what each side reported ------------------------------------
@@ -345,7 +421,7 @@ lab_expect_events() {
 }
 
 # lab_guest TAG: the guest's lines of `tagged TAG ...` (whole lines, tag removed)
-lab_guest() { "$LAB_INTEROP/lib/events" guest-lines "$LAB_STATE/console.log" "$1"; }
+lab_guest() { "$LAB_INTEROP/lib/events" guest-lines "$LAB_GDIR/console.log" "$1"; }
 
 # lab_guest_has TAG REGEX: a line of `tagged TAG ...` matches REGEX (grep -E)
 lab_guest_has() { lab_guest "$1" | grep -E -- "$2" >/dev/null; }
@@ -361,7 +437,8 @@ lab_guest_field() {
 # CONSOLE: another console log than the current boot's (e.g. $LAB_STATE/console.boot1.log).
 lab_expect_guest() {
   local got
-  got=$("$LAB_INTEROP/lib/events" guest "${3:-$LAB_STATE/console.log}" "$1")
+  lab_need_guest
+  got=$("$LAB_INTEROP/lib/events" guest "${3:-$LAB_GDIR/console.log}" "$1")
   [ "$got" = "$2" ] || lab_fail "guest $1 reported: '$got'; expected: '$2'"
   lab_log "guest $1 reported: $got"
 }
@@ -449,9 +526,9 @@ lab_stop() {
   if [ "$LAB_STARTED" = 1 ]; then
     "$LAB_INTEROP/vm/stop" "$LAB_NAME" || true
     if [ -d "$LAB_STATE" ]; then
-      for f in console.log qemu.err capture.err t_ready "$LAB_STATE"/console.boot*.log; do
-        f=$(basename "$f")
-        [ ! -f "$LAB_STATE/$f" ] || cp "$LAB_STATE/$f" "$LAB_OUT/"
+      # A pair's guest files get their guest's name in front: linux.console.log, ibcm.t_ready, ...
+      for f in "$LAB_STATE"/{,linux/,ibcm/}{console.log,qemu.err,capture.err,t_ready,console.boot*.log}; do
+        [ ! -f "$f" ] || cp "$f" "$LAB_OUT/$(lab_role_of "$f")$(basename "$f")"
       done
       rm -rf "$LAB_STATE"
     fi
