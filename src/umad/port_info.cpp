@@ -69,6 +69,25 @@ std::optional<PortInfo> read_port_info(const std::string& sysfs_root, const std:
   return p;
 }
 
+std::optional<uint64_t> read_node_guid(const std::string& sysfs_root, const std::string& device) {
+  if (device.empty()) return std::nullopt;
+  auto text = read_sysfs_line(fs::path(sysfs_root) / device / "node_guid");
+  if (!text) return std::nullopt;
+  uint64_t guid = 0;
+  int digits = 0;
+  for (char c : *text) {
+    if (c == ':') continue;
+    int v = c >= '0' && c <= '9'   ? c - '0'
+            : c >= 'a' && c <= 'f' ? c - 'a' + 10
+            : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                   : -1;
+    if (v < 0 || ++digits > 16) return std::nullopt;
+    guid = guid << 4 | static_cast<uint64_t>(v);
+  }
+  if (digits != 16) return std::nullopt;
+  return guid;
+}
+
 std::string_view to_string(LinkLayer l) {
   switch (l) {
     case LinkLayer::InfiniBand:

@@ -125,3 +125,15 @@ TEST(PortInfo, ReadsStateLinkLayerLidsAndPkeys) {
   EXPECT_EQ(list_ports(t.root(), "mlx5_0"), (std::vector<uint8_t>{1, 2}));
   EXPECT_EQ(list_devices(t.root()), (std::vector<std::string>{"mlx5_0"}));
 }
+
+TEST(PortInfo, ReadsTheNodeGuidAsTheCaGuid) {
+  SysfsTree t;
+  t.add_port("rxe0", 1);
+  t.set_device("rxe0", "node_guid", "5054:00ff:fe12:3456");
+  EXPECT_EQ(read_node_guid(t.root(), "rxe0"), 0x505400fffe123456ull);
+  t.set_device("rxe1", "node_guid", "5054:00ff:fe12");  // too short
+  EXPECT_EQ(read_node_guid(t.root(), "rxe1"), std::nullopt);
+  t.set_device("rxe2", "node_guid", "5054:00ff:fe12:34zz");
+  EXPECT_EQ(read_node_guid(t.root(), "rxe2"), std::nullopt);
+  EXPECT_EQ(read_node_guid(t.root(), "mlx5_0"), std::nullopt);
+}

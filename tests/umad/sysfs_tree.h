@@ -51,6 +51,9 @@ class SysfsTree {
   void set(const std::string& dev, int port, const std::string& file, const std::string& text) {
     write(port_dir(dev, port) / file, text);
   }
+  void set_device(const std::string& dev, const std::string& file, const std::string& text) {
+    write(std::filesystem::path(root_) / dev / file, text);
+  }
 
  private:
   std::filesystem::path port_dir(const std::string& dev, int port) const {

@@ -37,11 +37,22 @@ uint64_t random_seed() {
 }  // namespace
 
 void add_session_options(CLI::App& cmd, SessionOptions& o, bool with_remote) {
-  cmd.add_option("--transport", o.transport, "roce (RoCEv2, needs root/CAP_NET_RAW) or udp")
-      ->check(CLI::IsMember({"roce", "udp"}))
+  cmd.add_option("--transport", o.transport,
+                 "umad (an RDMA device, in place of the kernel CM), roce (RoCEv2 on a raw socket, "
+                 "needs root/CAP_NET_RAW) or udp")
+      ->check(CLI::IsMember({"umad", "roce", "udp"}))
       ->capture_default_str();
-  cmd.add_option("--local", o.local, "local address (udp: ADDR[:PORT], default port 4791)")
-      ->required();
+  cmd.add_option("--local", o.local,
+                 "local address (udp: ADDR[:PORT], default port 4791; umad: the address whose "
+                 "RoCEv2 GID to use, default the port's first)");
+  cmd.add_option("--device", o.device,
+                 "umad: the RDMA device (default: the first with an ACTIVE port)");
+  cmd.add_option("--port-num", o.port_num,
+                 "umad: the device's port (default: its first ACTIVE one)")
+      ->check(CLI::Range(0, 255));
+  cmd.add_option("--gid-index", o.gid_index,
+                 "umad: the GID index to send from (default: the RoCEv2 GID of --local)")
+      ->check(CLI::Range(0, 65535));
   if (with_remote)
     cmd.add_option("--remote", o.remote, "the peer's address (udp: ADDR[:PORT])")->required();
   cmd.add_option("--port", o.port, "rdma_cm port (service ID in the TCP/UDP port space)")
@@ -69,9 +80,33 @@ std::unique_ptr<Session> Session::open(const SessionOptions& o, const char* comm
     if (!seed) return fail("bad --seed '" + o.seed + "'");
   }
   uint16_t udp_default = 4791;
-  auto local = parse_endpoint(o.local, udp_default);
-  if (!local) return fail("bad --local address '" + o.local + "'");
-  s->local_ = *local;
+  bool umad = o.transport == "umad";
+  if (!umad && (!o.device.empty() || o.port_num != 0 || o.gid_index >= 0))
+    return fail("--device, --port-num and --gid-index need --transport umad");
+  std::unique_ptr<Transport> t;
+  if (umad) {
+    // The device comes first: without --local, our address is the one its GID names.
+    umad::UmadOptions uo;
+    uo.device = o.device;
+    uo.port_num = static_cast<uint8_t>(o.port_num);
+    if (o.gid_index >= 0) uo.gid_index = static_cast<uint16_t>(o.gid_index);
+    if (!o.local.empty()) {
+      auto ip = parse_endpoint(o.local, 0);
+      if (!ip) return fail("bad --local address '" + o.local + "'");
+      uo.local_ip = *ip;
+    }
+    auto u = umad::UmadTransport::open(uo);
+    if (!u) return fail(u.error().message);
+    s->device_ = u.value().get();
+    s->local_ = endpoint_of(s->device_->local_port().gid, 0);
+    t = std::move(u.value());
+  } else {
+    if (o.local.empty()) return fail("--local is required with --transport " + o.transport);
+    auto local = parse_endpoint(o.local, udp_default);
+    if (!local) return fail("bad --local address '" + o.local + "'");
+    s->local_ = *local;
+  }
+  const IpEndpoint* local = &s->local_;
   if (!o.remote.empty()) {
     auto remote = parse_endpoint(o.remote, udp_default);
     if (!remote) return fail("bad --remote address '" + o.remote + "'");
@@ -83,6 +118,12 @@ std::unique_ptr<Session> Session::open(const SessionOptions& o, const char* comm
     auto g = parse_number(o.ca_guid);
     if (!g) return fail("bad --ca-guid '" + o.ca_guid + "'");
     s->guid_ = *g;
+  } else if (umad) {
+    // The device's node GUID, as the kernel CM sends it: a rebooted node is known again by it.
+    const std::string& dev = s->device_->local_port().device;
+    auto g = umad::read_node_guid(umad::kSysfsInfiniband, dev);
+    if (!g) return fail("cannot read the node GUID of " + dev + " (give --ca-guid)");
+    s->guid_ = *g;
   } else {
     // Stable per address, so a restarted process keeps its CA GUID, as a real CA would.
     wire::Gid gid = gid_of(*local);
@@ -92,8 +133,9 @@ std::unique_ptr<Session> Session::open(const SessionOptions& o, const char* comm
     uint64_t port = o.transport == "udp" ? local->port() : 0;
     s->guid_ = 0x0200000000000000ull | port << 32 | low;
   }
-  std::unique_ptr<Transport> t;
-  if (o.transport == "udp") {
+  if (umad) {
+    // opened above
+  } else if (o.transport == "udp") {
     auto u = UdpTransport::open(*local);
     if (!u) return fail(u.error());
     t = std::move(u.value());

@@ -9,6 +9,7 @@
 
 #include "ibcm/transport/ip_address.h"
 #include "ibcm/transport/runtime.h"
+#include "ibcm/umad/umad_transport.h"
 #include "ibcm/wire/pcap.h"
 
 namespace ibcm::cli {
@@ -25,10 +26,15 @@ struct SessionOptions {
   std::string interface;         // RoCE: the interface to send on (default: by route)
   int cm_response_timeout = 20;  // Config::cm_response_timeout, 0..31 (connect sets it)
   std::string seed;              // Config::seed (comm IDs); default: from getrandom()
+  // umad: the RDMA device, its port (0: the first ACTIVE one) and the GID index to send from
+  // (default: the RoCEv2 GID of --local, or the first RoCEv2 GID of the port).
+  std::string device;
+  int port_num = 0;
+  int gid_index = -1;
 };
 
-// Adds --transport, --local, --port, --json, --stats, --pcap, --ca-guid, --interface, --seed (and
-// --remote if asked).
+// Adds --transport, --local, --port, --json, --stats, --pcap, --ca-guid, --interface, --seed,
+// --device, --port-num, --gid-index (and --remote if asked).
 void add_session_options(CLI::App& cmd, SessionOptions& o, bool with_remote);
 
 class Session {
@@ -54,6 +60,8 @@ class Session {
   // was one.
   bool report_send_error(Time now);
   uint64_t ca_guid() const { return guid_; }
+  // The umad transport, when the session runs on an RDMA device (nullptr otherwise).
+  umad::UmadTransport* device() const { return device_; }
   const SessionOptions& options() const { return o_; }
 
  private:
@@ -65,6 +73,7 @@ class Session {
   IpEndpoint local_;
   std::optional<IpEndpoint> remote_;
   uint64_t guid_ = 0;
+  umad::UmadTransport* device_ = nullptr;  // owned by rt_
   std::unique_ptr<Runtime> rt_;
   wire::pcap::Writer pcap_;
   std::string pcap_error_;  // the first write error of --pcap (later frames are not written)

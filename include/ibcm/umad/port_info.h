@@ -34,6 +34,9 @@ std::vector<uint8_t> list_ports(const std::string& sysfs_root, const std::string
 // Everything about one port; nullopt when the port's directory does not exist.
 std::optional<PortInfo> read_port_info(const std::string& sysfs_root, const std::string& device,
                                        uint8_t port);
+// The device's node GUID (sysfs node_guid, "5054:00ff:fe12:3456:..."): the CA GUID a CM puts in
+// REQ and REP. nullopt when the device does not exist or the file is not a GUID.
+std::optional<uint64_t> read_node_guid(const std::string& sysfs_root, const std::string& device);
 std::string_view to_string(LinkLayer l);
 
 }  // namespace ibcm::umad
