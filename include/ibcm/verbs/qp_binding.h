@@ -1,6 +1,8 @@
 // Real queue pairs for the engine's connections: creates a QP for a connection, moves it through
-// INIT -> RTR -> RTS at the moments Linux does, to ERR when the connection ends so its work
-// requests flush, and destroys it only once the engine no longer protects its QPN (TIMEWAIT over).
+// INIT -> RTR -> RTS as the spec orders it, to ERR when the connection ends so its work requests
+// flush, and destroys it only once the engine no longer protects its QPN (TIMEWAIT over). The
+// passive side waits for ESTABLISHED before RTS, where librdmacm's rdma_accept() goes on to RTS
+// before the REP: its QP cannot send before the peer has its REP either way.
 //
 // The binding never owns or drives the engine: the consumer's event handler passes each engine
 // event to on_event() and makes the CM calls itself. A consumer with its own QPs (an application,
