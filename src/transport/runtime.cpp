@@ -60,6 +60,15 @@ void Runtime::stop() {
   [[maybe_unused]] auto n = ::write(event_fd_, &one, sizeof one);
 }
 
+bool Runtime::watch(int fd, FdHandler on_ready) {
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = fd;
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) return false;
+  watched_.emplace_back(fd, std::move(on_ready));
+  return true;
+}
+
 bool Runtime::run() {
   while (!stop_)
     if (!run_once(std::chrono::milliseconds(1000))) return false;
@@ -72,19 +81,32 @@ bool Runtime::run_once(std::chrono::milliseconds max_wait) {
   // empty: one system call per round for nothing).
   process(now(), false);
   if (stop_) return true;
-  epoll_event evs[4];
-  int n = ::epoll_wait(epoll_fd_, evs, 4, static_cast<int>(max_wait.count()));
+  epoll_event evs[8];
+  int n = ::epoll_wait(epoll_fd_, evs, 8, static_cast<int>(max_wait.count()));
   if (n < 0 && errno != EINTR) return false;
+  size_t ready_watched = 0;
+  int ready[8];
   for (int i = 0; i < n; ++i) {
     uint64_t v;
-    if (evs[i].data.fd == event_fd_) [[maybe_unused]]
-      auto r = ::read(event_fd_, &v, sizeof v);
-    if (evs[i].data.fd == timer_fd_) {
+    int fd = evs[i].data.fd;
+    if (fd == event_fd_) {
+      [[maybe_unused]] auto r = ::read(event_fd_, &v, sizeof v);
+    } else if (fd == timer_fd_) {
       [[maybe_unused]] auto r = ::read(timer_fd_, &v, sizeof v);
       armed_.reset();
+    } else if (fd != transport_->fd()) {
+      ready[ready_watched++] = fd;
     }
   }
   process(now(), true);
+  for (size_t i = 0; i < ready_watched; ++i)
+    for (auto& [fd, handler] : watched_)
+      if (fd == ready[i]) {
+        Time t = now();
+        handler(cm_, t);
+        flush(t);
+        arm_timer();
+      }
   return true;
 }
 

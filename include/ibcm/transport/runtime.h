@@ -49,6 +49,12 @@ class Runtime {
   void on_transmit(TxTap tap) { tx_tap_ = std::move(tap); }
   void on_receive(RxTap tap) { rx_tap_ = std::move(tap); }
 
+  // Another descriptor the loop waits on (a completion channel, say): when it is readable, the
+  // loop thread calls on_ready and then sends what it queued on the Cm. Level-triggered: the
+  // handler must consume what made the fd readable. Loop thread, or before the loop runs.
+  using FdHandler = std::function<void(Cm&, Time now)>;
+  bool watch(int fd, FdHandler on_ready);
+
   // Runs until stop() (from any thread, or from a handler). Returns false on a fatal error.
   bool run();
   // One round: waits at most max_wait for input or a timer, then processes everything ready.
@@ -77,6 +83,7 @@ class Runtime {
   EventHandler on_event_;
   TxTap tx_tap_;
   RxTap rx_tap_;
+  std::vector<std::pair<int, FdHandler>> watched_;
   std::vector<Received> rx_buf_;
   std::vector<Inbound> inbound_;  // rx_buf_ as the engine takes a batch
 };
