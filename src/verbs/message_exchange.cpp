@@ -109,6 +109,7 @@ void MessageExchange::take(const ibv_wc& wc, Time now) {
   const bool send = (wc.wr_id & kSendFlag) != 0;
   (send ? sends_done_ : recvs_done_)++;
   if (wc.status != IBV_WC_SUCCESS) {
+    if (wc.status == IBV_WC_WR_FLUSH_ERR) ++stats_.flushed;
     if (stats_.errors++ == 0) stats_.first_error = ibv_wc_status_str(wc.status);
     return;
   }

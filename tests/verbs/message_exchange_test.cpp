@@ -99,6 +99,7 @@ TEST_F(ExchangeOnConnection, CompletionErrorsAreNamedAndTheFlushCompletesTheRest
   EXPECT_EQ(x.stats().errors, 2u);
   EXPECT_EQ(x.stats().first_error, "transport retry counter exceeded");
   EXPECT_EQ(x.stats().messages_sent, 0u);
+  EXPECT_EQ(x.stats().flushed, 0u) << "a retry error is a failure, not a flush";
 
   // The connection ends: ERR flushes the receives, which complete in error too.
   ASSERT_TRUE(lab.p.a.disconnect(lab.p.now, ca).has_value());
@@ -107,6 +108,7 @@ TEST_F(ExchangeOnConnection, CompletionErrorsAreNamedAndTheFlushCompletesTheRest
   ASSERT_TRUE(x.poll(Time{2}).has_value());
   EXPECT_TRUE(x.complete());
   EXPECT_EQ(x.stats().errors, 4u);
+  EXPECT_EQ(x.stats().flushed, 2u);
   EXPECT_EQ(x.stats().first_completion, Time{1});
 }
 

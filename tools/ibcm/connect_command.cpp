@@ -2,9 +2,12 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <csignal>
+#include <map>
 #include <random>
 
+#include "device_qps.h"
 #include "ibcm/commands.h"
 #include "rdma_cm_params.h"
 #include "session.h"
@@ -22,20 +25,40 @@ struct ConnectOptions {
   int retries = 0;
   int max_cm_retries = 15;
   double timeout = 300;
+  int connections = 1;
+  DataOptions data;
 };
 
 volatile std::sig_atomic_t g_interrupted = 0;
+
+// One of the --connections: its connection (a new one after each retry) and where it stands.
+enum class Phase { Connecting, Exchanging, Holding, Disconnecting, WaitRetry, Done };
+struct Attempt {
+  ConnId conn = 0;
+  Phase phase = Phase::Connecting;
+  Time hold_until{0};
+  int retries_left = 0;
+  bool ok = false;
+};
 
 int run_connect(const ConnectOptions& o) {
   auto session = Session::open(o.s, "connect");
   if (!session) return 2;
   Session& s = *session;
+  const bool on_device = s.device() != nullptr;
+  if (!on_device && o.data.messages > 0) {
+    std::fprintf(stderr, "ibcm connect: --messages needs --transport umad (real QPs)\n");
+    return 2;
+  }
   uint32_t qpn = 0x100 + static_cast<uint32_t>(::getpid() % 0xFF00);
   uint32_t psn = std::random_device{}() & 0xFFFFFF;
   if (!o.qpn.empty()) {
     auto v = parse_number(o.qpn);
-    if (!v || *v == 0 || *v > 0xFFFFFF) {
-      std::fprintf(stderr, "ibcm connect: bad --qpn '%s' (1..0xFFFFFF)\n", o.qpn.c_str());
+    if (!v || *v == 0 || *v > 0xFFFFFF || (on_device)) {
+      std::fprintf(stderr,
+                   "ibcm connect: bad --qpn '%s' (1..0xFFFFFF; not with umad: the "
+                   "device names its QPs)\n",
+                   o.qpn.c_str());
       return 2;
     }
     qpn = static_cast<uint32_t>(*v);
@@ -48,106 +71,160 @@ int run_connect(const ConnectOptions& o) {
     }
     psn = static_cast<uint32_t>(*v);
   }
+  std::unique_ptr<DeviceQps> device;
+  if (on_device) {
+    device = DeviceQps::open(s, "connect", o.data);
+    if (!device) return 2;
+  }
 
-  enum class Phase { Connecting, Holding, Disconnecting, WaitRetry, Done };
-  Phase phase = Phase::Connecting;
-  bool ok = false;
-  int retries_left = o.retries;
-  ConnId conn = 0;
-  Time hold_until{0};
+  std::vector<Attempt> attempts(static_cast<size_t>(o.connections));
+  for (Attempt& a : attempts) a.retries_left = o.retries;
+  std::map<ConnId, size_t> by_conn;
   std::array<uint8_t, 92> pd{};
   Runtime& rt = s.rt();
-  auto fail = [&](Time now, const char* call, Error e) {
+  const Time hold = std::chrono::duration_cast<Time>(std::chrono::duration<double>(o.hold));
+  auto done = [&](Attempt& a, bool ok) {
+    a.ok = ok;
+    a.phase = Phase::Done;
+  };
+  auto fail = [&](Time now, Attempt& a, const char* call, Error e) {
     std::fprintf(stderr, "ibcm connect: %s failed: %s\n", call, std::string(to_string(e)).c_str());
     s.note(now, "error", "\"error\":\"" + std::string(to_string(e)) + "\"",
            std::string(to_string(e)));
-    ok = false;
-    phase = Phase::Done;
-    rt.stop();
+    done(a, false);
   };
 
-  auto start_connect = [&](Cm& cm, Time now) {
-    ConnectParams p = rdma_cm_connect_params(s.local(), *s.remote(), o.s.port, qpn, psn, {}, pd);
+  auto start_connect = [&](Cm& cm, Time now, size_t i) {
+    Attempt& a = attempts[i];
+    uint32_t n = static_cast<uint32_t>(i);
+    ConnectParams p =
+        rdma_cm_connect_params(s.local(), *s.remote(), o.s.port, (qpn + n) & 0xFFFFFF, psn, {}, pd);
     p.dest = s.remote_address();
     p.remote_cm_response_timeout = static_cast<uint8_t>(o.s.cm_response_timeout & 31);
     p.max_cm_retries = static_cast<uint8_t>(o.max_cm_retries);
-    auto c = cm.connect(now, p);
-    if (!c) return fail(now, "connect", c.error());
-    conn = *c;
-    phase = Phase::Connecting;
+    if (device) {
+      auto c = device->connect(cm, now, p);  // says why when it fails
+      if (!c) return done(a, false);
+      a.conn = *c;
+    } else {
+      auto c = cm.connect(now, p);
+      if (!c) return fail(now, a, "connect", c.error());
+      a.conn = *c;
+    }
+    by_conn[a.conn] = i;
+    a.phase = Phase::Connecting;
   };
+  auto holding = [&](Attempt& a, Time now) {
+    a.phase = Phase::Holding;
+    a.hold_until = now + hold;
+  };
+  if (device)
+    device->on_data_done([&](Cm&, Time now, ConnId c) {
+      if (auto it = by_conn.find(c); it != by_conn.end()) holding(attempts[it->second], now);
+    });
 
   rt.on_event([&](Cm& cm, Time now, const Event& e) {
+    if (device) device->on_event(cm, now, e);
     s.print(now, e);
-    if (event_conn(e) != conn) return;
-    if (auto* rep = std::get_if<ev::RepReceived>(&e)) {
-      (void)rep;
-      cm.send_rtu(now, conn);
+    auto it = by_conn.find(event_conn(e));
+    if (it == by_conn.end()) return;
+    Attempt& a = attempts[it->second];
+    if (std::holds_alternative<ev::RepReceived>(e)) {
+      // The QP is in RTS now (unless it failed and the REP was rejected).
+      if (State st = cm.state(a.conn).value_or(State::Idle);
+          st == State::RepRcvd || st == State::MraRepSent)
+        cm.send_rtu(now, a.conn);
     } else if (std::holds_alternative<ev::Established>(e)) {
-      phase = Phase::Holding;
-      hold_until = now + std::chrono::duration_cast<Time>(std::chrono::duration<double>(o.hold));
-    } else if (std::holds_alternative<ev::DreqReceived>(e)) {
-      cm.send_drep(now, conn);
-      phase = Phase::Disconnecting;
-    } else if (auto* rej = std::get_if<ev::RejReceived>(&e)) {
-      if (rej->rej.reason == wire::RejReason::StaleConnection && retries_left > 0) {
-        --retries_left;
-        phase = Phase::WaitRetry;  // the connection is in TIMEWAIT; retry when it ends
+      if (device) {
+        if (a.phase == Phase::Connecting) a.phase = Phase::Exchanging;  // until on_data_done
       } else {
-        phase = Phase::Done;
-        rt.stop();
+        holding(a, now);
+      }
+    } else if (std::holds_alternative<ev::DreqReceived>(e)) {
+      cm.send_drep(now, a.conn);
+      a.phase = Phase::Disconnecting;
+    } else if (auto* rej = std::get_if<ev::RejReceived>(&e)) {
+      if (rej->rej.reason == wire::RejReason::StaleConnection && a.retries_left > 0) {
+        --a.retries_left;
+        a.phase = Phase::WaitRetry;  // the connection is in TIMEWAIT; retry when it ends
+      } else {
+        done(a, false);
       }
     } else if (std::holds_alternative<ev::TimeWaitExit>(e)) {
-      if (phase == Phase::WaitRetry) {
-        start_connect(cm, now);
+      by_conn.erase(it);
+      if (a.phase == Phase::WaitRetry) {
+        start_connect(cm, now, static_cast<size_t>(&a - attempts.data()));
       } else {
-        ok = phase == Phase::Disconnecting;
-        phase = Phase::Done;
-        rt.stop();
+        done(a, a.phase == Phase::Disconnecting);
       }
     } else if (std::holds_alternative<ev::ReqTimeout>(e) ||
                std::holds_alternative<ev::Aborted>(e)) {
-      phase = Phase::Done;
-      rt.stop();
+      done(a, false);
     }
   });
-
-  if (auto r = rt.post([&](Cm& cm, Time now) { start_connect(cm, now); }); !r)
-    fail(rt.now(), "connect", r.error());
+  (void)rt.post([&](Cm& cm, Time now) {  // the first task: the queue is empty
+    for (size_t i = 0; i < attempts.size(); ++i) start_connect(cm, now, i);
+  });
   std::signal(SIGINT, [](int) { g_interrupted = 1; });
   std::signal(SIGTERM, [](int) { g_interrupted = 1; });
   Time deadline =
       rt.now() + std::chrono::duration_cast<Time>(std::chrono::duration<double>(o.timeout));
-  while (phase != Phase::Done) {
+  auto all = [&](auto pred) { return std::all_of(attempts.begin(), attempts.end(), pred); };
+  bool ended_early = false;
+  while (!all([](const Attempt& a) { return a.phase == Phase::Done; })) {
     Time now = rt.now();
     if (g_interrupted || now > deadline) {
       s.note(now, g_interrupted ? "interrupted" : "timeout", "", "");
+      ended_early = true;
       break;
     }
-    if (phase == Phase::Holding && now >= hold_until) {
-      if (o.no_disconnect) {
-        // As if the process died: no DREQ, nothing more on the wire.
-        ok = true;
-        s.note(now, "exit_without_disconnect", "\"local_comm_id\":" + std::to_string(conn),
-               "local_comm_id=" + std::to_string(conn));
+    Time wake = now + std::chrono::milliseconds(200);
+    if (o.no_disconnect) {
+      // As if the process died once every connection has been held: no DREQ, nothing more.
+      if (all([&](const Attempt& a) {
+            return a.phase == Phase::Done || (a.phase == Phase::Holding && now >= a.hold_until);
+          })) {
+        for (Attempt& a : attempts)
+          if (a.phase == Phase::Holding) {
+            s.note(now, "exit_without_disconnect", "\"local_comm_id\":" + std::to_string(a.conn),
+                   "local_comm_id=" + std::to_string(a.conn));
+            done(a, true);
+          }
         break;
       }
-      // Asked once: the DREP (or dreq_timeout) ends the connection, and a failure ends the run.
-      phase = Phase::Disconnecting;
-      auto disconnect = [&](Cm& cm, Time t) {
-        if (auto r = cm.disconnect(t, conn); !r) fail(t, "disconnect", r.error());
-      };
-      if (auto r = rt.post(disconnect); !r) fail(now, "disconnect", r.error());
     }
-    auto wait = std::chrono::milliseconds(200);
-    if (phase == Phase::Holding)
-      wait = std::min(wait, std::chrono::duration_cast<std::chrono::milliseconds>(
-                                std::max(Time{0}, hold_until - now)) +
-                                std::chrono::milliseconds(1));
+    for (Attempt& a : attempts) {
+      if (a.phase != Phase::Holding) continue;
+      if (now < a.hold_until) {
+        wake = std::min(wake, a.hold_until);
+        continue;
+      }
+      if (o.no_disconnect) continue;
+      // Asked once: the DREP (or dreq_timeout) ends the connection, and a failure ends it too.
+      a.phase = Phase::Disconnecting;
+      Attempt* ap = &a;
+      auto disconnect = [&, ap](Cm& cm, Time t) {
+        auto r = device ? device->disconnect(cm, t, ap->conn) : cm.disconnect(t, ap->conn);
+        if (!r) fail(t, *ap, "disconnect", r.error());
+      };
+      if (auto r = rt.post(disconnect); !r) fail(now, a, "disconnect", r.error());
+    }
+    auto wait =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::max(Time{0}, wake - now)) +
+        std::chrono::milliseconds(1);
     if (!rt.run_once(wait)) return 2;
-    if (s.report_send_error(rt.now())) break;  // one peer, and it cannot be reached
+    if (s.report_send_error(rt.now())) {  // one peer, and it cannot be reached
+      ended_early = true;
+      break;
+    }
   }
-  s.print_stats();
+  bool ok = !ended_early && all([](const Attempt& a) { return a.ok; });
+  if (device) {
+    ok = ok && device->data_ok();
+    s.print_stats(device->counters());
+  } else {
+    s.print_stats();
+  }
   return ok ? 0 : 1;
 }
 
@@ -176,6 +253,10 @@ void add_connect(CLI::App& app, Runner& run) {
       ->check(CLI::Range(0, 15))
       ->capture_default_str();
   cmd->add_option("--timeout", o.timeout, "give up after this many seconds")->capture_default_str();
+  cmd->add_option("--connections", o.connections, "connections to open, each its own QP")
+      ->check(CLI::Range(1, 1 << 20))
+      ->capture_default_str();
+  add_data_options(*cmd, o.data);
   cmd->callback([&run] { run = [] { return run_connect(o); }; });
 }
 

@@ -6,6 +6,7 @@
 #include <map>
 #include <random>
 
+#include "device_qps.h"
 #include "ibcm/commands.h"
 #include "ibcm/wire/rdma_cm.h"
 #include "session.h"
@@ -23,6 +24,7 @@ struct ListenOptions {
   std::string qpn;
   double hold = -1;  // >= 0: disconnect (DREQ) this long after ESTABLISHED
   double timeout = 0;
+  DataOptions data;
 };
 
 volatile std::sig_atomic_t g_interrupted = 0;
@@ -65,27 +67,54 @@ int run_listen(const ListenOptions& o) {
   auto session = Session::open(o.s, "listen");
   if (!session) return 2;
   Session& s = *session;
+  std::unique_ptr<DeviceQps> device;
+  if (s.device()) {
+    if (!o.qpn.empty()) {
+      std::fprintf(stderr, "ibcm listen: --qpn is not for umad: the device names its QPs\n");
+      return 2;
+    }
+    device = DeviceQps::open(s, "listen", o.data);
+    if (!device) return 2;
+  } else if (o.data.messages > 0) {
+    std::fprintf(stderr, "ibcm listen: --messages needs --transport umad (real QPs)\n");
+    return 2;
+  }
   Runtime& rt = s.rt();
   int ended = 0;
   bool failed = false;
   std::mt19937 rng(std::random_device{}());
-  std::map<ConnId, Time> accept_at;      // MRA sent: accept when the time comes
-  std::map<ConnId, Time> disconnect_at;  // --hold: disconnect when the time comes
+  std::map<ConnId, Time> accept_at;        // MRA sent: accept when the time comes
+  std::map<ConnId, Time> disconnect_at;    // --hold: disconnect when the time comes
+  std::map<ConnId, ev::ReqReceived> reqs;  // REQs not yet accepted (the device needs their path)
 
   auto accept = [&](Cm& cm, Time now, ConnId c) {
     AcceptParams ap;
-    ap.qpn = next_qpn++;
     ap.psn = rng() & 0xFFFFFF;
     ap.responder_resources = 1;
     ap.initiator_depth = 1;
+    auto req = reqs.extract(c);
+    if (device) {
+      if (!req.empty()) device->accept(cm, now, req.mapped(), ap);  // says why when it fails
+      return;
+    }
+    ap.qpn = next_qpn++;
     auto r = cm.accept(now, c, ap);
     if (!r) s.note(now, "error", "\"error\":\"" + std::string(to_string(r.error())) + "\"", "");
   };
+  auto hold = [&](Time now, ConnId c) {
+    if (o.hold >= 0)
+      disconnect_at[c] =
+          now + std::chrono::duration_cast<Time>(std::chrono::duration<double>(o.hold));
+  };
+  if (device) device->on_data_done([&](Cm&, Time now, ConnId c) { hold(now, c); });
 
   rt.on_event([&](Cm& cm, Time now, const Event& e) {
+    if (device) device->on_event(cm, now, e);
     s.print(now, e);
     if (auto* req = std::get_if<ev::ReqReceived>(&e)) {
+      reqs.emplace(req->conn, *req);
       if (reject) {
+        reqs.erase(req->conn);
         cm.reject(now, req->conn, *reject);
         ++ended;
       } else if (o.mra) {
@@ -96,15 +125,15 @@ int run_listen(const ListenOptions& o) {
         accept(cm, now, req->conn);
       }
     } else if (auto* est = std::get_if<ev::Established>(&e)) {
-      if (o.hold >= 0)
-        disconnect_at[est->conn] =
-            now + std::chrono::duration_cast<Time>(std::chrono::duration<double>(o.hold));
+      if (!device) hold(now, est->conn);  // on a device: once its data is over
     } else if (auto* d = std::get_if<ev::DreqReceived>(&e)) {
       disconnect_at.erase(d->conn);
       cm.send_drep(now, d->conn);
     } else if (std::holds_alternative<ev::TimeWaitExit>(e)) {
+      reqs.erase(event_conn(e));
       ++ended;
     } else if (auto* rej = std::get_if<ev::RejReceived>(&e)) {
+      reqs.erase(rej->conn);
       // A connection the REJ put in TIMEWAIT ends at its timewait_exit, counted there.
       if (cm.state(rej->conn) != State::TimeWait) ++ended;
     } else if (std::holds_alternative<ev::RepTimeout>(e)) {
@@ -157,7 +186,10 @@ int run_listen(const ListenOptions& o) {
     }
     for (auto it = disconnect_at.begin(); it != disconnect_at.end();) {
       ConnId c = it->first;
-      if (it->second <= now && rt.post([c](Cm& cm, Time t) { (void)cm.disconnect(t, c); })) {
+      auto disconnect = [&, c](Cm& cm, Time t) {
+        (void)(device ? device->disconnect(cm, t, c) : cm.disconnect(t, c));
+      };
+      if (it->second <= now && rt.post(disconnect)) {
         it = disconnect_at.erase(it);
       } else {
         ++it;
@@ -167,7 +199,12 @@ int run_listen(const ListenOptions& o) {
     s.report_send_error(rt.now());  // one peer out of reach does not stop serving the others
     if (failed && o.count == 0) stopped = true;
   }
-  s.print_stats();
+  if (device) {
+    s.print_stats(device->counters());
+    failed = failed || !device->data_ok();
+  } else {
+    s.print_stats();
+  }
   return failed ? 1 : 0;
 }
 
@@ -187,6 +224,7 @@ void add_listen(CLI::App& app, Runner& run) {
                   "(default: wait for the peer's DREQ)");
   cmd->add_option("--qpn", o.qpn, "QPN for the first accepted connection (then +1 each)");
   cmd->add_option("--timeout", o.timeout, "give up after this many seconds (0: never)");
+  add_data_options(*cmd, o.data);
   cmd->callback([&run] { run = [] { return run_listen(o); }; });
 }
 

@@ -232,7 +232,7 @@ void Session::note(Time now, const std::string& name, const std::string& json_fi
   }
 }
 
-void Session::print_stats() {
+void Session::print_stats(const std::vector<std::pair<std::string, uint64_t>>& extra) {
   if (!o_.stats) return;
   const Counters& c = rt_->cm().counters();
   const TransportCounters& tc = rt_->transport().counters();
@@ -252,6 +252,7 @@ void Session::print_stats() {
     add("drop." + std::string(to_string(static_cast<Drop>(i))), c.drops[i]);
   for (const auto& f : kTransportCounterFields)
     add("transport." + std::string(f.name), tc.*f.value);
+  for (const auto& [name, value] : extra) add(name, value);
   if (o_.json) {
     std::cout << "{\"event\":\"stats\"," << j << "}" << std::endl;
   } else {

@@ -6,6 +6,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "ibcm/transport/ip_address.h"
 #include "ibcm/transport/runtime.h"
@@ -54,7 +56,8 @@ class Session {
   // Prints a free-form note: JSON {"t":..,"event":name,...extra} or a human line.
   void note(Time now, const std::string& name, const std::string& json_fields,
             const std::string& human);
-  void print_stats();
+  // The engine's and the transport's counters, and `extra` (the device's), with --stats.
+  void print_stats(const std::vector<std::pair<std::string, uint64_t>>& extra = {});
   // Reports a send that failed for good (no route, say) since the last call: on stderr as
   // "ibcm COMMAND: cannot send to ADDR: REASON", and as a send_error event. Returns whether there
   // was one.

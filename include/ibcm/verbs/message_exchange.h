@@ -24,6 +24,7 @@ struct ExchangeStats {
   uint64_t bytes_sent = 0;
   uint64_t bytes_received = 0;
   uint32_t errors = 0;  // completions with an error status (flushes included)
+  uint32_t flushed = 0;  // of which flushes: the QP went to ERR (a disconnect), not a failure
   std::string
       first_error;  // ibv_wc_status_str of the first, e.g. "transport retry counter exceeded"
 };

@@ -1,0 +1,83 @@
+// Real queue pairs for listen and connect on an RDMA device (--transport umad): one RC QP per
+// connection, moved through its states by the engine's events (the verbs binding), and the data
+// exchange of rdma-core's ucmatose (each side posts N receives before connecting or accepting,
+// sends N messages of S bytes once established, and waits for every completion both ways).
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "ibcm/verbs/device.h"
+#include "ibcm/verbs/message_exchange.h"
+#include "ibcm/verbs/qp_binding.h"
+#include "session.h"
+
+namespace ibcm::cli {
+
+struct DataOptions {
+  uint32_t messages = 0;  // per connection, each way (0: connect only, no data)
+  uint32_t size = 100;    // bytes per message (ucmatose's default)
+};
+
+// Adds --messages and --size.
+void add_data_options(CLI::App& cmd, DataOptions& d);
+
+class DeviceQps {
+ public:
+  // Opens the session's device through libibverbs; nullptr (after one line on stderr) if it
+  // cannot.
+  static std::unique_ptr<DeviceQps> open(Session& s, const char* command, const DataOptions& d);
+  ~DeviceQps();
+
+  // Active side: a QP in INIT named in the REQ (p.qpn, p.psn, p.mtu), receives posted, then
+  // cm.connect(). Failures are reported and nothing is left.
+  std::optional<ConnId> connect(Cm& cm, Time now, ConnectParams p);
+  // Passive side: a QP for the REQ, receives posted, RTR, then cm.accept(). A failure answers
+  // the REQ as the spec asks (REJ 1 without a QP, REJ 28 for a failed transition).
+  bool accept(Cm& cm, Time now, const ev::ReqReceived& req, AcceptParams ap);
+  // Every engine event, before the command acts on it: QP transitions, data, endings.
+  void on_event(Cm& cm, Time now, const Event& e);
+  // DREQ, and the QP to ERR so its work requests flush.
+  Status disconnect(Cm& cm, Time now, ConnId c);
+
+  // Called when a connection's exchange is over (every completion in, or none to wait for).
+  void on_data_done(std::function<void(Cm&, Time, ConnId)> f) { data_done_ = std::move(f); }
+  bool data_ok() const { return data_failures_ == 0; }
+  // Counters for --stats: QPs live, created, destroyed, transitions, failures, completions.
+  std::vector<std::pair<std::string, uint64_t>> counters() const;
+
+ private:
+  DeviceQps(Session& s, const char* command, const DataOptions& d);
+  void completions(Cm& cm, Time now);
+  void finish(Cm& cm, Time now, ConnId c);  // reports the connection's data, once
+  void fail(Time now, ConnId c, const std::string& what);
+  void forget_gone(Cm& cm, Time now);
+  struct Conn;
+  // With --messages: the connection's exchange, its receives posted (before REQ or REP).
+  Expected<Ok, verbs::VerbsError> post_receives(uint32_t qpn, Conn& conn);
+
+  Session& s_;
+  const char* command_;
+  DataOptions data_;
+  std::unique_ptr<verbs::Verbs> verbs_;
+  std::optional<verbs::Device> device_;
+  std::unique_ptr<verbs::QpBinding> qps_;
+  struct Conn {
+    std::optional<verbs::MessageExchange> exchange;
+    bool established = false;
+    bool reported = false;
+  };
+  std::map<ConnId, Conn> conns_;
+  std::function<void(Cm&, Time, ConnId)> data_done_;
+  uint64_t data_failures_ = 0;
+  uint64_t completion_errors_ = 0;
+  uint64_t messages_sent_ = 0, messages_received_ = 0;
+};
+
+}  // namespace ibcm::cli
