@@ -541,14 +541,18 @@ Expected<QpAttr, Error> Cm::qp_attributes(ConnId id, QpState target) const {
   if (!remote_known || c.state == State::Idle || c.state == State::TimeWait)
     return fail(Error::InvalidState);
   a.dest_qpn = c.remote_qpn;
-  a.rq_psn = s.remote_psn;
+  // The Starting PSN a REQ or REP carries is the PSN its sender's receive queue expects: the
+  // peer starts sending with it. Linux reads it so (cm.c: the active side's rq_psn is its REQ's
+  // Starting PSN, the passive side's sq_psn the REQ's), and a QP set up the other way is NAKed
+  // with a PSN sequence error on its first send (docs/engine.md).
+  a.rq_psn = s.local_psn;
   a.path_mtu = s.mtu;
   a.max_dest_rd_atomic = s.max_dest_rd_atomic;
   a.min_rnr_timer = s.min_rnr_timer;
   a.primary = s.primary;
   if (const AltPaths* alts = m.alts(*i)) a.alternate = alts->alternate;
   if (target == QpState::Rtr) return a;
-  a.sq_psn = s.local_psn;
+  a.sq_psn = s.remote_psn;
   a.timeout = s.primary.local_ack_timeout;
   a.retry_count = s.retry_count;
   a.rnr_retry = s.rnr_retry;

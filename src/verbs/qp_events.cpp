@@ -55,8 +55,10 @@ Expected<Ok, QpFailure> QpBinding::ready_to_receive(const Cm& cm, ConnId conn,
     return Unexpected{
         QpFailure{conn, engine_refused(conn, QpState::Rtr, a.error()), Remedy::Reject}};
   }
-  // The engine adopts the REP's responder resources only in accept(), after this transition.
+  // The engine adopts the REP's responder resources and Starting PSN only in accept(), after
+  // this transition; the receive queue expects the PSN the REP will advertise.
   a->max_dest_rd_atomic = ap.responder_resources;
+  a->rq_psn = ap.psn;
   if (auto r = apply(*e, *a); !r) return Unexpected{QpFailure{conn, r.error(), Remedy::Reject}};
   return Ok{};
 }

@@ -41,14 +41,15 @@ TEST(Handshake, ReqRepRtuEstablishesBothSides) {
   EXPECT_EQ(rep.mad().header.transaction_id, req.mad().header.transaction_id);
   EXPECT_EQ(p.a.state(*ca), State::RepRcvd);
 
-  // QP attributes for the active side's RTR/RTS come from the REP.
+  // QP attributes for the active side's RTR/RTS: the REP names the QP; each side receives from
+  // the PSN it advertised and sends from the one its peer advertised, as Linux does.
   auto rtr = p.a.qp_attributes(*ca, QpState::Rtr);
   ASSERT_TRUE(rtr.has_value());
   EXPECT_EQ(rtr->dest_qpn, 0x200u);
-  EXPECT_EQ(rtr->rq_psn, 0x777u);
+  EXPECT_EQ(rtr->rq_psn, 0x555u);
   auto rts = p.a.qp_attributes(*ca, QpState::Rts);
   ASSERT_TRUE(rts.has_value());
-  EXPECT_EQ(rts->sq_psn, 0x555u);
+  EXPECT_EQ(rts->sq_psn, 0x777u);
   EXPECT_EQ(rts->timeout, 19);
 
   ASSERT_TRUE(p.a.send_rtu(p.now, *ca).has_value());
@@ -60,7 +61,10 @@ TEST(Handshake, ReqRepRtuEstablishesBothSides) {
   auto b_rtr = p.b.qp_attributes(got->conn, QpState::Rtr);
   ASSERT_TRUE(b_rtr.has_value());
   EXPECT_EQ(b_rtr->dest_qpn, 0x100u);
-  EXPECT_EQ(b_rtr->rq_psn, 0x555u);
+  EXPECT_EQ(b_rtr->rq_psn, 0x777u);
+  auto b_rts = p.b.qp_attributes(got->conn, QpState::Rts);
+  ASSERT_TRUE(b_rts.has_value());
+  EXPECT_EQ(b_rts->sq_psn, 0x555u) << "what A's receive queue expects";
 
   // Nothing retransmits once established: no timers left on either side.
   EXPECT_EQ(p.a.timer_count(), 0u);

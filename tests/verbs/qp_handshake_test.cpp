@@ -56,7 +56,9 @@ TEST(QpHandshake, EachSideTransitionsAtTheRightMessage) {
   EXPECT_EQ(lab.b.verbs.states_of(qb->qpn), (States{IBV_QPS_INIT, IBV_QPS_RTR}));
   const auto b_rtr = lab.b.verbs.modify_calls.back().attr;
   EXPECT_EQ(b_rtr.dest_qp_num, qa.qpn);
-  EXPECT_EQ(b_rtr.rq_psn, 0xA0A0A0u);
+  // Each side receives from the PSN it advertised (A's REQ: 0xA0A0A0, B's REP: 0xB0B0B0) and
+  // sends from its peer's, as Linux reads them.
+  EXPECT_EQ(b_rtr.rq_psn, 0xB0B0B0u);
   EXPECT_EQ(b_rtr.path_mtu, IBV_MTU_1024);
   EXPECT_EQ(b_rtr.max_dest_rd_atomic, 1);  // what the REP promises, not the REQ's depth
   EXPECT_EQ(b_rtr.ah_attr.grh.sgid_index, 1);
@@ -68,8 +70,8 @@ TEST(QpHandshake, EachSideTransitionsAtTheRightMessage) {
   const auto a_rtr = lab.a.verbs.modify_calls.at(1).attr;
   const auto a_rts = lab.a.verbs.modify_calls.at(2).attr;
   EXPECT_EQ(a_rtr.dest_qp_num, qb->qpn);
-  EXPECT_EQ(a_rtr.rq_psn, 0xB0B0B0u);
-  EXPECT_EQ(a_rts.sq_psn, 0xA0A0A0u);
+  EXPECT_EQ(a_rtr.rq_psn, 0xA0A0A0u);
+  EXPECT_EQ(a_rts.sq_psn, 0xB0B0B0u);
   EXPECT_EQ(a_rts.retry_cnt, 7);
   EXPECT_EQ(a_rts.timeout, 19);
   EXPECT_TRUE(lab.p.a.send_rtu(lab.p.now, ca).has_value());
@@ -77,7 +79,7 @@ TEST(QpHandshake, EachSideTransitionsAtTheRightMessage) {
   EXPECT_EQ(lab.b.verbs.states_of(qb->qpn).size(), 2u);  // no RTS before the RTU arrives
   lab.deliver();                                         // RTU
   EXPECT_EQ(lab.b.verbs.states_of(qb->qpn), (States{IBV_QPS_INIT, IBV_QPS_RTR, IBV_QPS_RTS}));
-  EXPECT_EQ(lab.b.verbs.modify_calls.back().attr.sq_psn, 0xB0B0B0u);
+  EXPECT_EQ(lab.b.verbs.modify_calls.back().attr.sq_psn, 0xA0A0A0u);
   EXPECT_TRUE(lab.a.failures.empty());
   EXPECT_TRUE(lab.b.failures.empty());
   EXPECT_EQ(lab.a.qps->find(ca)->state, IBV_QPS_RTS);

@@ -247,6 +247,7 @@ std::vector<std::pair<std::string, uint64_t>> DeviceQps::counters() const {
           {"verbs.transition_failures", b.transition_failures},
           {"verbs.flushed", b.flushed},
           {"verbs.destroy_failures", b.destroy_failures},
+          {"verbs.cq_events", b.cq_events},
           {"verbs.exchanges_live", conns_.size()},
           {"data.messages_sent", messages_sent_},
           {"data.messages_received", messages_received_},
