@@ -1,5 +1,7 @@
 #include "ibcm/verbs/message_exchange.h"
 
+#include <endian.h>
+
 #include <array>
 #include <cstring>
 #include <utility>
@@ -8,10 +10,10 @@ namespace ibcm::verbs {
 
 Expected<MessageExchange, VerbsError> MessageExchange::open(Verbs& v, ibv_pd* pd, ibv_qp* qp,
                                                             ibv_cq* cq, uint32_t count,
-                                                            uint32_t size) {
+                                                            uint32_t size, bool datagram) {
   // As ucmatose: no bytes, no messages.
   if (size == 0) count = 0;
-  const size_t bytes = (size_t{count} + 1) * size;
+  const size_t bytes = (size_t{count} + 1) * (size + (datagram ? kGrhBytes : 0));
   std::unique_ptr<uint8_t[]> buf;
   ibv_mr* mr = nullptr;
   if (count > 0) {
@@ -22,12 +24,19 @@ Expected<MessageExchange, VerbsError> MessageExchange::open(Verbs& v, ibv_pd* pd
           verbs_error(Call::RegMr, m.error(), "a buffer of " + std::to_string(bytes) + " bytes")};
     mr = *m;
   }
-  return MessageExchange(v, qp, cq, count, size, std::move(buf), mr);
+  return MessageExchange(v, qp, cq, count, size, datagram, std::move(buf), mr);
 }
 
 MessageExchange::MessageExchange(Verbs& v, ibv_qp* qp, ibv_cq* cq, uint32_t count, uint32_t size,
-                                 std::unique_ptr<uint8_t[]> buf, ibv_mr* mr)
-    : verbs_(&v), qp_(qp), cq_(cq), count_(count), size_(size), buf_(std::move(buf)), mr_(mr) {}
+                                 bool datagram, std::unique_ptr<uint8_t[]> buf, ibv_mr* mr)
+    : verbs_(&v),
+      qp_(qp),
+      cq_(cq),
+      count_(count),
+      size_(size),
+      datagram_(datagram),
+      buf_(std::move(buf)),
+      mr_(mr) {}
 
 MessageExchange::MessageExchange(MessageExchange&& o) noexcept
     : verbs_(o.verbs_),
@@ -35,6 +44,8 @@ MessageExchange::MessageExchange(MessageExchange&& o) noexcept
       cq_(o.cq_),
       count_(o.count_),
       size_(o.size_),
+      datagram_(o.datagram_),
+      peer_(o.peer_),
       buf_(std::move(o.buf_)),
       mr_(std::exchange(o.mr_, nullptr)),
       sends_posted_(o.sends_posted_),
@@ -49,8 +60,8 @@ MessageExchange::~MessageExchange() {
 
 ibv_sge MessageExchange::slot(uint32_t i) const {
   ibv_sge sge{};
-  sge.addr = reinterpret_cast<uintptr_t>(buf_.get()) + uint64_t{i} * size_;
-  sge.length = size_;
+  sge.addr = reinterpret_cast<uintptr_t>(buf_.get()) + uint64_t{i} * stride();
+  sge.length = i == count_ ? size_ : stride();
   sge.lkey = mr_->lkey;
   return sge;
 }
@@ -81,6 +92,13 @@ Expected<Ok, VerbsError> MessageExchange::post_sends() {
     wr.num_sge = 1;
     wr.opcode = IBV_WR_SEND;
     wr.send_flags = IBV_SEND_SIGNALED;  // the QP signals all anyway (sq_sig_all), as ucmatose's
+    if (datagram_) {
+      wr.opcode = IBV_WR_SEND_WITH_IMM;
+      wr.imm_data = htobe32(peer_.own_qpn);
+      wr.wr.ud.ah = peer_.ah;
+      wr.wr.ud.remote_qpn = peer_.qpn;
+      wr.wr.ud.remote_qkey = peer_.qkey;
+    }
     ibv_send_wr* bad = nullptr;
     if (int rc = verbs_->post_send(qp_, wr, bad); rc != 0)
       return Unexpected{verbs_error(
@@ -118,7 +136,9 @@ void MessageExchange::take(const ibv_wc& wc, Time now) {
     stats_.bytes_sent += size_;
   } else {
     ++stats_.messages_received;
-    stats_.bytes_received += wc.byte_len;
+    // A datagram's GRH room is not part of the message.
+    stats_.bytes_received +=
+        datagram_ && wc.byte_len >= kGrhBytes ? wc.byte_len - kGrhBytes : wc.byte_len;
   }
 }
 

@@ -65,7 +65,27 @@ QpBinding::~QpBinding() {
   std::vector<uint32_t> left;
   for (const auto& [qpn, e] : qps_) left.push_back(qpn);
   for (uint32_t qpn : left) destroy(qpn);
+  for (ibv_ah* ah : ahs_) device_->verbs().destroy_ah(ah);
   device_->verbs().destroy_comp_channel(channel_);
+}
+
+Expected<ibv_ah*, VerbsError> QpBinding::address_handle(const Address& peer) {
+  wire::PathInfo path;
+  path.remote_gid = peer.gid;
+  path.remote_lid = peer.lid;
+  path.hop_limit = 64;  // as rdma_cm's routes on RoCE
+  path.subnet_local = true;
+  QpContext c;
+  c.type = IBV_QPT_UD;
+  c.link_layer = device_->port().link_layer;
+  c.port_num = device_->port_num();
+  c.sgid_index = options_.sgid_index;
+  c.lmc = device_->port().lmc;
+  ibv_ah_attr attr = address_vector(path, c);
+  auto ah = device_->verbs().create_ah(device_->pd(), attr);
+  if (!ah) return Unexpected{verbs_error(Call::CreateAh, ah.error(), "an address handle")};
+  ahs_.push_back(*ah);
+  return *ah;
 }
 
 uint32_t QpBinding::next_psn() {

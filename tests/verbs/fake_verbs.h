@@ -48,6 +48,7 @@ class FakeVerbs final : public Verbs {
 
   // --- what happened ---
   std::vector<ModifyCall> modify_calls;
+  ibv_send_wr last_send{};  // the latest posted send (its sg_list no longer valid)
   Live live;
   std::vector<uint32_t> destroyed_qpns;
 
@@ -245,6 +246,7 @@ class FakeVerbs final : public Verbs {
       return EINVAL;
     }
     queues_[qp->qp_num].sends.push_back({wr.wr_id, total_length(wr.sg_list, wr.num_sge)});
+    last_send = wr;
     if (qp->state == IBV_QPS_ERR) flush(qp);
     return 0;
   }

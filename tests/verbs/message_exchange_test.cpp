@@ -143,3 +143,33 @@ TEST_F(ExchangeOnConnection, RegistrationFailureIsReported) {
   EXPECT_EQ(x.error().call, Call::RegMr);
   EXPECT_NE(x.error().message.find("1100 bytes"), std::string::npos) << x.error().message;
 }
+
+// A datagram exchange (SIDR's UD QP, as udaddy's): each receive leaves room for the GRH, which is
+// not counted as message bytes, and the sends go through the address handle to the QP and Q_Key
+// the SIDR_REP named, carrying our QPN as immediate data.
+TEST(DatagramExchange, LeavesGrhRoomAndSendsToThePeersQpAndQkey) {
+  Lab lab;
+  auto q = lab.a.qps->create_datagram(0x01234567, 2, 2);
+  ASSERT_TRUE(q.has_value());
+  const BoundQp& b = *lab.a.qps->find_qpn(q->qpn);
+  auto x = MessageExchange::open(lab.a.verbs, lab.a.device->pd(), b.qp, b.cq, 2, 100, true);
+  ASSERT_TRUE(x.has_value());
+  ASSERT_TRUE(x->post_receives().has_value());
+  auto ah = lab.a.qps->address_handle(lab.p.b.config().local);
+  ASSERT_TRUE(ah.has_value());
+  EXPECT_EQ(lab.a.qps->address_handles(), 1u);
+  x->send_to({*ah, 0x99, 0x01234567, q->qpn});
+  ASSERT_TRUE(x->post_sends().has_value());
+  ASSERT_EQ(lab.a.verbs.last_send.wr.ud.remote_qpn, 0x99u);
+  EXPECT_EQ(lab.a.verbs.last_send.wr.ud.remote_qkey, 0x01234567u);
+  EXPECT_EQ(lab.a.verbs.last_send.wr.ud.ah, *ah);
+  EXPECT_EQ(lab.a.verbs.last_send.opcode, IBV_WR_SEND_WITH_IMM);
+  EXPECT_EQ(be32toh(lab.a.verbs.last_send.imm_data), q->qpn);
+  lab.a.verbs.complete_sends(q->qpn);
+  lab.a.verbs.arrive(q->qpn, 2, MessageExchange::kGrhBytes + 100);
+  ASSERT_TRUE(x->poll(Time{3}).has_value());
+  EXPECT_TRUE(x->complete());
+  EXPECT_EQ(x->stats().messages_received, 2u);
+  EXPECT_EQ(x->stats().bytes_received, 200u) << "the GRH is not message bytes";
+  EXPECT_EQ(x->stats().bytes_sent, 200u);
+}

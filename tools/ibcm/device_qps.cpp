@@ -49,6 +49,7 @@ DeviceQps::DeviceQps(Session& s, const char* command, const DataOptions& d)
 // The exchanges (their MRs) go before the QPs, the QPs before the device.
 DeviceQps::~DeviceQps() {
   conns_.clear();
+  datagrams_.reset();
   qps_.reset();
   device_.reset();
 }
@@ -129,15 +130,60 @@ bool DeviceQps::accept(Cm& cm, Time now, const ev::ReqReceived& req, AcceptParam
   return true;
 }
 
-Expected<Ok, verbs::VerbsError> DeviceQps::post_receives(uint32_t qpn, Conn& conn) {
-  if (data_.messages == 0) return Ok{};
+Expected<verbs::MessageExchange, verbs::VerbsError> DeviceQps::exchange_for(uint32_t qpn,
+                                                                            bool datagram) {
   const verbs::BoundQp* b = qps_->find_qpn(qpn);
   auto x = verbs::MessageExchange::open(*verbs_, device_->pd(), b->qp, b->cq, data_.messages,
-                                        data_.size);
+                                        data_.size, datagram);
   if (!x) return Unexpected{x.error()};
-  if (auto r = x->post_receives(); !r) return r;
+  if (auto r = x->post_receives(); !r) return Unexpected{r.error()};
+  return std::move(x.value());
+}
+
+Expected<Ok, verbs::VerbsError> DeviceQps::post_receives(uint32_t qpn, Conn& conn) {
+  if (data_.messages == 0) return Ok{};
+  auto x = exchange_for(qpn, false);
+  if (!x) return Unexpected{x.error()};
   conn.exchange.emplace(std::move(x.value()));
   return Ok{};
+}
+
+bool DeviceQps::open_datagram_qp(Time now) {
+  // rdma_cm's Q_Key for the UDP port space (RDMA_UDP_QKEY): udaddy answers to it.
+  constexpr uint32_t kUdpQkey = 0x01234567;
+  uint32_t n = std::max<uint32_t>(data_.messages, 1);
+  auto q = qps_->create_datagram(kUdpQkey, n, n);
+  if (!q) {
+    fail(now, 0, q.error().error.message);
+    return false;
+  }
+  datagram_qpn_ = q->qpn;
+  auto x = exchange_for(q->qpn, true);
+  if (!x) {
+    fail(now, 0, x.error().message);
+    return false;
+  }
+  datagrams_.emplace(std::move(x.value()));
+  return true;
+}
+
+void DeviceQps::close_datagram_qp() {
+  datagrams_.reset();
+  if (datagram_qpn_ != 0) qps_->discard(std::exchange(datagram_qpn_, 0));
+}
+
+bool DeviceQps::send_datagrams(Time now, const Address& peer, const wire::SidrRep& rep) {
+  auto ah = qps_->address_handle(peer);
+  if (!ah) {
+    fail(now, 0, ah.error().message);
+    return false;
+  }
+  datagrams_->send_to({*ah, rep.qpn, rep.qkey, datagram_qpn_});
+  if (auto r = datagrams_->post_sends(); !r) {
+    fail(now, 0, r.error().message);
+    return false;
+  }
+  return true;
 }
 
 Status DeviceQps::disconnect(Cm& cm, Time now, ConnId c) {
@@ -176,6 +222,14 @@ void DeviceQps::completions(Cm& cm, Time now) {
     return;
   }
   for (uint32_t qpn : *qpns) {
+    if (qpn == datagram_qpn_ && datagrams_) {
+      if (auto r = datagrams_->poll(now); !r) fail(now, 0, r.error().message);
+      if (datagrams_->complete() && !datagram_done_) {
+        datagram_done_ = true;
+        report(now, 0, datagrams_->stats());
+      }
+      continue;
+    }
     const verbs::BoundQp* b = qps_->find_qpn(qpn);
     if (!b) continue;
     auto it = conns_.find(b->conn);
@@ -195,13 +249,7 @@ void DeviceQps::completions(Cm& cm, Time now) {
   forget_gone(cm, now);
 }
 
-void DeviceQps::finish(Cm& cm, Time now, ConnId c) {
-  auto it = conns_.find(c);
-  if (it == conns_.end() || it->second.reported) return;
-  Conn& conn = it->second;
-  conn.reported = true;
-  verbs::ExchangeStats st;
-  if (conn.exchange) st = conn.exchange->stats();
+bool DeviceQps::report(Time now, ConnId c, const verbs::ExchangeStats& st) {
   messages_sent_ += st.messages_sent;
   messages_received_ += st.messages_received;
   bool ok = st.messages_sent == data_.messages && st.messages_received == data_.messages;
@@ -220,6 +268,17 @@ void DeviceQps::finish(Cm& cm, Time now, ConnId c) {
       std::to_string(st.bytes_sent) + "B received=" + std::to_string(st.messages_received) + "/" +
       std::to_string(st.bytes_received) + "B errors=" + std::to_string(st.errors);
   s_.note(now, "data", fields, human);
+  return ok;
+}
+
+void DeviceQps::finish(Cm& cm, Time now, ConnId c) {
+  auto it = conns_.find(c);
+  if (it == conns_.end() || it->second.reported) return;
+  Conn& conn = it->second;
+  conn.reported = true;
+  verbs::ExchangeStats st;
+  if (conn.exchange) st = conn.exchange->stats();
+  bool ok = report(now, c, st);
   if (ok && conn.established && cm.state(c) == State::Established && data_done_)
     data_done_(cm, now, c);
 }
@@ -249,6 +308,7 @@ std::vector<std::pair<std::string, uint64_t>> DeviceQps::counters() const {
           {"verbs.destroy_failures", b.destroy_failures},
           {"verbs.cq_events", b.cq_events},
           {"verbs.exchanges_live", conns_.size()},
+          {"verbs.address_handles", qps_->address_handles()},
           {"data.messages_sent", messages_sent_},
           {"data.messages_received", messages_received_},
           {"data.completion_errors", completion_errors_},

@@ -46,6 +46,14 @@ class DeviceQps {
   // DREQ, and the QP to ERR so its work requests flush.
   Status disconnect(Cm& cm, Time now, ConnId c);
 
+  // SIDR, as udaddy's client: a UD QP with rdma_cm's Q_Key and the receives posted, before the
+  // SIDR_REQ goes; then, on a successful SIDR_REP, the datagrams to the QP and Q_Key it names.
+  // Both report why they fail. The exchange's end is reported as a data event (connection 0).
+  bool open_datagram_qp(Time now);
+  bool send_datagrams(Time now, const Address& peer, const wire::SidrRep& rep);
+  bool datagrams_done() const { return datagram_done_; }
+  void close_datagram_qp();  // the exchange and the UD QP go (before --stats counts them)
+
   // Called when a connection's exchange is over (every completion in, or none to wait for).
   void on_data_done(std::function<void(Cm&, Time, ConnId)> f) { data_done_ = std::move(f); }
   bool data_ok() const { return data_failures_ == 0; }
@@ -56,11 +64,15 @@ class DeviceQps {
   DeviceQps(Session& s, const char* command, const DataOptions& d);
   void completions(Cm& cm, Time now);
   void finish(Cm& cm, Time now, ConnId c);  // reports the connection's data, once
+  // The data event of an exchange; false when not every message went both ways.
+  bool report(Time now, ConnId c, const verbs::ExchangeStats& st);
   void fail(Time now, ConnId c, const std::string& what);
   void forget_gone(Cm& cm, Time now);
   struct Conn;
   // With --messages: the connection's exchange, its receives posted (before REQ or REP).
   Expected<Ok, verbs::VerbsError> post_receives(uint32_t qpn, Conn& conn);
+  // An exchange on QP `qpn` with its receives posted.
+  Expected<verbs::MessageExchange, verbs::VerbsError> exchange_for(uint32_t qpn, bool datagram);
 
   Session& s_;
   const char* command_;
@@ -74,6 +86,9 @@ class DeviceQps {
     bool reported = false;
   };
   std::map<ConnId, Conn> conns_;
+  uint32_t datagram_qpn_ = 0;
+  std::optional<verbs::MessageExchange> datagrams_;
+  bool datagram_done_ = false;
   std::function<void(Cm&, Time, ConnId)> data_done_;
   uint64_t data_failures_ = 0;
   uint64_t completion_errors_ = 0;

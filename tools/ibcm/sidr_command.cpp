@@ -1,6 +1,7 @@
 // ibcm sidr: resolve an rdma_cm UDP-port-space service to a UD QP (SIDR_REQ / SIDR_REP).
 #include <CLI/CLI.hpp>
 
+#include "device_qps.h"
 #include "ibcm/commands.h"
 #include "ibcm/wire/rdma_cm.h"
 #include "rdma_cm_params.h"
@@ -13,6 +14,7 @@ namespace {
 struct SidrOptions {
   SessionOptions s;
   double timeout = 30;
+  DataOptions data;
 };
 
 int run_sidr(const SidrOptions& o) {
@@ -20,12 +22,24 @@ int run_sidr(const SidrOptions& o) {
   if (!session) return 2;
   Session& s = *session;
   Runtime& rt = s.rt();
-  bool done = false, ok = false;
+  std::unique_ptr<DeviceQps> device;
+  if (o.data.messages > 0) {
+    if (!s.device()) {
+      std::fprintf(stderr, "ibcm sidr: --messages needs --transport umad (a real UD QP)\n");
+      return 2;
+    }
+    device = DeviceQps::open(s, "sidr", o.data);
+    if (!device || !device->open_datagram_qp(rt.now())) return 2;
+  }
+  bool done = false, ok = false, sending = false;
   rt.on_event([&](Cm&, Time now, const Event& e) {
     s.print(now, e);
     if (auto* r = std::get_if<ev::SidrRepReceived>(&e)) {
       ok = r->rep.status == wire::SidrStatus::Success;
-      done = true;
+      // With a device, the datagrams go to the QP and Q_Key the answer names, as udaddy's do.
+      sending = ok && device && device->send_datagrams(now, s.remote_address(), r->rep);
+      ok = ok && (!device || sending);
+      done = !sending;
     } else if (std::holds_alternative<ev::SidrTimeout>(e)) {
       done = true;
     }
@@ -44,8 +58,15 @@ int run_sidr(const SidrOptions& o) {
   while (!done && rt.now() < deadline) {
     if (!rt.run_once(std::chrono::milliseconds(200))) return 2;
     if (s.report_send_error(rt.now())) break;  // one peer, and it cannot be reached
+    if (sending && device->datagrams_done()) done = true;
   }
-  s.print_stats();
+  if (device) {
+    ok = ok && device->datagrams_done() && device->data_ok();
+    device->close_datagram_qp();
+    s.print_stats(device->counters());
+  } else {
+    s.print_stats();
+  }
   return ok ? 0 : 1;
 }
 
@@ -56,6 +77,7 @@ void add_sidr(CLI::App& app, Runner& run) {
   static SidrOptions o;
   add_session_options(*cmd, o.s, true);
   cmd->add_option("--timeout", o.timeout, "give up after this many seconds")->capture_default_str();
+  add_data_options(*cmd, o.data);
   cmd->callback([&run] { run = [] { return run_sidr(o); }; });
 }
 

@@ -130,6 +130,10 @@ class QpBinding {
   Expected<NewQp, QpFailure> create_datagram(uint32_t qkey, uint32_t max_send_wr,
                                              uint32_t max_recv_wr);
 
+  // An address handle to reach `peer` (its GID; on InfiniBand its LID) from our port, for
+  // datagrams; the binding owns it and destroys it with itself.
+  Expected<ibv_ah*, VerbsError> address_handle(const Address& peer);
+
   // --- completions ---
   // The completion channel's fd (non-blocking), for epoll.
   int completion_fd() const;
@@ -141,6 +145,7 @@ class QpBinding {
   const BoundQp* find(ConnId conn) const;
   const BoundQp* find_qpn(uint32_t qpn) const;
   size_t live() const { return qps_.size(); }  // QPs (each with its CQ) not yet destroyed
+  size_t address_handles() const { return ahs_.size(); }
   const BindingCounters& counters() const { return counters_; }
   const Device& device() const { return *device_; }
 
@@ -167,6 +172,7 @@ class QpBinding {
   std::unordered_map<uint32_t, Entry> qps_;       // by QPN
   std::unordered_map<ConnId, uint32_t> by_conn_;  // attached QPs
   std::unordered_map<ibv_cq*, uint32_t> by_cq_;
+  std::vector<ibv_ah*> ahs_;
   BindingCounters counters_;
 };
 
