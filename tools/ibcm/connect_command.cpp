@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <csignal>
+#include <cstring>
 #include <map>
 #include <random>
 
@@ -123,6 +124,10 @@ int run_connect(const ConnectOptions& o) {
       if (auto it = by_conn.find(c); it != by_conn.end()) holding(attempts[it->second], now);
     });
 
+  // How fast the connections came up, QP creation and transitions included: from the first
+  // connect call to the last `established`.
+  Time first_connect{0}, last_established{0};
+  size_t established = 0;
   rt.on_event([&](Cm& cm, Time now, const Event& e) {
     if (device) device->on_event(cm, now, e);
     s.print(now, e);
@@ -135,6 +140,8 @@ int run_connect(const ConnectOptions& o) {
           st == State::RepRcvd || st == State::MraRepSent)
         cm.send_rtu(now, a.conn);
     } else if (std::holds_alternative<ev::Established>(e)) {
+      ++established;
+      last_established = now;
       if (device) {
         if (a.phase == Phase::Connecting) a.phase = Phase::Exchanging;  // until on_data_done
       } else {
@@ -163,6 +170,7 @@ int run_connect(const ConnectOptions& o) {
     }
   });
   (void)rt.post([&](Cm& cm, Time now) {  // the first task: the queue is empty
+    first_connect = now;
     for (size_t i = 0; i < attempts.size(); ++i) start_connect(cm, now, i);
   });
   std::signal(SIGINT, [](int) { g_interrupted = 1; });
@@ -217,6 +225,18 @@ int run_connect(const ConnectOptions& o) {
       ended_early = true;
       break;
     }
+  }
+  if (established > 0) {
+    double secs = s.seconds(last_established - first_connect);
+    char nums[96];
+    std::snprintf(nums, sizeof nums, "%.6f %.1f", secs,
+                  secs > 0 ? static_cast<double>(established) / secs : 0.0);
+    std::string sec(nums, std::strchr(nums, ' ')), rate(std::strchr(nums, ' ') + 1);
+    std::string n = std::to_string(attempts.size()), up = std::to_string(established);
+    s.note(rt.now(), "connect_summary",
+           "\"connections\":" + n + ",\"established\":" + up + ",\"seconds\":" + sec +
+               ",\"per_second\":" + rate,
+           "connections=" + n + " established=" + up + " seconds=" + sec + " per_second=" + rate);
   }
   bool ok = !ended_early && all([](const Attempt& a) { return a.ok; });
   if (device) {
