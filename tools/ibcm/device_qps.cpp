@@ -124,7 +124,7 @@ bool DeviceQps::accept(Cm& cm, Time now, const ev::ReqReceived& req, AcceptParam
   if (auto r = cm.accept(now, req.conn, ap); !r) {
     fail(now, req.conn, "accept: " + std::string(to_string(r.error())));
     qps_->settle(cm, req.conn);
-    forget_gone(cm, now);
+    forget_if_gone(cm, now, req.conn);
     return false;
   }
   return true;
@@ -212,7 +212,7 @@ void DeviceQps::on_event(Cm& cm, Time now, const Event& e) {
       }
     }
   }
-  forget_gone(cm, now);
+  forget_if_gone(cm, now, c);
 }
 
 void DeviceQps::completions(Cm& cm, Time now) {
@@ -246,7 +246,6 @@ void DeviceQps::completions(Cm& cm, Time now) {
     }
     if (x.complete()) finish(cm, now, b->conn);
   }
-  forget_gone(cm, now);
 }
 
 bool DeviceQps::report(Time now, ConnId c, const verbs::ExchangeStats& st) {
@@ -284,16 +283,12 @@ void DeviceQps::finish(Cm& cm, Time now, ConnId c) {
 }
 
 // A connection whose QP is gone (TIMEWAIT over, or ended without one) is forgotten here; its
-// data is reported first if it never completed.
-void DeviceQps::forget_gone(Cm& cm, Time now) {
-  for (auto it = conns_.begin(); it != conns_.end();) {
-    if (qps_->find(it->first) != nullptr) {
-      ++it;
-      continue;
-    }
-    finish(cm, now, it->first);
-    it = conns_.erase(it);
-  }
+// data is reported first if it never completed. Only the binding's answer to an event or a call
+// for `c` destroys c's QP, so only c is looked at.
+void DeviceQps::forget_if_gone(Cm& cm, Time now, ConnId c) {
+  if (qps_->find(c) != nullptr || conns_.find(c) == conns_.end()) return;
+  finish(cm, now, c);
+  conns_.erase(c);
 }
 
 std::vector<std::pair<std::string, uint64_t>> DeviceQps::counters() const {

@@ -67,7 +67,7 @@ class DeviceQps {
   // The data event of an exchange; false when not every message went both ways.
   bool report(Time now, ConnId c, const verbs::ExchangeStats& st);
   void fail(Time now, ConnId c, const std::string& what);
-  void forget_gone(Cm& cm, Time now);
+  void forget_if_gone(Cm& cm, Time now, ConnId c);
   struct Conn;
   // With --messages: the connection's exchange, its receives posted (before REQ or REP).
   Expected<Ok, verbs::VerbsError> post_receives(uint32_t qpn, Conn& conn);
