@@ -61,7 +61,7 @@ capture_start() {
   local ns=$1 ifc=$2 pcap=$3 state=$4 pid
   rm -f "$pcap"
   if command -v tcpdump >/dev/null; then
-    ip netns exec "$ns" tcpdump -i "$ifc" -s 0 -U --immediate-mode -Z root -w "$pcap" </dev/null >/dev/null 2>"$state/capture.err" &
+    ip netns exec "$ns" tcpdump -i "$ifc" -s 0 -B 16384 -U --immediate-mode -Z root -w "$pcap" </dev/null >/dev/null 2>"$state/capture.err" &
   elif command -v dumpcap >/dev/null; then
     ip netns exec "$ns" dumpcap -i "$ifc" -q -P -w "$pcap" </dev/null >/dev/null 2>"$state/capture.err" &
   else
