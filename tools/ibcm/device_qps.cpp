@@ -275,9 +275,8 @@ void DeviceQps::finish(Cm& cm, Time now, ConnId c) {
   if (it == conns_.end() || it->second.reported) return;
   Conn& conn = it->second;
   conn.reported = true;
-  verbs::ExchangeStats st;
-  if (conn.exchange) st = conn.exchange->stats();
-  bool ok = report(now, c, st);
+  // Without --messages there is nothing to report, only the end of the (empty) exchange.
+  bool ok = !conn.exchange || report(now, c, conn.exchange->stats());
   if (ok && conn.established && cm.state(c) == State::Established && data_done_)
     data_done_(cm, now, c);
 }
