@@ -54,12 +54,44 @@ LAB_IBCM=${IBCM_CLI:-$(cd "$LAB_INTEROP/.." && pwd)/build/tools/ibcm}
 # Put in front of every guest command: `tagged TAG CMD...` runs CMD with each output line (stdout
 # and stderr) prefixed "TAG " on the console and a last line "TAG RC=<exit status>", so the host
 # can tell apart the programs of one guest (lab_guest, lab_expect_guest); it returns CMD's status.
+# `wait_listen PORT` waits (10 s at most) until an rdma_cm id listens on PORT (`rdma res show
+# cm_id`: ucmatose prints nothing once it listens). `skip_qpn N` makes and drops N RC QPs (those of
+# N ibv_rc_pingpong servers), so this guest's QPNs start at 0x11 + N where the other's start at
+# 0x11: a QPN reported on the wrong side then fails a cross-check. `show_qps COMM N` waits (15 s
+# at most) until program COMM has N RC QPs with a remote QPN set (RTR), then prints its QPs'
+# `rdma res show qp` lines ("... lqpn 18 rqpn 17 type RC state RTS ... comm ibcm").
 # shellcheck disable=SC2016  # expanded by the guest's shell
 LAB_GUEST_PRELUDE='tagged() {
   _t=$1; shift
   { "$@" 2>&1; echo $? >"/tmp/.rc.$_t"; echo "RC=$(cat "/tmp/.rc.$_t")"; } |
     while IFS= read -r _l; do echo "$_t $_l"; done
   return "$(cat "/tmp/.rc.$_t")"
+}
+wait_listen() {
+  _n=0
+  until rdma res show cm_id | grep -qE "state LISTEN.*:$1( |\$)"; do
+    _n=$((_n + 1)); [ $_n -lt 100 ] || { echo "nothing listens on port $1"; return 1; }
+    sleep 0.1
+  done
+}
+skip_qpn() {
+  _ps=
+  for _i in $(seq "$1"); do
+    ibv_rc_pingpong -d rxe0 -g 1 -p $((18514 + _i)) >/dev/null 2>&1 &
+    _ps="$_ps $!"
+  done
+  _n=0
+  until [ "$(rdma res show qp | grep -c "type RC .*comm ibv_rc_pingpong")" -ge "$1" ] || [ $_n -ge 100 ]; do
+    _n=$((_n + 1)); sleep 0.05
+  done
+  kill $_ps; wait $_ps 2>/dev/null; return 0
+}
+show_qps() {
+  _n=0
+  until [ "$(rdma res show qp | grep "comm $1 " | grep -c "rqpn [1-9]")" -ge "$2" ] || [ $_n -ge 300 ]; do
+    _n=$((_n + 1)); sleep 0.05
+  done
+  rdma res show qp | grep "comm $1 "
 }'
 
 lab_log() { echo "[$(date +%H:%M:%S.%N | cut -c1-12)] ${LAB_SCENARIO:-lab}/${LAB_KERNEL}: $*" >&2; }
@@ -395,6 +427,17 @@ lab_event() {
     lab_fail "$1: no field $3 in event $2 #${4:-1}"
 }
 
+# lab_event_where TAG EVENT FIELD VALUE FIELD2: FIELD2 of the first EVENT in TAG's log whose FIELD
+# is VALUE (fails if there is none)
+lab_event_where() {
+  local n=1 v
+  while v=$("$LAB_INTEROP/lib/events" get "$LAB_OUT/$1.log" "$2" "$3" "$n"); do
+    [ "$v" != "$4" ] || { lab_event "$1" "$2" "$5" "$n"; return; }
+    n=$((n + 1))
+  done
+  lab_fail "$1: no $2 event with $3 = $4"
+}
+
 # lab_wait_event TAG EVENT COUNT SECONDS: wait until TAG's log has COUNT EVENT lines
 lab_wait_event() {
   local end=$((SECONDS + $4)) n
@@ -460,10 +503,14 @@ lab_stale_recovery() {
     "$r" "$1" || lab_fail "stale recovery took more than $1 round trips"
 }
 
-# lab_expect_seq [PCAP] <<EOF ... EOF: the capture's CM message sequence is exactly the given lines
-# (one regular expression per line, see lib/cm-seq); the comparison goes to $LAB_OUT/seq.txt
+# lab_expect_seq [--conn NAME] [PCAP] <<EOF ... EOF: the capture's CM message sequence is exactly
+# the given lines (one regular expression per line, see lib/cm-seq); the comparison goes to
+# $LAB_OUT/seq.txt. --conn NAME: only the MADs of that connection (lc= or rc= NAME: G1, I2, ...),
+# for connections set up or torn down at the same time, whose MADs interleave in any order
 # shellcheck disable=SC2120  # the capture argument is optional
 lab_expect_seq() {
+  local conn=()
+  [ "${1:-}" != --conn ] || { conn=(--conn "$2"); shift 2; }
   local f=${1:-$LAB_PCAP} rc want end
   [ -n "$f" ] && [ -f "$f" ] || lab_fail "lab_expect_seq: no capture"
   want=$(cat)
@@ -472,13 +519,13 @@ lab_expect_seq() {
   end=$((SECONDS + 3))
   while :; do
     rc=0
-    printf '%s\n' "$want" | "$LAB_INTEROP/lib/cm-seq" --ibcm "$LAB_IBCM" --expect - "$f" \
+    printf '%s\n' "$want" | "$LAB_INTEROP/lib/cm-seq" --ibcm "$LAB_IBCM" "${conn[@]}" --expect - "$f" \
       >"$LAB_OUT/seq.txt" 2>&1 || rc=$?
     if [ "$rc" = 0 ] || [ "$SECONDS" -ge "$end" ]; then break; fi
     sleep 0.25
   done
   cat "$LAB_OUT/seq.txt" >&2
-  [ "$rc" = 0 ] || lab_fail "CM sequence in $(basename "$f") is not the expected one"
+  [ "$rc" = 0 ] || lab_fail "CM sequence${conn[1]:+ of ${conn[1]}} in $(basename "$f") is not the expected one"
 }
 
 # lab_mad_field N NAME [PCAP]: field NAME (spec name) of the N-th CM MAD in the capture
