@@ -28,11 +28,25 @@
  *   --rnr-retry N         rnr_retry_count (default 7)
  *   --resolve-ms MS       rdma_resolve_addr / rdma_resolve_route timeout (default 2000)
  *   --timeout SECONDS     overall limit (default 120); reaching it exits 3 (0 in --end hang)
+ *   --messages N          exchange data as rdma-core's ucmatose does: N receives posted before
+ *                         rdma_connect / rdma_accept, N sends of --size bytes once ESTABLISHED
+ *                         (signalled, RC SEND), then wait for every completion both ways; one
+ *                         DATA line per connection; --hold and --end start after the data.
+ *                         A completion error, or a connection that ends before its data is
+ *                         complete, makes the exit status 1
+ *   --size S              bytes per message (default 100)
+ *   --reconnect N         connect: after REJECTED, destroy the QP and the rdma_cm_id and connect
+ *                         again with a new id (and QP), up to N times (default 0); each attempt
+ *                         prints its own ACT/EV lines. A REJECTED that is followed by another
+ *                         attempt does not fail the run; the last attempt's outcome counts
  *
  * Output, one line per rdma_cm event and per action, on stdout (line-buffered):
  *   T=<seconds since start> EV=<event name> status=<n> conn=<k> peer=ADDR:PORT [qpn=0x..]
  *       pdata_len=<n> pdata=<hex, trailing zero bytes left out>
  *   T=<seconds> ACT=<what it does> conn=<k> ...
+ *   T=<seconds> DATA conn=<k> sent=<n> received=<n> bytes=<bytes received> first_completion=<T of
+ *       the connection's first completion, send or receive; "none"> errors=<completion errors>
+ *       [first_error=<ibv_wc_status_str of the first, spaces as _>]
  *   T=<seconds> RESULT=<ok|failed:<event name>|timeout> rc=<exit code>
  * Exit: 0 ok, 1 the connection failed (rejected, unreachable, error events), 2 usage or setup
  * error, 3 overall timeout.
@@ -40,6 +54,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <infiniband/verbs.h>
 #include <netdb.h>
 #include <poll.h>
 #include <rdma/rdma_cma.h>
@@ -71,6 +86,9 @@ struct options {
   int rnr_retry;
   int resolve_ms;
   double timeout;
+  int messages;
+  int size;
+  int reconnect;
 };
 
 enum conn_state {
@@ -90,6 +108,17 @@ struct conn {
   struct ibv_cq* cq;
   int has_qp;
   double deadline; /* when the pending action (accept, end of hold) is due; 0 = none */
+  /* --messages: the exchange */
+  struct ibv_comp_channel* comp;
+  struct ibv_mr* mr;
+  uint8_t* buf; /* messages receive slots of size bytes, then one send buffer */
+  int sends_posted, sends_done, recvs_done; /* completions, successful or not */
+  int sends_ok, recvs_ok, errors;
+  unsigned long long bytes_received;
+  double first_completion; /* seconds since start; < 0: none yet */
+  enum ibv_wc_status first_error;
+  int data_reported;
+  int established; /* reached ESTABLISHED: its data is expected */
 };
 
 #define MAX_CONNS 64
@@ -178,40 +207,165 @@ static int parse_hex(const char* s, uint8_t* dst, int max) {
   return n;
 }
 
+/* --messages: the receive buffers registered, all N receives posted (before connect / accept) */
+static int post_receives(int k) {
+  struct conn* c = &conns[k];
+  size_t len = (size_t)opt.size * ((size_t)opt.messages + 1);
+  c->buf = calloc(1, len);
+  if (!c->buf) {
+    out("ACT=error what=calloc conn=%d", k);
+    return -1;
+  }
+  c->mr = ibv_reg_mr(c->pd, c->buf, len, IBV_ACCESS_LOCAL_WRITE);
+  if (!c->mr) {
+    out("ACT=error what=ibv_reg_mr conn=%d errno=%d", k, errno);
+    return -1;
+  }
+  for (int i = 0; i < opt.messages; i++) {
+    struct ibv_sge sge = {(uintptr_t)(c->buf + (size_t)i * (size_t)opt.size), (uint32_t)opt.size,
+                          c->mr->lkey};
+    struct ibv_recv_wr wr, *bad;
+    memset(&wr, 0, sizeof wr);
+    wr.wr_id = (uint64_t)i;
+    wr.sg_list = &sge;
+    wr.num_sge = 1;
+    if (ibv_post_recv(c->id->qp, &wr, &bad)) {
+      out("ACT=error what=ibv_post_recv conn=%d errno=%d", k, errno);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* --messages: N sends once ESTABLISHED, each signalled (sq_sig_all) */
+static int post_sends(int k) {
+  struct conn* c = &conns[k];
+  uint8_t* sbuf = c->buf + (size_t)opt.messages * (size_t)opt.size;
+  memset(sbuf, 0x5a, (size_t)opt.size);
+  for (int i = 0; i < opt.messages; i++) {
+    struct ibv_sge sge = {(uintptr_t)sbuf, (uint32_t)opt.size, c->mr->lkey};
+    struct ibv_send_wr wr, *bad;
+    memset(&wr, 0, sizeof wr);
+    wr.wr_id = (uint64_t)(opt.messages + i);
+    wr.sg_list = &sge;
+    wr.num_sge = 1;
+    wr.opcode = IBV_WR_SEND;
+    if (ibv_post_send(c->id->qp, &wr, &bad)) {
+      out("ACT=error what=ibv_post_send conn=%d errno=%d", k, errno);
+      return -1;
+    }
+    c->sends_posted++;
+  }
+  return 0;
+}
+
+static int data_complete(const struct conn* c) {
+  return c->sends_posted == opt.messages && c->sends_done == opt.messages &&
+         c->recvs_done == opt.messages;
+}
+
+/* Takes every completion the CQ holds. A completion error puts the QP in ERR: what is still
+ * outstanding flushes (counted as errors too), so the exchange still reaches its end. */
+static void poll_completions(int k) {
+  struct conn* c = &conns[k];
+  struct ibv_wc wc[16];
+  int n;
+  while ((n = ibv_poll_cq(c->cq, 16, wc)) > 0) {
+    for (int i = 0; i < n; i++) {
+      if (c->first_completion < 0) c->first_completion = now() - t0;
+      if (wc[i].status != IBV_WC_SUCCESS && c->errors++ == 0) c->first_error = wc[i].status;
+      int ok = wc[i].status == IBV_WC_SUCCESS;
+      if (wc[i].wr_id < (uint64_t)opt.messages) {
+        c->recvs_done++;
+        c->recvs_ok += ok;
+        if (ok) c->bytes_received += wc[i].byte_len;
+      } else {
+        c->sends_done++;
+        c->sends_ok += ok;
+      }
+    }
+  }
+}
+
+static int failures;
+static const char* fail_what = "";
+
+/* The DATA line, once per connection that reached ESTABLISHED: when the exchange is complete, or
+ * when the connection ends before that (then it failed). */
+static void report_data(int k) {
+  struct conn* c = &conns[k];
+  char first[32] = "none", err[96] = "";
+  if (c->data_reported || opt.messages <= 0 || !c->established) return;
+  c->data_reported = 1;
+  if (c->first_completion >= 0) snprintf(first, sizeof first, "%.6f", c->first_completion);
+  if (c->errors) {
+    snprintf(err, sizeof err, " first_error=%s", ibv_wc_status_str(c->first_error));
+    for (char* p = err + 1; *p; p++)
+      if (*p == ' ') *p = '_';
+  }
+  out("DATA conn=%d sent=%d received=%d bytes=%llu first_completion=%s errors=%d%s", k, c->sends_ok,
+      c->recvs_ok, c->bytes_received, first, c->errors, err);
+  if (!data_complete(c) || c->errors) {
+    failures++;
+    fail_what = "data";
+  }
+}
+
 static int make_qp(int k) {
   struct conn* c = &conns[k];
   struct ibv_qp_init_attr a;
   if (c->has_qp) return 0;
+  int data = opt.messages > 0;
+  c->first_completion = -1;
   c->pd = ibv_alloc_pd(c->id->verbs);
   if (!c->pd) {
     out("ACT=error what=ibv_alloc_pd conn=%d errno=%d", k, errno);
     return -1;
   }
-  c->cq = ibv_create_cq(c->id->verbs, 16, NULL, NULL, 0);
+  if (data) {
+    c->comp = ibv_create_comp_channel(c->id->verbs);
+    if (!c->comp) {
+      out("ACT=error what=ibv_create_comp_channel conn=%d errno=%d", k, errno);
+      return -1;
+    }
+  }
+  c->cq = ibv_create_cq(c->id->verbs, data ? 2 * opt.messages + 2 : 16, NULL, c->comp, 0);
   if (!c->cq) {
     out("ACT=error what=ibv_create_cq conn=%d errno=%d", k, errno);
+    return -1;
+  }
+  if (data && ibv_req_notify_cq(c->cq, 0)) {
+    out("ACT=error what=ibv_req_notify_cq conn=%d errno=%d", k, errno);
     return -1;
   }
   memset(&a, 0, sizeof a);
   a.send_cq = c->cq;
   a.recv_cq = c->cq;
   a.qp_type = opt.ps == RDMA_PS_UDP ? IBV_QPT_UD : IBV_QPT_RC;
-  a.cap.max_send_wr = 4;
-  a.cap.max_recv_wr = 4;
+  a.cap.max_send_wr = data ? (uint32_t)opt.messages : 4;
+  a.cap.max_recv_wr = data ? (uint32_t)opt.messages : 4;
   a.cap.max_send_sge = 1;
   a.cap.max_recv_sge = 1;
+  a.sq_sig_all = 1;
   if (rdma_create_qp(c->id, c->pd, &a)) {
     out("ACT=error what=rdma_create_qp conn=%d errno=%d", k, errno);
     return -1;
   }
   c->has_qp = 1;
-  return 0;
+  return data ? post_receives(k) : 0;
 }
 
 static void conn_release(int k) {
   struct conn* c = &conns[k];
+  if (c->has_qp && c->cq && opt.messages > 0) {
+    poll_completions(k); /* what came before the CM event that ends it */
+    report_data(k);
+  }
   if (c->has_qp) rdma_destroy_qp(c->id);
+  if (c->mr) ibv_dereg_mr(c->mr);
+  free(c->buf);
   if (c->cq) ibv_destroy_cq(c->cq);
+  if (c->comp) ibv_destroy_comp_channel(c->comp);
   if (c->pd) ibv_dealloc_pd(c->pd);
   rdma_destroy_id(c->id);
   out("ACT=destroyed conn=%d", k);
@@ -287,9 +441,54 @@ static void start_end(int k) {
   }
 }
 
-static int handled; /* listen: connect requests seen */
-static int failures;
-static const char* fail_what = "";
+static struct rdma_event_channel* ch;
+static struct addrinfo *dst_ai, *src_ai; /* connect: the peer, and --bind */
+
+static const char* ps_name(void) {
+  return opt.ps == RDMA_PS_UDP ? "udp" : opt.ps == RDMA_PS_IB ? "ib" : "tcp";
+}
+
+/* connect: a new rdma_cm_id (a new connection slot) resolving the peer's address; 0 if started */
+static int start_connect(void) {
+  struct rdma_cm_id* id;
+  if (rdma_create_id(ch, &id, NULL, opt.ps)) {
+    out("ACT=error what=rdma_create_id errno=%d", errno);
+    return -1;
+  }
+  int k = conn_new(id);
+  out("ACT=resolve addr=%s port=%s ps=%s", opt.addr, opt.port, ps_name());
+  if (rdma_resolve_addr(id, src_ai ? src_ai->ai_addr : NULL, dst_ai->ai_addr, opt.resolve_ms)) {
+    out("ACT=error what=rdma_resolve_addr errno=%d", errno);
+    conn_release(k);
+    return -1;
+  }
+  return 0;
+}
+
+static int handled;    /* listen: connect requests seen */
+static int reconnects; /* connect: attempts made again after REJECTED */
+
+/* --messages: after completions were taken; once the exchange is complete, the DATA line, then
+ * the hold and the end as without data */
+static void data_progress(int k) {
+  struct conn* c = &conns[k];
+  if (c->data_reported || c->state != C_ESTABLISHED || !data_complete(c)) return;
+  report_data(k);
+  c->deadline = now() + opt.hold;
+  if (opt.hold <= 0) start_end(k);
+}
+
+/* --messages: the completion channel of connection k is readable */
+static void data_event(int k) {
+  struct conn* c = &conns[k];
+  struct ibv_cq* cq;
+  void* ctx;
+  if (ibv_get_cq_event(c->comp, &cq, &ctx)) return;
+  ibv_ack_cq_events(cq, 1);
+  if (ibv_req_notify_cq(cq, 0)) out("ACT=error what=ibv_req_notify_cq conn=%d errno=%d", k, errno);
+  poll_completions(k);
+  data_progress(k);
+}
 
 static int all_done(void) {
   if (opt.listen && handled < opt.count) return 0;
@@ -381,9 +580,18 @@ static void handle(struct rdma_cm_event* ev) {
     case RDMA_CM_EVENT_ESTABLISHED:
       rdma_ack_cm_event(ev);
       c->state = C_ESTABLISHED;
+      c->established = 1;
       if (opt.ps == RDMA_PS_UDP && !opt.listen) {
         /* SIDR: nothing to disconnect. */
         conn_release(k);
+        return;
+      }
+      if (opt.messages > 0) { /* the hold starts once the data is done */
+        if (post_sends(k)) {
+          failures++;
+          fail_what = "data";
+          start_end(k);
+        }
         return;
       }
       c->deadline = now() + opt.hold;
@@ -404,11 +612,23 @@ static void handle(struct rdma_cm_event* ev) {
     case RDMA_CM_EVENT_TIMEWAIT_EXIT:
       rdma_ack_cm_event(ev);
       return;
+    case RDMA_CM_EVENT_REJECTED:
+      if (!opt.listen && reconnects < opt.reconnect) {
+        rdma_ack_cm_event(ev);
+        conn_release(k);
+        reconnects++;
+        out("ACT=reconnect attempt=%d of=%d", reconnects + 1, opt.reconnect + 1);
+        if (start_connect()) {
+          failures++;
+          fail_what = "reconnect";
+        }
+        return;
+      }
+      /* fall through */
     case RDMA_CM_EVENT_ADDR_ERROR:
     case RDMA_CM_EVENT_ROUTE_ERROR:
     case RDMA_CM_EVENT_CONNECT_ERROR:
     case RDMA_CM_EVENT_UNREACHABLE:
-    case RDMA_CM_EVENT_REJECTED:
     case RDMA_CM_EVENT_DEVICE_REMOVAL:
       fail_what = rdma_event_str(ev->event);
       rdma_ack_cm_event(ev);
@@ -435,10 +655,12 @@ int main(int argc, char** argv) {
                                      {"rnr-retry", required_argument, 0, 'n'},
                                      {"resolve-ms", required_argument, 0, 'm'},
                                      {"timeout", required_argument, 0, 't'},
+                                     {"messages", required_argument, 0, 'M'},
+                                     {"size", required_argument, 0, 'S'},
+                                     {"reconnect", required_argument, 0, 'C'},
                                      {"help", no_argument, 0, 'h'},
                                      {0, 0, 0, 0}};
-  struct rdma_event_channel* ch;
-  struct rdma_cm_id *id = NULL, *listen_id = NULL;
+  struct rdma_cm_id* listen_id = NULL;
   int o;
 
   setvbuf(stdout, NULL, _IOLBF, 0);
@@ -450,6 +672,7 @@ int main(int argc, char** argv) {
   opt.rnr_retry = 7;
   opt.resolve_ms = 2000;
   opt.timeout = 120;
+  opt.size = 100;
 
   if (argc < 2) usage();
   if (!strcmp(argv[1], "connect")) {
@@ -523,11 +746,24 @@ int main(int argc, char** argv) {
       case 't':
         opt.timeout = atof(optarg);
         break;
+      case 'M':
+        opt.messages = atoi(optarg);
+        if (opt.messages < 0 || opt.messages > 4096) usage();
+        break;
+      case 'S':
+        opt.size = atoi(optarg);
+        if (opt.size < 1 || opt.size > (1 << 24)) usage();
+        break;
+      case 'C':
+        opt.reconnect = atoi(optarg);
+        if (opt.reconnect < 0) usage();
+        break;
       default:
         usage();
     }
   }
   if (optind != argc) usage();
+  if (opt.messages > 0 && opt.ps == RDMA_PS_UDP) usage(); /* data is for RC connections */
 
   ch = rdma_create_event_channel();
   if (!ch) {
@@ -551,33 +787,17 @@ int main(int argc, char** argv) {
       perror("rdma listen");
       return 2;
     }
-    out("ACT=listen port=%s ps=%s", opt.port,
-        opt.ps == RDMA_PS_UDP  ? "udp"
-        : opt.ps == RDMA_PS_IB ? "ib"
-                               : "tcp");
+    out("ACT=listen port=%s ps=%s", opt.port, ps_name());
   } else {
-    struct addrinfo* src = NULL;
-    if (getaddrinfo(opt.addr, opt.port, &hints, &res)) {
+    if (getaddrinfo(opt.addr, opt.port, &hints, &dst_ai)) {
       fprintf(stderr, "bad address/port\n");
       return 2;
     }
-    if (opt.bind_addr && getaddrinfo(opt.bind_addr, NULL, &hints, &src)) {
+    if (opt.bind_addr && getaddrinfo(opt.bind_addr, NULL, &hints, &src_ai)) {
       fprintf(stderr, "bad bind address\n");
       return 2;
     }
-    if (rdma_create_id(ch, &id, NULL, opt.ps)) {
-      perror("rdma_create_id");
-      return 2;
-    }
-    conn_new(id);
-    out("ACT=resolve addr=%s port=%s ps=%s", opt.addr, opt.port,
-        opt.ps == RDMA_PS_UDP  ? "udp"
-        : opt.ps == RDMA_PS_IB ? "ib"
-                               : "tcp");
-    if (rdma_resolve_addr(id, src ? src->ai_addr : NULL, res->ai_addr, opt.resolve_ms)) {
-      perror("rdma_resolve_addr");
-      return 2;
-    }
+    if (start_connect()) return 2;
   }
 
   for (;;) {
@@ -606,13 +826,23 @@ int main(int argc, char** argv) {
     }
     int ms = (int)((next - now()) * 1000.0) + 1;
     if (ms < 0) ms = 0;
-    struct pollfd pfd = {ch->fd, POLLIN, 0};
-    int n = poll(&pfd, 1, ms);
+    /* the CM's events, and each connection's completion channel (--messages) */
+    struct pollfd pfd[1 + MAX_CONNS];
+    int of[1 + MAX_CONNS], nfd = 1;
+    pfd[0] = (struct pollfd){ch->fd, POLLIN, 0};
+    for (int i = 0; i < MAX_CONNS; i++)
+      if (conns[i].state != C_FREE && conns[i].comp) {
+        of[nfd] = i;
+        pfd[nfd++] = (struct pollfd){conns[i].comp->fd, POLLIN, 0};
+      }
+    int n = poll(pfd, (nfds_t)nfd, ms);
     if (n < 0 && errno != EINTR) {
       perror("poll");
       return 2;
     }
-    if (n > 0) {
+    for (int i = 1; n > 0 && i < nfd; i++)
+      if (pfd[i].revents & POLLIN) data_event(of[i]);
+    if (n > 0 && (pfd[0].revents & POLLIN)) {
       struct rdma_cm_event* ev;
       if (rdma_get_cm_event(ch, &ev)) {
         perror("rdma_get_cm_event");

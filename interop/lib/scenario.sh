@@ -486,6 +486,17 @@ lab_expect_guest() {
   lab_log "guest $1 reported: $got"
 }
 
+# lab_expect_guest_any_order TAG 'WORD ...' [CONSOLE]: the same words as lab_expect_guest, in any
+# order (a listener whose connections' events interleave)
+lab_expect_guest_any_order() {
+  local got
+  lab_need_guest
+  got=$("$LAB_INTEROP/lib/events" guest "${3:-$LAB_GDIR/console.log}" "$1")
+  [ "$(tr ' ' '\n' <<<"$got" | sort)" = "$(tr ' ' '\n' <<<"$2" | sort)" ] ||
+    lab_fail "guest $1 reported: '$got'; expected, in any order: '$2'"
+  lab_log "guest $1 reported: $got"
+}
+
 # lab_wait_guest_line TAG REGEX SECONDS: wait for a line of `tagged TAG ...` matching REGEX
 lab_wait_guest_line() { lab_wait_console "^$1 .*$2" "$3"; }
 
@@ -501,6 +512,47 @@ lab_stale_recovery() {
   lab_log "stale recovery: $r"
   python3 -c 'import json, sys; sys.exit(json.loads(sys.argv[1])["round_trips"] > int(sys.argv[2]))' \
     "$r" "$1" || lab_fail "stale recovery took more than $1 round trips"
+}
+
+# A guest command that starts with $LAB_CLOCK_MARK ties the guest's clock to the capture's: it
+# reads the uptime, then pings the host (the echo request is on the capture) and prints the uptime.
+# shellcheck disable=SC2016,SC2034  # expanded by the guest's shell; used by scenarios
+LAB_CLOCK_MARK='read _up _x </proc/uptime; ping -c 1 -W 2 $IBCM_HOST_IP >/dev/null 2>&1; echo "clock-mark uptime=$_up"'
+
+# lab_reboot_to_data WHAT ROLE T_OFF CONSOLE: the time from a pair guest's reboot to the first data
+# on the new connection, all on the capture's (host) clock: from T_OFF (the power cut: `now` before
+# `lab_on ROLE lab_reboot`), from that boot's READY (CONSOLE: that boot's console, whose command
+# started with $LAB_CLOCK_MARK; READY = the mark's echo request - (mark uptime - READY uptime)), and
+# from the stale REQ (the first REQ after T_OFF), to the first RC SEND (BTH opcode SEND_FIRST or
+# SEND_ONLY) after T_OFF, whose receive is the first completion. Logged; a JSON line appended to
+# $LAB_OUT/reboot-to-data.txt (WHAT names the run: ibcm, kernel-cm)
+lab_reboot_to_data() {
+  # shellcheck disable=SC2034  # guest_conf sets all three
+  local G_IP G_MAC G_TAP up_ready up_mark t_ready firsts t_data t_req t_mark end=$((SECONDS + 3)) r
+  guest_conf "$2"
+  while :; do # the capture file may lag the wire
+    # one pass: the first RC SEND, CM REQ and echo request from the guest after T_OFF
+    firsts=$(tshark -n -r "$LAB_PCAP" -Y "frame.time_epoch > $3" -T fields -E separator=, \
+      -e frame.time_epoch -e infiniband.bth.opcode -e infiniband.mad.attributeid -e icmp.type -e ip.src 2>/dev/null |
+      awk -F, -v g="$G_IP" '
+        $4 == "" && !d && ($2 == "0" || $2 == "4") { d = $1 }
+        $4 == "" && !q && ($3 == "0x0010" || $3 == "16") { q = $1 }
+        !m && $4 == "8" && $5 == g { m = $1 }
+        END { print d, q, m }') || true
+    read -r t_data t_req t_mark <<<"$firsts"
+    [ -z "$t_data" ] && [ $SECONDS -lt "$end" ] || break
+    sleep 0.25
+  done
+  [ -n "$t_data" ] || lab_fail "capture: no RC SEND after the reboot of $2"
+  up_ready=$(tr -d '\r' <"$4" | sed -n 's/.*IBCM-GUEST-READY.* uptime=\([0-9.]*\).*/\1/p' | sed -n 1p)
+  up_mark=$(tr -d '\r' <"$4" | sed -n 's/^clock-mark uptime=\([0-9.]*\).*/\1/p' | sed -n 1p)
+  [ -n "$t_req" ] && [ -n "$t_mark" ] && [ -n "$up_ready" ] && [ -n "$up_mark" ] ||
+    lab_fail "reboot of $2: no stale REQ ($t_req), clock mark ($t_mark, $up_mark) or READY ($up_ready)"
+  t_ready=$(awk -v m="$t_mark" -v u="$up_mark" -v r="$up_ready" 'BEGIN { printf "%.6f", m - (u - r) }')
+  r=$(printf '{"scenario":"%s","kernel":"%s","run":"%s","rebooted":"%s","power_off_to_data_s":%s,"ready_to_data_s":%s,"stale_req_to_data_s":%s}' \
+    "$LAB_SCENARIO" "$LAB_KERNEL" "$1" "$2" "$(lab_diff "$3" "$t_data")" "$(lab_diff "$t_ready" "$t_data")" "$(lab_diff "$t_req" "$t_data")")
+  echo "$r" >>"$LAB_OUT/reboot-to-data.txt"
+  lab_log "reboot of $2 to the first data ($1): $(lab_diff "$3" "$t_data") s from the power cut, $(lab_diff "$t_ready" "$t_data") s from READY, $(lab_diff "$t_req" "$t_data") s from the stale REQ"
 }
 
 # lab_expect_seq [--conn NAME] [PCAP] <<EOF ... EOF: the capture's CM message sequence is exactly
