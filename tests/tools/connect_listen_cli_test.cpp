@@ -138,6 +138,9 @@ TEST(ConnectCli, TimerFlagsGoIntoTheReqAndSetTheRetryInterval) {
       for (const auto& f : ibcm::kTransportCounterFields)
         EXPECT_NE(field(l, "transport." + std::string(f.name)), "") << f.name << " in " << l;
       EXPECT_EQ(field(l, "transport.tx_packets"), "4") << "3 REQs, the REJ 4 of the timeout: " << l;
+      // The timed-out connection is gone (a REJ, no TIMEWAIT) and left no timer.
+      EXPECT_EQ(field(l, "cm.connections_live"), "0") << l;
+      EXPECT_EQ(field(l, "cm.timers_armed"), "0") << l;
     }
   EXPECT_TRUE(stats);
 
@@ -192,7 +195,7 @@ TEST(ListenCli, HoldMakesTheListenerDisconnect) {
   EXPECT_EQ(l.exit_code, 0);
   Events ce = events(c.lines), le = events(l.lines);
   EXPECT_EQ(ce.names, (std::vector<std::string>{"rep_received", "established", "dreq_received",
-                                                "timewait_exit"}));
+                                                "timewait_exit", "connect_summary"}));
   EXPECT_EQ(le.names, (std::vector<std::string>{"listening", "req_received", "rtu_received",
                                                 "established", "drep_received", "timewait_exit"}));
   double held = time_of(ce, "dreq_received") - time_of(ce, "established");
@@ -246,12 +249,16 @@ TEST(ConnectCli, NoDisconnectSendsNothingAfterTheHold) {
   auto l = listener.p.finish();
   EXPECT_EQ(c.exit_code, 0);
   Events ce = events(c.lines), le = events(l.lines);
-  EXPECT_EQ(ce.names,
-            (std::vector<std::string>{"rep_received", "established", "exit_without_disconnect"}));
+  EXPECT_EQ(ce.names, (std::vector<std::string>{"rep_received", "established",
+                                                "exit_without_disconnect", "connect_summary"}));
   EXPECT_GE(time_of(ce, "exit_without_disconnect") - time_of(ce, "established"), 0.2 - 0.01);
   std::string cs = stats_of(c.lines);
   EXPECT_EQ(field(cs, "transport.tx_packets"), "2") << "REQ and RTU only: " << cs;
   EXPECT_EQ(field(cs, "cm_tx_msgs.dreq"), "0") << cs;
+  EXPECT_EQ(field(cs, "cm.connections_live"), "1") << "held when it left: " << cs;
+  std::string summary = line_of(ce, "connect_summary");
+  EXPECT_EQ(field(summary, "connections"), "1") << summary;
+  EXPECT_EQ(field(summary, "established"), "1") << summary;
   EXPECT_EQ(le.names, (std::vector<std::string>{"listening", "req_received", "rtu_received",
                                                 "established", "timeout"}));
   std::string ls = stats_of(l.lines);
@@ -275,7 +282,8 @@ TEST(ConnectCli, RetriesAfterAStaleConnectionReject) {
   EXPECT_EQ(l.exit_code, 0);
   Events ae = events(again.lines), le = events(l.lines);
   EXPECT_EQ(ae.names, (std::vector<std::string>{"rej_received", "timewait_exit", "rep_received",
-                                                "established", "drep_received", "timewait_exit"}));
+                                                "established", "drep_received", "timewait_exit",
+                                                "connect_summary"}));
   EXPECT_EQ(field(line_of(ae, "rej_received"), "reason"), "10");
   std::string stale = line_of(le, "stale_connection");
   EXPECT_EQ(field(stale, "remote_qpn"), std::to_string(0x777)) << stale;

@@ -153,7 +153,14 @@ int run_connect(const ConnectOptions& o) {
     } else if (auto* rej = std::get_if<ev::RejReceived>(&e)) {
       if (rej->rej.reason == wire::RejReason::StaleConnection && a.retries_left > 0) {
         --a.retries_left;
-        a.phase = Phase::WaitRetry;  // the connection is in TIMEWAIT; retry when it ends
+        if (device) {
+          // The rejected connection keeps its QP (and QPN) through its TIMEWAIT; the retry gets
+          // a new QP at once, as an rdma_cm application reconnects.
+          by_conn.erase(it);
+          start_connect(cm, now, static_cast<size_t>(&a - attempts.data()));
+        } else {
+          a.phase = Phase::WaitRetry;  // the same QPN: retry once its TIMEWAIT is over
+        }
       } else {
         done(a, false);
       }

@@ -260,12 +260,14 @@ bool DeviceQps::report(Time now, ConnId c, const verbs::ExchangeStats& st) {
                        ",\"messages_received\":" + std::to_string(st.messages_received) +
                        ",\"bytes_sent\":" + std::to_string(st.bytes_sent) +
                        ",\"bytes_received\":" + std::to_string(st.bytes_received) +
-                       ",\"completion_errors\":" + std::to_string(st.errors) +
+                       ",\"completion_errors\":" + std::to_string(st.errors - st.flushed) +
+                       ",\"flushed\":" + std::to_string(st.flushed) +
                        ",\"first_error\":" + wire::json_quote(st.first_error);
   std::string human =
       "local_comm_id=" + std::to_string(c) + " sent=" + std::to_string(st.messages_sent) + "/" +
       std::to_string(st.bytes_sent) + "B received=" + std::to_string(st.messages_received) + "/" +
-      std::to_string(st.bytes_received) + "B errors=" + std::to_string(st.errors);
+      std::to_string(st.bytes_received) + "B errors=" + std::to_string(st.errors - st.flushed) +
+      " flushed=" + std::to_string(st.flushed);
   s_.note(now, "data", fields, human);
   return ok;
 }
@@ -275,8 +277,9 @@ void DeviceQps::finish(Cm& cm, Time now, ConnId c) {
   if (it == conns_.end() || it->second.reported) return;
   Conn& conn = it->second;
   conn.reported = true;
-  // Without --messages there is nothing to report, only the end of the (empty) exchange.
-  bool ok = !conn.exchange || report(now, c, conn.exchange->stats());
+  // Without --messages there is nothing to report, only the end of the (empty) exchange; a
+  // connection that never came up moved no data and failed as a connection, not as data.
+  bool ok = !conn.exchange || !conn.established || report(now, c, conn.exchange->stats());
   if (ok && conn.established && cm.state(c) == State::Established && data_done_)
     data_done_(cm, now, c);
 }

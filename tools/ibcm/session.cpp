@@ -252,6 +252,9 @@ void Session::print_stats(const std::vector<std::pair<std::string, uint64_t>>& e
     add("drop." + std::string(to_string(static_cast<Drop>(i))), c.drops[i]);
   for (const auto& f : kTransportCounterFields)
     add("transport." + std::string(f.name), tc.*f.value);
+  // What is still held at exit: connection objects (comm IDs, TIMEWAIT included) and timers.
+  add("cm.connections_live", rt_->cm().connection_count());
+  add("cm.timers_armed", rt_->cm().timer_count());
   for (const auto& [name, value] : extra) add(name, value);
   if (o_.json) {
     std::cout << "{\"event\":\"stats\"," << j << "}" << std::endl;
