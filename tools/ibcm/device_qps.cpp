@@ -61,12 +61,30 @@ void DeviceQps::fail(Time now, ConnId c, const std::string& what) {
           "local_comm_id=" + std::to_string(c) + " error=" + what);
 }
 
+namespace {
+// Microseconds spent in f(), added to `total` (for --stats: where the time of a connection goes).
+template <class F>
+auto timed(uint64_t& total, F&& f) {
+  auto start = std::chrono::steady_clock::now();
+  struct Add {
+    uint64_t& total;
+    std::chrono::steady_clock::time_point start;
+    ~Add() {
+      total += static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                         std::chrono::steady_clock::now() - start)
+                                         .count());
+    }
+  } add{total, start};
+  return f();
+}
+}  // namespace
+
 std::optional<ConnId> DeviceQps::connect(Cm& cm, Time now, ConnectParams p) {
   verbs::QpOptions o;
   o.max_send_wr = o.max_recv_wr = std::max<uint32_t>(data_.messages, 1);
   o.responder_resources = p.responder_resources;
   o.pkey = p.pkey;
-  auto q = qps_->create(o);
+  auto q = timed(create_us_, [&] { return qps_->create(o); });
   if (!q) {
     fail(now, 0, q.error().error.message);
     return std::nullopt;
@@ -98,7 +116,7 @@ bool DeviceQps::accept(Cm& cm, Time now, const ev::ReqReceived& req, AcceptParam
   o.responder_resources = ap.responder_resources;
   o.pkey = req.req.partition_key;
   o.peer_mtu = req.req.path_mtu;
-  auto q = qps_->create(o);
+  auto q = timed(create_us_, [&] { return qps_->create(o); });
   if (!q) {
     fail(now, req.conn, q.error().error.message);
     (void)cm.reject(now, req.conn, q.error().reason);
@@ -114,7 +132,8 @@ bool DeviceQps::accept(Cm& cm, Time now, const ev::ReqReceived& req, AcceptParam
   }
   ap.qpn = q->qpn;
   ap.psn = q->psn;
-  if (auto r = qps_->ready_to_receive(cm, req.conn, ap); !r) {
+  if (auto r = timed(transition_us_, [&] { return qps_->ready_to_receive(cm, req.conn, ap); });
+      !r) {
     fail(now, req.conn, r.error().error.message);
     (void)verbs::answer(cm, now, r.error());
     qps_->settle(cm, req.conn);
@@ -194,7 +213,7 @@ Status DeviceQps::disconnect(Cm& cm, Time now, ConnId c) {
 
 void DeviceQps::on_event(Cm& cm, Time now, const Event& e) {
   const ConnId c = event_conn(e);
-  if (auto r = qps_->on_event(cm, e); !r) {
+  if (auto r = timed(transition_us_, [&] { return qps_->on_event(cm, e); }); !r) {
     fail(now, c, r.error().error.message);
     (void)verbs::answer(cm, now, r.error());
     qps_->settle(cm, c);
@@ -304,6 +323,8 @@ std::vector<std::pair<std::string, uint64_t>> DeviceQps::counters() const {
           {"verbs.flushed", b.flushed},
           {"verbs.destroy_failures", b.destroy_failures},
           {"verbs.cq_events", b.cq_events},
+          {"verbs.create_us", create_us_},
+          {"verbs.transition_us", transition_us_},
           {"verbs.exchanges_live", conns_.size()},
           {"verbs.address_handles", qps_->address_handles()},
           {"data.messages_sent", messages_sent_},

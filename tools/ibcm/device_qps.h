@@ -92,6 +92,9 @@ class DeviceQps {
   std::function<void(Cm&, Time, ConnId)> data_done_;
   uint64_t data_failures_ = 0;
   uint64_t completion_errors_ = 0;
+  // Wall time in the binding: QP creation (CQ, QP, INIT), and what events and accepts do to QPs
+  // (transitions, flushes, destroys).
+  uint64_t create_us_ = 0, transition_us_ = 0;
   uint64_t messages_sent_ = 0, messages_received_ = 0;
 };
 
