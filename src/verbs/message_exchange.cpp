@@ -135,6 +135,8 @@ void MessageExchange::take(const ibv_wc& wc, Time now) {
     ++stats_.messages_sent;
     stats_.bytes_sent += size_;
   } else {
+    if ((wc.wc_flags & IBV_WC_WITH_IMM) && !stats_.first_immediate)
+      stats_.first_immediate = be32toh(wc.imm_data);
     ++stats_.messages_received;
     // A datagram's GRH room is not part of the message.
     stats_.bytes_received +=

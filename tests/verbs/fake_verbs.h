@@ -92,11 +92,12 @@ class FakeVerbs final : public Verbs {
       q.sends.pop_front();
     }
   }
-  // `n` messages of `bytes` arrive on `qpn`, each into the oldest posted receive.
-  void arrive(uint32_t qpn, uint32_t n, uint32_t bytes) {
+  // `n` messages of `bytes` arrive on `qpn`, each into the oldest posted receive (with immediate
+  // data `imm`, in network order as a device gives it, if set).
+  void arrive(uint32_t qpn, uint32_t n, uint32_t bytes, std::optional<uint32_t> imm = {}) {
     Queues& q = queues_.at(qpn);
     for (uint32_t i = 0; i < n && !q.recvs.empty(); ++i) {
-      complete(qps_.at(qpn), q.recvs.front(), IBV_WC_RECV, IBV_WC_SUCCESS, bytes);
+      complete(qps_.at(qpn), q.recvs.front(), IBV_WC_RECV, IBV_WC_SUCCESS, bytes, imm);
       q.recvs.pop_front();
     }
   }
@@ -300,9 +301,13 @@ class FakeVerbs final : public Verbs {
     for (int i = 0; i < n; ++i) len += sge[i].length;
     return len;
   }
-  void complete(ibv_qp* qp, const Posted& p, ibv_wc_opcode op, ibv_wc_status status,
-                uint32_t bytes) {
+  void complete(ibv_qp* qp, const Posted& p, ibv_wc_opcode op, ibv_wc_status status, uint32_t bytes,
+                std::optional<uint32_t> imm = {}) {
     ibv_wc wc{};
+    if (imm) {
+      wc.wc_flags = IBV_WC_WITH_IMM;
+      wc.imm_data = htobe32(*imm);
+    }
     wc.wr_id = p.wr_id;
     wc.status = status;
     wc.opcode = op;

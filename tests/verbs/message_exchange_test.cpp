@@ -166,8 +166,11 @@ TEST(DatagramExchange, LeavesGrhRoomAndSendsToThePeersQpAndQkey) {
   EXPECT_EQ(lab.a.verbs.last_send.opcode, IBV_WR_SEND_WITH_IMM);
   EXPECT_EQ(be32toh(lab.a.verbs.last_send.imm_data), q->qpn);
   lab.a.verbs.complete_sends(q->qpn);
-  lab.a.verbs.arrive(q->qpn, 2, MessageExchange::kGrhBytes + 100);
+  EXPECT_FALSE(x->received_all());
+  lab.a.verbs.arrive(q->qpn, 2, MessageExchange::kGrhBytes + 100, 0x77);
   ASSERT_TRUE(x->poll(Time{3}).has_value());
+  EXPECT_TRUE(x->received_all());
+  EXPECT_EQ(x->stats().first_immediate, 0x77u) << "the sender's QPN, which a server answers";
   EXPECT_TRUE(x->complete());
   EXPECT_EQ(x->stats().messages_received, 2u);
   EXPECT_EQ(x->stats().bytes_received, 200u) << "the GRH is not message bytes";

@@ -228,6 +228,7 @@ int run_connect(const ConnectOptions& o) {
         std::chrono::duration_cast<std::chrono::milliseconds>(std::max(Time{0}, wake - now)) +
         std::chrono::milliseconds(1);
     if (!rt.run_once(wait)) return 2;
+    s.flush();
     if (s.report_send_error(rt.now())) {  // one peer, and it cannot be reached
       ended_early = true;
       break;

@@ -167,9 +167,18 @@ Expected<Ok, verbs::VerbsError> DeviceQps::post_receives(uint32_t qpn, Conn& con
   return Ok{};
 }
 
+namespace {
+// rdma_cm's Q_Key for the UDP port space (RDMA_UDP_QKEY): udaddy answers to it.
+constexpr uint32_t kUdpQkey = 0x01234567;
+}  // namespace
+
+std::optional<std::pair<uint32_t, uint32_t>> DeviceQps::answer_sidr(Time now, const Address& peer) {
+  if (datagram_qpn_ == 0 && !open_datagram_qp(now)) return std::nullopt;
+  datagram_peer_ = peer;
+  return std::pair{datagram_qpn_, kUdpQkey};
+}
+
 bool DeviceQps::open_datagram_qp(Time now) {
-  // rdma_cm's Q_Key for the UDP port space (RDMA_UDP_QKEY): udaddy answers to it.
-  constexpr uint32_t kUdpQkey = 0x01234567;
   uint32_t n = std::max<uint32_t>(data_.messages, 1);
   auto q = qps_->create_datagram(kUdpQkey, n, n);
   if (!q) {
@@ -243,6 +252,15 @@ void DeviceQps::completions(Cm& cm, Time now) {
   for (uint32_t qpn : *qpns) {
     if (qpn == datagram_qpn_ && datagrams_) {
       if (auto r = datagrams_->poll(now); !r) fail(now, 0, r.error().message);
+      const verbs::ExchangeStats& st = datagrams_->stats();
+      // Listening (udaddy's server): every datagram is in; answer the QP that sent them.
+      if (datagram_peer_ && !replies_posted_ && datagrams_->received_all() && st.first_immediate) {
+        replies_posted_ = true;
+        wire::SidrRep to;
+        to.qpn = *st.first_immediate;
+        to.qkey = kUdpQkey;
+        if (!send_datagrams(now, *datagram_peer_, to)) datagram_done_ = true;
+      }
       if (datagrams_->complete() && !datagram_done_) {
         datagram_done_ = true;
         report(now, 0, datagrams_->stats());

@@ -52,6 +52,10 @@ class DeviceQps {
   bool open_datagram_qp(Time now);
   bool send_datagrams(Time now, const Address& peer, const wire::SidrRep& rep);
   bool datagrams_done() const { return datagram_done_; }
+  // SIDR, as udaddy's server: the UD QP a SIDR_REP names (made at the first SIDR_REQ, receives
+  // posted); once `--messages` datagrams from `peer` are in, as many replies go to the QP their
+  // immediate data names. Returns the QPN and Q_Key, or nullopt (reported).
+  std::optional<std::pair<uint32_t, uint32_t>> answer_sidr(Time now, const Address& peer);
   void close_datagram_qp();  // the exchange and the UD QP go (before --stats counts them)
 
   // Called when a connection's exchange is over (every completion in, or none to wait for).
@@ -89,6 +93,8 @@ class DeviceQps {
   uint32_t datagram_qpn_ = 0;
   std::optional<verbs::MessageExchange> datagrams_;
   bool datagram_done_ = false;
+  std::optional<Address> datagram_peer_;  // listen: where the replies go, once all came in
+  bool replies_posted_ = false;
   std::function<void(Cm&, Time, ConnId)> data_done_;
   uint64_t data_failures_ = 0;
   uint64_t completion_errors_ = 0;

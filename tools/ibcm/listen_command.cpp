@@ -5,6 +5,7 @@
 #include <csignal>
 #include <map>
 #include <random>
+#include <tuple>
 
 #include "device_qps.h"
 #include "ibcm/commands.h"
@@ -142,6 +143,15 @@ int run_listen(const ListenOptions& o) {
       SidrReplyParams rp;
       rp.qpn = next_qpn++;
       rp.qkey = 0x80010000;
+      if (device) {  // a real UD QP, as udaddy's server answers
+        auto qp = device->answer_sidr(now, sr->from);
+        if (!qp) {
+          rp = SidrReplyParams{};
+          rp.status = wire::SidrStatus::NoQp;
+        } else {
+          std::tie(rp.qpn, rp.qkey) = *qp;
+        }
+      }
       cm.sidr_reply(now, sr->id, rp);
     }
     if (o.count > 0 && ended >= o.count) rt.stop();
@@ -168,6 +178,7 @@ int run_listen(const ListenOptions& o) {
           ? rt.now() + std::chrono::duration_cast<Time>(std::chrono::duration<double>(o.timeout))
           : Time::max();
   bool stopped = false;
+  bool sidr_counted = false;
   while (!g_interrupted && !(o.count > 0 && ended >= o.count) && !stopped) {
     Time now = rt.now();
     if (now > deadline) {
@@ -196,10 +207,16 @@ int run_listen(const ListenOptions& o) {
       }
     }
     if (!rt.run_once(std::chrono::milliseconds(100))) return 2;
+    s.flush();
+    if (device && device->datagrams_done() && !sidr_counted) {  // a SIDR exchange is over
+      sidr_counted = true;
+      ++ended;
+    }
     s.report_send_error(rt.now());  // one peer out of reach does not stop serving the others
     if (failed && o.count == 0) stopped = true;
   }
   if (device) {
+    device->close_datagram_qp();
     s.print_stats(device->counters());
     failed = failed || !device->data_ok();
   } else {

@@ -209,7 +209,7 @@ Address Session::remote_address() const {
 
 void Session::print(Time now, const Event& e) {
   if (o_.json) {
-    std::cout << event_to_json(seconds(now), e) << std::endl;
+    std::cout << event_to_json(seconds(now), e) << '\n';
     return;
   }
   // The human form is the JSON without braces and quotes, which keeps one rendering.
@@ -217,7 +217,7 @@ void Session::print(Time now, const Event& e) {
   std::string line;
   for (char c : j.substr(1, j.size() - 2))
     if (c != '"') line += c == ',' ? ' ' : (c == ':' ? '=' : c);
-  std::cout << line << std::endl;
+  std::cout << line << '\n';
 }
 
 void Session::note(Time now, const std::string& name, const std::string& json_fields,
@@ -226,10 +226,14 @@ void Session::note(Time now, const std::string& name, const std::string& json_fi
   std::snprintf(t, sizeof t, "%.6f", seconds(now));
   if (o_.json) {
     std::cout << "{\"t\":" << t << ",\"event\":" << wire::json_quote(name)
-              << (json_fields.empty() ? "" : ",") << json_fields << "}" << std::endl;
+              << (json_fields.empty() ? "" : ",") << json_fields << "}" << '\n';
   } else {
-    std::cout << "t=" << t << " " << name << (human.empty() ? "" : " ") << human << std::endl;
+    std::cout << "t=" << t << " " << name << (human.empty() ? "" : " ") << human << '\n';
   }
+}
+
+void Session::flush() {
+  std::cout.flush();
 }
 
 void Session::print_stats(const std::vector<std::pair<std::string, uint64_t>>& extra) {

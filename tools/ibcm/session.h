@@ -51,12 +51,14 @@ class Session {
   // The remote CM's Address (its GID and, for UDP, its port).
   Address remote_address() const;
   double seconds(Time t) const { return std::chrono::duration<double>(t).count(); }
-  // Prints one event line (JSON or human).
+  // Prints one event line (JSON or human). Lines are buffered: the commands flush() once a round
+  // of the loop, not once a line (a line a system call cost more than the CM's work).
   void print(Time now, const Event& e);
   // Prints a free-form note: JSON {"t":..,"event":name,...extra} or a human line.
   void note(Time now, const std::string& name, const std::string& json_fields,
             const std::string& human);
   // The engine's and the transport's counters, and `extra` (the device's), with --stats.
+  void flush();
   void print_stats(const std::vector<std::pair<std::string, uint64_t>>& extra = {});
   // Reports a send that failed for good (no route, say) since the last call: on stderr as
   // "ibcm COMMAND: cannot send to ADDR: REASON", and as a send_error event. Returns whether there

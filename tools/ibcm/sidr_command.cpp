@@ -57,6 +57,7 @@ int run_sidr(const SidrOptions& o) {
       rt.now() + std::chrono::duration_cast<Time>(std::chrono::duration<double>(o.timeout));
   while (!done && rt.now() < deadline) {
     if (!rt.run_once(std::chrono::milliseconds(200))) return 2;
+    s.flush();
     if (s.report_send_error(rt.now())) break;  // one peer, and it cannot be reached
     if (sending && device->datagrams_done()) done = true;
   }

@@ -25,6 +25,8 @@ struct ExchangeStats {
   uint64_t bytes_received = 0;
   uint32_t errors = 0;   // completions with an error status (flushes included)
   uint32_t flushed = 0;  // of which flushes: the QP went to ERR (a disconnect), not a failure
+  // The immediate data of the first message received with one: a udaddy client's QPN.
+  std::optional<uint32_t> first_immediate;
   std::string
       first_error;  // ibv_wc_status_str of the first, e.g. "transport retry counter exceeded"
 };
@@ -63,6 +65,7 @@ class MessageExchange {
 
   // Every send and every receive has completed, well or not.
   bool complete() const;
+  bool received_all() const { return recvs_done_ >= count_; }
   uint32_t sends_outstanding() const { return sends_posted_ - sends_done_; }
   uint32_t receives_outstanding() const { return recvs_posted_ - recvs_done_; }
   const ExchangeStats& stats() const { return stats_; }
