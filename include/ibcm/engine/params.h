@@ -14,7 +14,7 @@ struct ConnectParams {
   uint64_t service_id = 0;
   Address dest;       // where the REQ goes (the peer's CM)
   uint32_t qpn = 0;   // our QP (24 bits); ibcm has no QP, the consumer names it
-  uint32_t psn = 0;   // our starting PSN (24 bits)
+  uint32_t psn = 0;   // our starting PSN (24 bits): the PSN our receive queue expects first
   uint32_t qkey = 0;  // UD/RD only
   wire::TransportType transport = wire::TransportType::RC;
   wire::ExtendedTransport extended = wire::ExtendedTransport::None;
@@ -40,7 +40,7 @@ struct ConnectParams {
 
 struct AcceptParams {
   uint32_t qpn = 0;
-  uint32_t psn = 0;
+  uint32_t psn = 0;  // the PSN our receive queue expects first (the peer sends from it)
   uint32_t qkey = 0;
   uint8_t responder_resources = 0;
   uint8_t initiator_depth = 0;
