@@ -105,8 +105,8 @@ bool Runtime::run_once(std::chrono::milliseconds max_wait) {
         Time t = now();
         handler(cm_, t);
         flush(t);
-        arm_timer();
       }
+  if (ready_watched > 0) arm_timer();  // the handlers' calls may have set earlier timers
   return true;
 }
 

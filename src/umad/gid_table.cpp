@@ -41,12 +41,8 @@ std::vector<GidEntry> read_gid_table(const std::string& sysfs_root, const std::s
   return table;
 }
 
-wire::Gid roce_gid_of(const IpEndpoint& ip) {
-  return gid_of(ip);  // IPv4-mapped for IPv4, as RoCEv2 GIDs are
-}
-
 std::optional<GidEntry> find_roce_v2_gid(const std::vector<GidEntry>& table, const IpEndpoint& ip) {
-  wire::Gid want = roce_gid_of(ip);
+  wire::Gid want = gid_of(ip);  // IPv4-mapped for IPv4, as RoCEv2 GIDs are
   for (const GidEntry& e : table)
     if (e.type == GidType::RoceV2 && e.gid == want) return e;
   return std::nullopt;

@@ -98,7 +98,7 @@ Expected<GidEntry, UmadError> choose_gid(const PortInfo& p, const UmadOptions& o
     if (!e)
       return fail(UmadErrorKind::NoGid,
                   where(p) + " has no GID at index " + std::to_string(*o.gid_index) + listed());
-    if (o.local_ip && e->gid != roce_gid_of(*o.local_ip))
+    if (o.local_ip && e->gid != gid_of(*o.local_ip))
       return fail(UmadErrorKind::NoGid, "GID " + std::to_string(e->index) + " of " + where(p) +
                                             " is " + format_gid(e->gid) + ", not that of " +
                                             ip_text(*o.local_ip) + listed());

@@ -4,7 +4,6 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <csignal>
-#include <cstring>
 #include <map>
 #include <random>
 
@@ -236,15 +235,16 @@ int run_connect(const ConnectOptions& o) {
   }
   if (established > 0) {
     double secs = s.seconds(last_established - first_connect);
-    char nums[96];
-    std::snprintf(nums, sizeof nums, "%.6f %.1f", secs,
-                  secs > 0 ? static_cast<double>(established) / secs : 0.0);
-    std::string sec(nums, std::strchr(nums, ' ')), rate(std::strchr(nums, ' ') + 1);
+    char sec[32], rate[32];
+    std::snprintf(sec, sizeof sec, "%.6f", secs);
+    std::snprintf(rate, sizeof rate, "%.1f",
+                  secs > 0 ? static_cast<double>(established) / secs : 0);
     std::string n = std::to_string(attempts.size()), up = std::to_string(established);
     s.note(rt.now(), "connect_summary",
            "\"connections\":" + n + ",\"established\":" + up + ",\"seconds\":" + sec +
                ",\"per_second\":" + rate,
-           "connections=" + n + " established=" + up + " seconds=" + sec + " per_second=" + rate);
+           "connections=" + n + " established=" + up + " seconds=" + std::string(sec) +
+               " per_second=" + rate);
   }
   bool ok = !ended_early && all([](const Attempt& a) { return a.ok; });
   if (device) {

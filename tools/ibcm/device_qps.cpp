@@ -66,16 +66,11 @@ namespace {
 template <class F>
 auto timed(uint64_t& total, F&& f) {
   auto start = std::chrono::steady_clock::now();
-  struct Add {
-    uint64_t& total;
-    std::chrono::steady_clock::time_point start;
-    ~Add() {
-      total += static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                         std::chrono::steady_clock::now() - start)
-                                         .count());
-    }
-  } add{total, start};
-  return f();
+  auto result = f();
+  total += static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                     std::chrono::steady_clock::now() - start)
+                                     .count());
+  return result;
 }
 }  // namespace
 
@@ -200,13 +195,13 @@ void DeviceQps::close_datagram_qp() {
   if (datagram_qpn_ != 0) qps_->discard(std::exchange(datagram_qpn_, 0));
 }
 
-bool DeviceQps::send_datagrams(Time now, const Address& peer, const wire::SidrRep& rep) {
+bool DeviceQps::send_datagrams(Time now, const Address& peer, uint32_t qpn, uint32_t qkey) {
   auto ah = qps_->address_handle(peer);
   if (!ah) {
     fail(now, 0, ah.error().message);
     return false;
   }
-  datagrams_->send_to({*ah, rep.qpn, rep.qkey, datagram_qpn_});
+  datagrams_->send_to({*ah, qpn, qkey, datagram_qpn_});
   if (auto r = datagrams_->post_sends(); !r) {
     fail(now, 0, r.error().message);
     return false;
@@ -256,10 +251,8 @@ void DeviceQps::completions(Cm& cm, Time now) {
       // Listening (udaddy's server): every datagram is in; answer the QP that sent them.
       if (datagram_peer_ && !replies_posted_ && datagrams_->received_all() && st.first_immediate) {
         replies_posted_ = true;
-        wire::SidrRep to;
-        to.qpn = *st.first_immediate;
-        to.qkey = kUdpQkey;
-        if (!send_datagrams(now, *datagram_peer_, to)) datagram_done_ = true;
+        if (!send_datagrams(now, *datagram_peer_, *st.first_immediate, kUdpQkey))
+          datagram_done_ = true;
       }
       if (datagrams_->complete() && !datagram_done_) {
         datagram_done_ = true;

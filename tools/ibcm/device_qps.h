@@ -50,7 +50,7 @@ class DeviceQps {
   // SIDR_REQ goes; then, on a successful SIDR_REP, the datagrams to the QP and Q_Key it names.
   // Both report why they fail. The exchange's end is reported as a data event (connection 0).
   bool open_datagram_qp(Time now);
-  bool send_datagrams(Time now, const Address& peer, const wire::SidrRep& rep);
+  bool send_datagrams(Time now, const Address& peer, uint32_t qpn, uint32_t qkey);
   bool datagrams_done() const { return datagram_done_; }
   // SIDR, as udaddy's server: the UD QP a SIDR_REP names (made at the first SIDR_REQ, receives
   // posted); once `--messages` datagrams from `peer` are in, as many replies go to the QP their

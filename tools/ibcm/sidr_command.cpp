@@ -37,7 +37,8 @@ int run_sidr(const SidrOptions& o) {
     if (auto* r = std::get_if<ev::SidrRepReceived>(&e)) {
       ok = r->rep.status == wire::SidrStatus::Success;
       // With a device, the datagrams go to the QP and Q_Key the answer names, as udaddy's do.
-      sending = ok && device && device->send_datagrams(now, s.remote_address(), r->rep);
+      sending =
+          ok && device && device->send_datagrams(now, s.remote_address(), r->rep.qpn, r->rep.qkey);
       ok = ok && (!device || sending);
       done = !sending;
     } else if (std::holds_alternative<ev::SidrTimeout>(e)) {

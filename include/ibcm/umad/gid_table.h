@@ -33,8 +33,6 @@ struct GidEntry {
 std::vector<GidEntry> read_gid_table(const std::string& sysfs_root, const std::string& device,
                                      uint8_t port);
 
-// The GID of an IP address as RoCEv2 writes it: ::ffff:a.b.c.d for IPv4, IPv6 as is.
-wire::Gid roce_gid_of(const IpEndpoint& ip);
 // The entry of type RoCE v2 whose GID is that of `ip`, if any.
 std::optional<GidEntry> find_roce_v2_gid(const std::vector<GidEntry>& table, const IpEndpoint& ip);
 
