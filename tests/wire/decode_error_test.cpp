@@ -1,6 +1,6 @@
 // Each way decode() refuses a MAD, one hand-made input at a time: the exact DecodeError and the
 // header it reports. The bytes that break each rule are placed by the spec's offsets (IBTA Vol 1
-// ch. 12, /work/shared/spec/cm-wire.md), not by the schema, so a schema that names the wrong
+// ch. 12.6, the CM message layouts), not by the schema, so a schema that names the wrong
 // length field, or none, fails here. The property test covers random inputs.
 #include <gtest/gtest.h>
 

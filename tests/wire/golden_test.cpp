@@ -1,8 +1,8 @@
-// Golden MADs written by hand from the layout tables of /work/shared/spec/cm-wire.md (IBTA Vol 1
-// ch. 12), not produced by the encoder: one per message type. Each MAD is 256 zero bytes except
-// the runs listed, each at its offset with the field it holds; sub-byte fields show their bits
-// (IBTA numbering: bit 0 is the most significant bit). encode() of the typed message must give
-// exactly these bytes, and decode() of the bytes exactly the typed message.
+// Golden MADs written by hand from the CM message layout tables (IBTA Vol 1 ch. 12.6), not
+// produced by the encoder: one per message type. Each MAD is 256 zero bytes except the runs listed,
+// each at its offset with the field it holds; sub-byte fields show their bits (IBTA numbering: bit
+// 0 is the most significant bit). encode() of the typed message must give exactly these bytes, and
+// decode() of the bytes exactly the typed message.
 #include <gtest/gtest.h>
 
 #include <algorithm>
