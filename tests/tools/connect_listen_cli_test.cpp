@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -107,6 +108,21 @@ class TempDir {
 
  private:
   std::string path_;
+};
+
+// A listener on port p (ending after `count` connections) holding a connection from QPN qpn and
+// CA GUID 0x9999 that `connect` left without a disconnect, as if its process had died; `connect`
+// comes back from the same QPN and CA GUID.
+struct StaleAtListener {
+  StaleAtListener(int p, const std::string& qpn, int count)
+      : connect("connect " + udp(p + 1) + " --remote 127.0.0.1:" + std::to_string(p) + " --qpn " +
+                qpn + " --ca-guid 0x9999 --hold 0 --timeout 30 --json"),
+        listener(udp(p) + " --count " + std::to_string(count) + " --timeout 30") {
+    if (listener.ready) first = run(connect + " --no-disconnect");
+  }
+  std::string connect;
+  Listener listener;
+  ibcm::test::CliRun first;
 };
 
 }  // namespace
@@ -268,13 +284,12 @@ TEST(ConnectCli, NoDisconnectSendsNothingAfterTheHold) {
 
 TEST(ConnectCli, RetriesAfterAStaleConnectionReject) {
   int p = port_base() + 8;
-  std::string connect = "connect " + udp(p + 1) + " --remote 127.0.0.1:" + std::to_string(p) +
-                        " --qpn 0x777 --ca-guid 0x9999 --hold 0 --timeout 30 --json";
   // The stale connection's TIMEWAIT and the new one's end it.
-  Listener listener(udp(p) + " --count 2 --timeout 30");
-  ASSERT_TRUE(listener.ready);
-  // As if the process died while connected; then it comes back with the same QPN and CA GUID.
-  auto first = run(connect + " --no-disconnect");
+  StaleAtListener at(p, "0x777", 2);
+  ASSERT_TRUE(at.listener.ready);
+  const std::string& connect = at.connect;
+  Listener& listener = at.listener;
+  const auto& first = at.first;
   ASSERT_EQ(first.exit_code, 0);
   auto again = run(connect + " --retries 1");
   auto l = listener.p.finish();
@@ -373,4 +388,24 @@ TEST(ConnectCli, AnUnreachablePeerIsReportedAtOnce) {
     EXPECT_EQ(field(e.lines[0], "to"), c.expect);
     EXPECT_EQ(field(e.lines[0], "error"), "Network is unreachable");
   }
+}
+
+TEST(ConnectCli, ManyConnectionsAreAllUpBeforeAnyIsDisconnected) {
+  int p = port_base() + 14;
+  // As ucmatose does: N connections open at once, the hold counted from the last one up. The
+  // first of two (QPN 0x888) is stale at the listener, so it is up only after REJ 10, TIMEWAIT
+  // and a retry; the second (0x889) is up at once and must wait for it.
+  StaleAtListener stale(p, "0x888", 3);
+  ASSERT_TRUE(stale.listener.ready);
+  ASSERT_EQ(stale.first.exit_code, 0);
+  auto c = run(stale.connect + " --connections 2 --retries 1");
+  auto l = stale.listener.p.finish();
+  EXPECT_EQ(c.exit_code, 0);
+  EXPECT_EQ(l.exit_code, 0);
+  Events ce = events(c.lines);
+  EXPECT_EQ(std::count(ce.names.begin(), ce.names.end(), "established"), 2);
+  EXPECT_EQ(std::count(ce.names.begin(), ce.names.end(), "drep_received"), 2);
+  auto last_up = ce.names.rend() - std::find(ce.names.rbegin(), ce.names.rend(), "established");
+  auto first_down = std::find(ce.names.begin(), ce.names.end(), "drep_received") + 1;
+  EXPECT_LT(last_up, first_down - ce.names.begin()) << "a DREP before the last established";
 }

@@ -114,9 +114,13 @@ int run_connect(const ConnectOptions& o) {
     by_conn[a.conn] = i;
     a.phase = Phase::Connecting;
   };
-  auto holding = [&](Attempt& a, Time now) {
+  // The hold starts once every connection is up (or over), as an rdma_cm client such as
+  // ucmatose connects them all before it disconnects any: N connections are open at once, and a
+  // peer still accepting is not also handling disconnects.
+  constexpr Time kNotYet = Time::max();
+  auto holding = [&](Attempt& a, Time) {
     a.phase = Phase::Holding;
-    a.hold_until = now + hold;
+    a.hold_until = kNotYet;
   };
   if (device)
     device->on_data_done([&](Cm&, Time now, ConnId c) {
@@ -193,6 +197,12 @@ int run_connect(const ConnectOptions& o) {
       break;
     }
     Time wake = now + std::chrono::milliseconds(200);
+    if (all([](const Attempt& a) {
+          return a.phase == Phase::Holding || a.phase == Phase::Disconnecting ||
+                 a.phase == Phase::Done;
+        }))
+      for (Attempt& a : attempts)
+        if (a.phase == Phase::Holding && a.hold_until == kNotYet) a.hold_until = now + hold;
     if (o.no_disconnect) {
       // As if the process died once every connection has been held: no DREQ, nothing more.
       if (all([&](const Attempt& a) {
@@ -265,7 +275,8 @@ void add_connect(CLI::App& app, Runner& run) {
   add_session_options(*cmd, o.s, true);
   cmd->add_option("--qpn", o.qpn, "our QP number (the consumer's QP; default from the PID)");
   cmd->add_option("--psn", o.psn, "our starting PSN (default random)");
-  cmd->add_option("--hold", o.hold, "seconds to hold the connection")->capture_default_str();
+  cmd->add_option("--hold", o.hold, "seconds to hold the connections once all are up")
+      ->capture_default_str();
   cmd->add_flag("--no-disconnect", o.no_disconnect,
                 "after the hold, exit without sending anything (as if the process died)");
   cmd->add_option("--retries", o.retries,
