@@ -65,8 +65,13 @@ bool Runtime::watch(int fd, FdHandler on_ready) {
   ev.events = EPOLLIN;
   ev.data.fd = fd;
   if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) return false;
-  watched_.emplace_back(fd, std::move(on_ready));
+  watched_.emplace_back(fd, std::make_shared<FdHandler>(std::move(on_ready)));
   return true;
+}
+
+void Runtime::unwatch(int fd) {
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+  std::erase_if(watched_, [fd](const auto& w) { return w.first == fd; });
 }
 
 bool Runtime::run() {
@@ -99,13 +104,15 @@ bool Runtime::run_once(std::chrono::milliseconds max_wait) {
     }
   }
   process(now(), true);
-  for (size_t i = 0; i < ready_watched; ++i)
-    for (auto& [fd, handler] : watched_)
-      if (fd == ready[i]) {
-        Time t = now();
-        handler(cm_, t);
-        flush(t);
-      }
+  for (size_t i = 0; i < ready_watched; ++i) {
+    std::shared_ptr<FdHandler> handler;
+    for (auto& [fd, h] : watched_)
+      if (fd == ready[i]) handler = h;
+    if (!handler) continue;  // an earlier handler of this round unwatched it
+    Time t = now();
+    (*handler)(cm_, t);
+    flush(t);
+  }
   if (ready_watched > 0) arm_timer();  // the handlers' calls may have set earlier timers
   return true;
 }

@@ -17,6 +17,8 @@ void add_listen(CLI::App& app, Runner& run);
 void add_sidr(CLI::App& app, Runner& run);
 void add_sim(CLI::App& app, Runner& run);
 void add_bench(CLI::App& app, Runner& run);
+void add_daemon(CLI::App& app, Runner& run);
+void add_run(CLI::App& app, Runner& run);
 
 inline void add_commands(CLI::App& app, Runner& run) {
   add_decode(app, run);
@@ -25,6 +27,8 @@ inline void add_commands(CLI::App& app, Runner& run) {
   add_sidr(app, run);
   add_sim(app, run);
   add_bench(app, run);
+  add_daemon(app, run);
+  add_run(app, run);
 }
 
 }  // namespace ibcm::cli

@@ -9,7 +9,7 @@
 
 #include "device_qps.h"
 #include "ibcm/commands.h"
-#include "rdma_cm_params.h"
+#include "ibcm/transport/rdma_cm_params.h"
 #include "session.h"
 
 namespace ibcm::cli {
@@ -97,8 +97,9 @@ int run_connect(const ConnectOptions& o) {
   auto start_connect = [&](Cm& cm, Time now, size_t i) {
     Attempt& a = attempts[i];
     uint32_t n = static_cast<uint32_t>(i);
-    ConnectParams p =
-        rdma_cm_connect_params(s.local(), *s.remote(), o.s.port, (qpn + n) & 0xFFFFFF, psn, {}, pd);
+    ConnectParams p = rdma_cm_connect_params(s.local(), *s.remote(), o.s.port,
+                                             static_cast<uint16_t>(0x8000 | ((qpn + n) & 0x7fff)),
+                                             (qpn + n) & 0xFFFFFF, psn, {}, pd);
     p.dest = s.remote_address();
     p.remote_cm_response_timeout = static_cast<uint8_t>(o.s.cm_response_timeout & 31);
     p.max_cm_retries = static_cast<uint8_t>(o.max_cm_retries);

@@ -3,8 +3,8 @@
 
 #include "device_qps.h"
 #include "ibcm/commands.h"
+#include "ibcm/transport/rdma_cm_params.h"
 #include "ibcm/wire/rdma_cm.h"
-#include "rdma_cm_params.h"
 #include "session.h"
 
 namespace ibcm::cli {

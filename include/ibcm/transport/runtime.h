@@ -54,6 +54,8 @@ class Runtime {
   // handler must consume what made the fd readable. Loop thread, or before the loop runs.
   using FdHandler = std::function<void(Cm&, Time now)>;
   bool watch(int fd, FdHandler on_ready);
+  // Stops watching fd (before it is closed). A handler may unwatch any descriptor, its own too.
+  void unwatch(int fd);
 
   // Runs until stop() (from any thread, or from a handler). Returns false on a fatal error.
   bool run();
@@ -83,7 +85,8 @@ class Runtime {
   EventHandler on_event_;
   TxTap tx_tap_;
   RxTap rx_tap_;
-  std::vector<std::pair<int, FdHandler>> watched_;
+  // Shared, so that a handler that unwatches (itself or another) does not free what runs.
+  std::vector<std::pair<int, std::shared_ptr<FdHandler>>> watched_;
   std::vector<Received> rx_buf_;
   std::vector<Inbound> inbound_;  // rx_buf_ as the engine takes a batch
 };

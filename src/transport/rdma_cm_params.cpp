@@ -1,11 +1,11 @@
-#include "rdma_cm_params.h"
+#include "ibcm/transport/rdma_cm_params.h"
 
 #include <algorithm>
 #include <cstring>
 
 #include "ibcm/wire/rdma_cm.h"
 
-namespace ibcm::cli {
+namespace ibcm {
 
 void write_rdma_cm_header(const IpEndpoint& local, const IpEndpoint& remote, uint16_t src_port,
                           std::span<uint8_t> out) {
@@ -24,7 +24,7 @@ void write_rdma_cm_header(const IpEndpoint& local, const IpEndpoint& remote, uin
 }
 
 ConnectParams rdma_cm_connect_params(const IpEndpoint& local, const IpEndpoint& remote,
-                                     uint16_t port, uint32_t qpn, uint32_t psn,
+                                     uint16_t port, uint16_t src_port, uint32_t qpn, uint32_t psn,
                                      std::span<const uint8_t> user_data,
                                      std::array<uint8_t, 92>& pd) {
   ConnectParams p;
@@ -32,7 +32,7 @@ ConnectParams rdma_cm_connect_params(const IpEndpoint& local, const IpEndpoint& 
   p.qpn = qpn;
   p.psn = psn;
   pd.fill(0);
-  write_rdma_cm_header(local, remote, static_cast<uint16_t>(0x8000 | (qpn & 0x7fff)), pd);
+  write_rdma_cm_header(local, remote, src_port, pd);
   wire::Gid lg = gid_of(local), rg = gid_of(remote);
   size_t n = std::min(user_data.size(), wire::rdma_cm::kMaxReqUserData);
   std::copy_n(user_data.begin(), n, pd.begin() + 36);  // memcpy from an empty span is UB
@@ -60,4 +60,4 @@ ConnectParams rdma_cm_connect_params(const IpEndpoint& local, const IpEndpoint& 
   return p;
 }
 
-}  // namespace ibcm::cli
+}  // namespace ibcm

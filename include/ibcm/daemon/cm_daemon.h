@@ -1,0 +1,70 @@
+// `ibcm daemon`: the one CM of a node, for every rdma_cm program on it. Only one agent can own the
+// CM class on a port, and the umad device is root's, so as with the kernel CM the engine runs once
+// per node: the daemon owns the umad transport and the engine, and serves programs (through the
+// librdmacm-compatible library, src/rdmacm) over a Unix socket. Each program creates and moves
+// its own QPs with the attributes the daemon computes, as librdmacm does with the kernel's
+// rdma_init_qp_attr. When a program exits or crashes, the daemon ends its connections the way
+// the kernel does when the rdma_cm file closes (REJ, or DREQ and TIMEWAIT).
+//
+// Everything runs on the runtime's loop thread: the program sockets are watched descriptors of
+// the runtime, and on_event() must be given every engine event.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ibcm/daemon/socket.h"
+#include "ibcm/result.h"
+#include "ibcm/transport/runtime.h"
+#include "ibcm/umad/gid_table.h"
+#include "ibcm/wire/types.h"
+
+namespace ibcm::daemon {
+
+// The port the daemon serves: what programs' IDs resolve to.
+struct ServedPort {
+  std::string device;  // "rxe0"
+  uint8_t port_num = 1;
+  uint8_t link_layer = 2;  // IBV_LINK_LAYER_ETHERNET
+  wire::Mtu active_mtu = wire::Mtu::Mtu1024;
+  uint16_t pkey_index = 0;
+  std::vector<umad::GidEntry> gids;  // the port's GID table
+};
+
+struct DaemonCounters {
+  uint64_t programs = 0;       // connected now
+  uint64_t programs_seen = 0;  // ever
+  uint64_t ids_live = 0;
+  uint64_t requests = 0;
+  uint64_t bad_requests = 0;  // malformed, or for an ID of another program (dropped, logged)
+  uint64_t events = 0;
+  uint64_t events_dropped = 0;  // a channel whose program does not read: past its bound
+  uint64_t ended_by_exit = 0;   // connections a program left when it exited
+};
+
+class CmDaemon {
+ public:
+  // Listens on socket_path (mode 0666: programs need no privilege; the daemon checks each
+  // program's credentials and acts only on its own IDs). Fails with one line saying why.
+  static Expected<std::unique_ptr<CmDaemon>, std::string> open(Runtime& rt, ServedPort port,
+                                                               const std::string& socket_path);
+  ~CmDaemon();  // every program's connections end; the socket is removed
+  CmDaemon(const CmDaemon&) = delete;
+  CmDaemon& operator=(const CmDaemon&) = delete;
+
+  // Every engine event of the runtime (from Runtime::on_event).
+  void on_event(Cm& cm, Time now, const Event& e);
+  const DaemonCounters& counters() const;
+  // Log lines (bad requests, programs that left, dropped events): stderr by default.
+  void set_log(std::function<void(const std::string&)> log);
+
+  struct State;
+
+ private:
+  explicit CmDaemon(std::unique_ptr<State> s);
+  std::unique_ptr<State> s_;
+};
+
+}  // namespace ibcm::daemon

@@ -1,0 +1,326 @@
+// The programs' rdma_cm calls, each on one of the program's own IDs, turned into engine calls.
+// Errors are the errnos the kernel's rdma_cm (through librdmacm) gives for the same call.
+#include <infiniband/verbs.h>
+#include <rdma/rdma_cma.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "daemon/daemon_state.h"
+#include "daemon/route.h"
+#include "ibcm/transport/rdma_cm_params.h"
+#include "ibcm/wire/rdma_cm.h"
+
+namespace ibcm::daemon {
+
+namespace {
+
+// rdma_cm's CM timeouts (cma.c): CMA_CM_RESPONSE_TIMEOUT, CMA_MAX_CM_RETRIES.
+constexpr uint8_t kCmResponseTimeout = 20;
+constexpr uint8_t kMaxCmRetries = 15;
+
+int errno_of(Error e) {
+  switch (e) {
+    case Error::QpnInUse:
+    case Error::QpnInTimeWait:
+      return EADDRINUSE;
+    case Error::QueueFull:
+    case Error::LimitReached:
+      return ENOMEM;
+    case Error::UnknownConnection:
+      return ENOENT;
+    default:
+      return EINVAL;
+  }
+}
+
+bool valid_port_space(uint32_t ps) {
+  return ps == RDMA_PS_TCP || ps == RDMA_PS_IB;  // UDP (SIDR) and IPoIB: not served
+}
+
+// An ephemeral port for (ps), as the kernel's rdma_cm picks one: random in 32768-60999, free.
+uint16_t take_port(CmDaemon::State& s, uint16_t ps, uint16_t want) {
+  if (want != 0) return s.ports.insert({ps, want}).second ? want : 0;
+  for (int tries = 0; tries < 28232; ++tries) {
+    auto p = static_cast<uint16_t>(32768 + s.random() % 28232);
+    if (s.ports.insert({ps, p}).second) return p;
+  }
+  return 0;
+}
+
+// Binds an ID to `src` (its port 0: an ephemeral one). 0 or the errno.
+int bind(CmDaemon::State& s, Id& id, IpEndpoint src) {
+  if (id.state != IdState::Idle) return EINVAL;
+  if (src.addr.ss_family != AF_INET && src.addr.ss_family != AF_INET6) return EAFNOSUPPORT;
+  proto::Route r;
+  r.src = src.addr;
+  if (!is_any(src)) {
+    auto local = local_route(s.port, src);
+    if (!local) return EADDRNOTAVAIL;
+    r = *local;
+  }
+  uint16_t port = take_port(s, id.port_space, src.port());
+  if (port == 0) return EADDRINUSE;
+  src.set_port(port);
+  r.src = src.addr;
+  id.src = src;
+  id.bound_port = true;
+  id.route = r;
+  id.state = IdState::AddrBound;
+  return 0;
+}
+
+proto::Event event_of(int type, int status = 0) {
+  proto::Event e;
+  e.event = type;
+  e.status = status;
+  return e;
+}
+
+}  // namespace
+
+void CmDaemon::State::end_id(Cm& cm, Time now, Id& id) {
+  if (id.conn != 0) {
+    cm.destroy(now, id.conn);
+    by_conn.erase(id.conn);
+  }
+  if (id.listen != 0) {
+    (void)cm.unlisten(id.listen);
+    by_listen.erase(id.listen);
+  }
+  if (id.bound_port) ports.erase({id.port_space, id.src.port()});
+  if (auto p = programs.find(id.program); p != programs.end()) p->second.ids.erase(id.handle);
+  ids.erase(id.handle);
+}
+
+proto::Reply CmDaemon::State::handle(Cm& cm, Time now, int program, const proto::Request& r) {
+  proto::Reply out;
+  auto fail = [&](int err) {
+    out.err = err;
+    return out;
+  };
+  if (r.op == proto::Op::Hello)
+    return fail(r.arg == static_cast<int32_t>(proto::kVersion) ? 0 : EPROTO);
+  if (r.op == proto::Op::DestroyChannel) {
+    auto ch = channels.find(r.channel);
+    if (ch == channels.end() || ch->second.program != program) return fail(ENOENT);
+    rt->unwatch(ch->second.fd);
+    ::close(ch->second.fd);
+    programs[program].channels.erase(r.channel);
+    channels.erase(ch);
+    return out;
+  }
+  if (r.op == proto::Op::CreateId) {
+    auto ch = channels.find(r.channel);
+    if (ch == channels.end() || ch->second.program != program) return fail(EINVAL);
+    if (!valid_port_space(r.port_space)) return fail(EPROTONOSUPPORT);
+    Id id;
+    id.handle = next_handle++;
+    id.program = program;
+    id.channel = r.channel;
+    id.port_space = static_cast<uint16_t>(r.port_space);
+    id.qp_type = r.qp_type;
+    programs[program].ids.insert(id.handle);
+    out.id = id.handle;
+    ids.emplace(id.handle, id);
+    return out;
+  }
+  Id* idp = id_of(program, r.id);
+  if (!idp) {
+    ++counters.bad_requests;
+    say("program pid " + std::to_string(programs[program].pid) + " named ID " +
+        std::to_string(r.id) + ", which is not its own");
+    return fail(EINVAL);
+  }
+  Id& id = *idp;
+  switch (r.op) {
+    case proto::Op::DestroyId:
+      end_id(cm, now, id);
+      return out;
+    case proto::Op::BindAddr:
+      if (int e = bind(*this, id, endpoint(r.src)); e != 0) return fail(e);
+      out.route = id.route;
+      return out;
+    case proto::Op::ResolveAddr: {
+      IpEndpoint dst = endpoint(r.dst);
+      if (dst.len == 0) return fail(EAFNOSUPPORT);
+      if (id.state == IdState::Idle) {
+        IpEndpoint src = endpoint(r.src);
+        if (src.len == 0 || is_any(src)) {
+          auto via = source_for(dst);
+          if (!via) return fail(via.error());
+          if (src.len != 0) via->set_port(src.port());
+          src = *via;
+        }
+        if (int e = bind(*this, id, src); e != 0) return fail(e);
+      } else if (id.state != IdState::AddrBound) {
+        return fail(EINVAL);
+      }
+      if (is_any(id.src)) {  // bound to any address: the route picks it now
+        auto via = source_for(dst);
+        if (!via) return fail(via.error());
+        via->set_port(id.src.port());
+        id.src = *via;
+      }
+      id.dst = dst;
+      auto local = local_route(port, id.src);
+      if (!local) {
+        post(id, event_of(RDMA_CM_EVENT_ADDR_ERROR, -ENODEV));
+        return out;
+      }
+      id.route = *local;
+      id.route.dst = dst.addr;
+      wire::Gid g = gid_of(dst);
+      std::copy(g.begin(), g.end(), id.route.dgid);
+      id.state = IdState::AddrResolved;
+      out.route = id.route;
+      proto::Event e = event_of(RDMA_CM_EVENT_ADDR_RESOLVED);
+      e.route = id.route;
+      post(id, e);
+      return out;
+    }
+    case proto::Op::ResolveRoute: {
+      if (id.state != IdState::AddrResolved) return fail(EINVAL);
+      complete_route(id.route, port, id.dst, id.tos);
+      id.state = IdState::RouteResolved;
+      out.route = id.route;
+      proto::Event e = event_of(RDMA_CM_EVENT_ROUTE_RESOLVED);
+      e.route = id.route;
+      post(id, e);
+      return out;
+    }
+    case proto::Op::Listen: {
+      if (id.state == IdState::Idle) {
+        IpEndpoint any;
+        any.addr.ss_family = AF_INET6;
+        any.len = sizeof(sockaddr_in6);
+        if (int e = bind(*this, id, any); e != 0) return fail(e);
+      }
+      if (id.state == IdState::Listening) {
+        id.backlog = r.arg;
+        return out;
+      }
+      if (id.state != IdState::AddrBound) return fail(EINVAL);
+      auto sid = wire::rdma_cm::service_id(static_cast<wire::rdma_cm::PortSpace>(id.port_space),
+                                           id.src.port());
+      auto l = cm.listen(sid);
+      if (!l) return fail(EADDRINUSE);
+      id.listen = *l;
+      by_listen[*l] = id.handle;
+      id.backlog = r.arg;
+      id.state = IdState::Listening;
+      return out;
+    }
+    case proto::Op::Connect: {
+      if (id.state != IdState::RouteResolved) return fail(EINVAL);
+      std::array<uint8_t, 92> pd{};
+      id.psn = random() & 0xFFFFFF;
+      size_t user = std::min<size_t>(r.conn.private_data_len, wire::rdma_cm::kMaxReqUserData);
+      ConnectParams p = rdma_cm_connect_params(
+          id.src, id.dst, id.dst.port(), id.src.port(), r.conn.qp_num & 0xFFFFFF, id.psn,
+          std::span<const uint8_t>(r.conn.private_data, user), pd);
+      if (id.port_space == RDMA_PS_IB)
+        p.service_id = wire::rdma_cm::service_id(wire::rdma_cm::PortSpace::IB, id.dst.port());
+      p.dest.gid = gid_of(id.dst);
+      p.dest.port = 0;
+      p.mtu = static_cast<wire::Mtu>(id.route.mtu);
+      p.primary.traffic_class = id.tos;
+      p.primary.local_ack_timeout = 19;
+      p.transport = id.qp_type == IBV_QPT_UC ? wire::TransportType::UC : wire::TransportType::RC;
+      p.responder_resources = r.conn.responder_resources;
+      p.initiator_depth = r.conn.initiator_depth;
+      p.retry_count = std::min<uint8_t>(r.conn.retry_count, 7);
+      p.rnr_retry_count = std::min<uint8_t>(r.conn.rnr_retry_count, 7);
+      p.srq = r.conn.srq != 0;
+      p.flow_control = r.conn.flow_control != 0;
+      p.remote_cm_response_timeout = kCmResponseTimeout;
+      p.max_cm_retries = kMaxCmRetries;
+      auto c = cm.connect(now, p);
+      if (!c) return fail(errno_of(c.error()));
+      id.conn = *c;
+      id.active = true;
+      by_conn[*c] = id.handle;
+      id.state = IdState::Connecting;
+      return out;
+    }
+    case proto::Op::Accept: {
+      if (id.state != IdState::ConnectRequest) return fail(EINVAL);
+      AcceptParams a;
+      a.qpn = r.conn.qp_num & 0xFFFFFF;
+      a.psn = id.psn;
+      a.responder_resources = r.conn.responder_resources;
+      a.initiator_depth = r.conn.initiator_depth;
+      a.rnr_retry_count = std::min<uint8_t>(r.conn.rnr_retry_count, 7);
+      a.srq = r.conn.srq != 0;
+      a.flow_control = r.conn.flow_control != 0;
+      a.private_data = std::span<const uint8_t>(r.conn.private_data,
+                                                std::min<size_t>(r.conn.private_data_len, 196));
+      if (auto s = cm.accept(now, id.conn, a); !s) return fail(errno_of(s.error()));
+      id.state = IdState::Accepting;
+      return out;
+    }
+    case proto::Op::Reject: {
+      if (id.state != IdState::ConnectRequest && id.state != IdState::ConnectResponse)
+        return fail(EINVAL);
+      auto reason =
+          r.arg != 0 ? static_cast<wire::RejReason>(r.arg) : wire::RejReason::ConsumerDefined;
+      auto pd = std::span<const uint8_t>(r.conn.private_data,
+                                         std::min<size_t>(r.conn.private_data_len, 148));
+      if (auto s = cm.reject(now, id.conn, reason, {}, pd); !s) return fail(errno_of(s.error()));
+      id.state = IdState::Failed;
+      return out;
+    }
+    case proto::Op::Disconnect: {
+      auto st = cm.state(id.conn);
+      if (!st) return fail(EINVAL);
+      Status s = Ok{};
+      if (*st == ibcm::State::Established) {
+        s = cm.disconnect(now, id.conn);
+      } else if (*st == ibcm::State::DreqRcvd) {
+        s = cm.send_drep(now, id.conn);
+      } else if (*st == ibcm::State::RepRcvd || *st == ibcm::State::MraRepSent ||
+                 *st == ibcm::State::ReqRcvd || *st == ibcm::State::MraReqSent) {
+        s = cm.reject(now, id.conn, wire::RejReason::ConsumerDefined);
+      } else if (*st != ibcm::State::DreqSent && *st != ibcm::State::TimeWait) {
+        return fail(EINVAL);
+      }
+      if (!s) return fail(errno_of(s.error()));
+      return out;
+    }
+    case proto::Op::InitQpAttr: {
+      auto target = static_cast<QpState>(r.arg);
+      out.responder_resources = 1;
+      if (target == QpState::Init || target == QpState::Err) {
+        out.qp_attr.state = target;
+        return out;
+      }
+      if (id.conn == 0) return fail(EINVAL);
+      auto a = cm.qp_attributes(id.conn, target);
+      if (!a) return fail(errno_of(a.error()));
+      a->rq_psn = id.psn;  // a passive ID's REP is not sent yet: the engine learns it in accept
+      out.qp_attr = *a;
+      return out;
+    }
+    case proto::Op::Establish: {
+      if (id.state != IdState::ConnectResponse) return fail(EINVAL);
+      if (auto s = cm.send_rtu(now, id.conn); !s) return fail(errno_of(s.error()));
+      id.state = IdState::Connected;
+      return out;
+    }
+    case proto::Op::MigrateId: {
+      auto ch = channels.find(r.channel);
+      if (ch == channels.end() || ch->second.program != program) return fail(EINVAL);
+      id.channel = r.channel;
+      return out;
+    }
+    case proto::Op::SetTos:
+      id.tos = static_cast<uint8_t>(r.arg);
+      return out;
+    default:
+      ++counters.bad_requests;
+      say("unknown request " + std::to_string(static_cast<uint32_t>(r.op)));
+      return fail(ENOSYS);
+  }
+}
+
+}  // namespace ibcm::daemon

@@ -1,0 +1,102 @@
+// What the daemon holds: programs, their event channels and their rdma_cm IDs, and which engine
+// connection or listener belongs to which ID. Shared by the files of src/daemon; one thread.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <unordered_map>
+
+#include "daemon/protocol.h"
+#include "ibcm/daemon/cm_daemon.h"
+#include "ibcm/transport/ip_address.h"
+
+namespace ibcm::daemon {
+
+struct Program {
+  int fd = -1;  // its command socket
+  pid_t pid = 0;
+  uid_t uid = 0;
+  std::set<uint32_t> channels;
+  std::set<uint32_t> ids;
+};
+
+struct Channel {
+  int fd = -1;  // our end; the program holds the other
+  int program = -1;
+  std::deque<proto::Event> waiting;  // not yet taken by the socket (its buffer was full)
+};
+
+// Where an ID stands, as rdma_cm's cma.c names its states.
+enum class IdState : uint8_t {
+  Idle,
+  AddrBound,
+  AddrResolved,
+  RouteResolved,
+  Listening,
+  Connecting,       // REQ sent
+  ConnectResponse,  // REP received, the program has not established yet
+  ConnectRequest,   // a passive ID: REQ received, not yet accepted or rejected
+  Accepting,        // REP sent
+  Connected,
+  Disconnected,  // DISCONNECTED reported
+  Failed,        // REJECTED, UNREACHABLE: nothing more will happen
+};
+
+struct Id {
+  uint32_t handle = 0;
+  int program = -1;
+  uint32_t channel = 0;
+  uint16_t port_space = 0;
+  uint32_t qp_type = 0;
+  IdState state = IdState::Idle;
+  bool active = false;
+  IpEndpoint src;  // family 0 until bound
+  IpEndpoint dst;
+  bool bound_port = false;  // src's port is taken in `ports` (released with the ID)
+  proto::Route route;
+  uint8_t tos = 0;
+  ConnId conn = 0;
+  ListenId listen = 0;
+  uint32_t psn = 0;  // the starting PSN we advertise (our QP's receive queue expects it)
+  int backlog = 0;
+  uint32_t listener = 0;  // a passive ID: the listener its REQ came to
+};
+
+struct CmDaemon::State {
+  Runtime* rt = nullptr;
+  ServedPort port;
+  std::string path;
+  int listen_fd = -1;
+  DaemonCounters counters;
+  std::function<void(const std::string&)> log;
+  std::unordered_map<int, Program> programs;  // by command socket
+  std::unordered_map<uint32_t, Channel> channels;
+  std::unordered_map<uint32_t, Id> ids;
+  std::unordered_map<ConnId, uint32_t> by_conn;
+  std::unordered_map<ListenId, uint32_t> by_listen;
+  std::set<std::pair<uint16_t, uint16_t>> ports;  // (port space, port) bound by an ID
+  uint32_t next_handle = 1;
+  uint32_t random_state = 0;
+
+  void say(const std::string& line) const;
+  uint32_t random();  // starting PSNs and ephemeral ports
+  Id* id_of(int program, uint32_t handle);
+
+  // --- requests (daemon_requests.cpp) ---
+  proto::Reply handle(Cm& cm, Time now, int program, const proto::Request& r);
+  void end_id(Cm& cm, Time now, Id& id);  // as DestroyId, and forgets it
+  void program_gone(Cm& cm, Time now, int fd);
+
+  // --- events (daemon_events.cpp) ---
+  void on_event(Cm& cm, Time now, const Event& e);
+  void post(Id& id, proto::Event ev);  // to the ID's channel
+  void drain(Channel& ch);
+};
+
+}  // namespace ibcm::daemon

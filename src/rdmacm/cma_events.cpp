@@ -1,0 +1,179 @@
+// rdma_get_cm_event / rdma_ack_cm_event: the daemon's event records as librdmacm's events. As
+// librdmacm does, a CONNECT_RESPONSE on an ID with a QP is completed here (RTR, RTS, then the
+// RTU) and reaches the program as ESTABLISHED; a REJECTED or UNREACHABLE moves the QP to ERR.
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "rdmacm/cma_state.h"
+#include "rdmacm/daemon_link.h"
+
+using ibcm::daemon::proto::Event;
+using ibcm::daemon::proto::Op;
+using ibcm::daemon::proto::Reply;
+using ibcm::daemon::proto::Request;
+using namespace ibcm::rdmacm;
+
+namespace {
+
+void copy_conn(EventPriv& e, const ibcm::daemon::proto::ConnParam& c) {
+  rdma_conn_param& out = e.event.param.conn;
+  out.responder_resources = c.responder_resources;
+  out.initiator_depth = c.initiator_depth;
+  out.flow_control = c.flow_control;
+  out.retry_count = c.retry_count;
+  out.rnr_retry_count = c.rnr_retry_count;
+  out.srq = c.srq;
+  out.qp_num = c.qp_num;
+  std::memcpy(e.private_data, c.private_data, c.private_data_len);
+  out.private_data = c.private_data_len ? e.private_data : nullptr;
+  out.private_data_len = c.private_data_len;
+}
+
+// A new ID for a connection request, on the listener's channel with its context.
+IdPriv* passive_id(IdPriv& listener, const Event& r) {
+  auto* p = new IdPriv;
+  p->handle = r.id;
+  p->id.channel = listener.id.channel;
+  p->id.context = listener.id.context;
+  p->id.ps = listener.id.ps;
+  p->id.qp_type = listener.id.qp_type;
+  p->req_responder_resources = r.conn.responder_resources;
+  p->req_initiator_depth = r.conn.initiator_depth;
+  apply_route(*p, r.route);
+  register_id(p);
+  return p;
+}
+
+// The active side's REP: RTR and RTS on the QP, then the RTU. 0 or an errno.
+int complete_connect(IdPriv& p, const Event& r) {
+  p.responder_resources = std::min(p.responder_resources, r.conn.responder_resources);
+  for (const ibcm::QpAttr& a : {init_attr(), r.rtr, r.rts})
+    if (int e = move_qp(p, a); e != 0) return e;
+  Request q;
+  q.op = Op::Establish;
+  q.id = p.handle;
+  Reply out;
+  return call(q, out);
+}
+
+}  // namespace
+
+extern "C" {
+
+int rdma_get_cm_event(rdma_event_channel* channel, rdma_cm_event** event) {
+  if (!channel || !event) {
+    errno = EINVAL;
+    return -1;
+  }
+  for (;;) {
+    Event r;
+    ssize_t n;
+    do {
+      n = ::recv(channel->fd, &r, sizeof r, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) return -1;  // EAGAIN on a non-blocking channel, as librdmacm
+    if (n != sizeof r) {
+      say_once("the CM daemon closed an event channel (it stopped?)");
+      errno = ENODEV;
+      return -1;
+    }
+    IdPriv* p = nullptr;
+    IdPriv* listener = nullptr;
+    if (r.event == RDMA_CM_EVENT_CONNECT_REQUEST) {
+      listener = find_id(r.listen_id);
+      if (!listener) continue;  // destroyed since: the daemon ends the request with it
+      p = passive_id(*listener, r);
+    } else {
+      p = find_id(r.id);
+      if (!p) continue;  // an ID the program destroyed: its late events go nowhere
+    }
+    auto* e = new EventPriv;
+    e->event.id = &p->id;
+    e->event.listen_id = listener ? &listener->id : nullptr;
+    e->event.event = static_cast<rdma_cm_event_type>(r.event);
+    e->event.status = r.status;
+    copy_conn(*e, r.conn);
+    switch (r.event) {
+      case RDMA_CM_EVENT_ADDR_RESOLVED:
+      case RDMA_CM_EVENT_ROUTE_RESOLVED:
+        apply_route(*p, r.route);
+        break;
+      case RDMA_CM_EVENT_CONNECT_RESPONSE:
+        if (p->id.qp) {
+          if (int err = complete_connect(*p, r); err != 0) {
+            Request rej;
+            rej.op = Op::Reject;
+            rej.id = p->handle;
+            Reply ignored;
+            (void)call(rej, ignored);
+            (void)qp_to_error(*p);
+            e->event.event = RDMA_CM_EVENT_CONNECT_ERROR;
+            e->event.status = -err;
+          } else {
+            e->event.event = RDMA_CM_EVENT_ESTABLISHED;
+          }
+        }
+        break;
+      case RDMA_CM_EVENT_REJECTED:
+      case RDMA_CM_EVENT_UNREACHABLE:
+      case RDMA_CM_EVENT_CONNECT_ERROR:
+        (void)qp_to_error(*p);
+        break;
+      default:
+        break;
+    }
+    *event = &e->event;
+    return 0;
+  }
+}
+
+int rdma_ack_cm_event(rdma_cm_event* event) {
+  if (!event) {
+    errno = EINVAL;
+    return -1;
+  }
+  delete reinterpret_cast<EventPriv*>(event);
+  return 0;
+}
+
+const char* rdma_event_str(rdma_cm_event_type event) {
+  switch (event) {
+    case RDMA_CM_EVENT_ADDR_RESOLVED:
+      return "RDMA_CM_EVENT_ADDR_RESOLVED";
+    case RDMA_CM_EVENT_ADDR_ERROR:
+      return "RDMA_CM_EVENT_ADDR_ERROR";
+    case RDMA_CM_EVENT_ROUTE_RESOLVED:
+      return "RDMA_CM_EVENT_ROUTE_RESOLVED";
+    case RDMA_CM_EVENT_ROUTE_ERROR:
+      return "RDMA_CM_EVENT_ROUTE_ERROR";
+    case RDMA_CM_EVENT_CONNECT_REQUEST:
+      return "RDMA_CM_EVENT_CONNECT_REQUEST";
+    case RDMA_CM_EVENT_CONNECT_RESPONSE:
+      return "RDMA_CM_EVENT_CONNECT_RESPONSE";
+    case RDMA_CM_EVENT_CONNECT_ERROR:
+      return "RDMA_CM_EVENT_CONNECT_ERROR";
+    case RDMA_CM_EVENT_UNREACHABLE:
+      return "RDMA_CM_EVENT_UNREACHABLE";
+    case RDMA_CM_EVENT_REJECTED:
+      return "RDMA_CM_EVENT_REJECTED";
+    case RDMA_CM_EVENT_ESTABLISHED:
+      return "RDMA_CM_EVENT_ESTABLISHED";
+    case RDMA_CM_EVENT_DISCONNECTED:
+      return "RDMA_CM_EVENT_DISCONNECTED";
+    case RDMA_CM_EVENT_DEVICE_REMOVAL:
+      return "RDMA_CM_EVENT_DEVICE_REMOVAL";
+    case RDMA_CM_EVENT_MULTICAST_JOIN:
+      return "RDMA_CM_EVENT_MULTICAST_JOIN";
+    case RDMA_CM_EVENT_MULTICAST_ERROR:
+      return "RDMA_CM_EVENT_MULTICAST_ERROR";
+    case RDMA_CM_EVENT_ADDR_CHANGE:
+      return "RDMA_CM_EVENT_ADDR_CHANGE";
+    case RDMA_CM_EVENT_TIMEWAIT_EXIT:
+      return "RDMA_CM_EVENT_TIMEWAIT_EXIT";
+  }
+  return "UNKNOWN EVENT";
+}
+
+}  // extern "C"

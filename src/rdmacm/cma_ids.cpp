@@ -1,0 +1,413 @@
+// rdma_cma.h's channels and IDs: creation, addresses and routes, listen, connect, accept,
+// reject, disconnect, options. Each call is one request to the daemon; a call whose result is an
+// event (resolve, connect) waits for it only on a synchronous ID (created without a channel).
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <new>
+
+#include "rdmacm/cma_state.h"
+#include "rdmacm/daemon_link.h"
+
+using ibcm::daemon::proto::Op;
+using ibcm::daemon::proto::Reply;
+using ibcm::daemon::proto::Request;
+using namespace ibcm::rdmacm;
+using ibcm::QpState;
+namespace verbs = ibcm::verbs;
+
+namespace {
+
+IdPriv* priv(rdma_cm_id* id) {
+  return reinterpret_cast<IdPriv*>(id);
+}
+ChannelPriv* priv(rdma_event_channel* ch) {
+  return reinterpret_cast<ChannelPriv*>(ch);
+}
+
+int fail(int err) {
+  errno = err;
+  return -1;
+}
+
+Request request(Op op, rdma_cm_id* id) {
+  Request r;
+  r.op = op;
+  if (id) r.id = priv(id)->handle;
+  return r;
+}
+
+void copy_address(sockaddr_storage& out, const sockaddr* in) {
+  if (!in) return;
+  size_t len = in->sa_family == AF_INET    ? sizeof(sockaddr_in)
+               : in->sa_family == AF_INET6 ? sizeof(sockaddr_in6)
+                                           : 0;
+  std::memcpy(&out, in, len);
+}
+
+// The wire form of rdma_conn_param, RDMA_MAX_RESP_RES / RDMA_MAX_INIT_DEPTH resolved to what
+// the device allows (and, accepting, what the REQ asked for), as librdmacm does.
+ibcm::daemon::proto::ConnParam wire_conn(IdPriv& p, const rdma_conn_param* c, bool accepting) {
+  ibcm::daemon::proto::ConnParam out;
+  ibv_device_attr dev{};
+  if (p.id.verbs) (void)ibv_query_device(p.id.verbs, &dev);
+  uint8_t max_resp = static_cast<uint8_t>(std::min(dev.max_qp_rd_atom, 255));
+  uint8_t max_init = static_cast<uint8_t>(std::min(dev.max_qp_init_rd_atom, 255));
+  if (c) {
+    out.responder_resources = std::min(c->responder_resources, max_resp);
+    out.initiator_depth = std::min(c->initiator_depth, max_init);
+    out.flow_control = c->flow_control;
+    out.retry_count = c->retry_count;
+    out.rnr_retry_count = c->rnr_retry_count;
+    out.srq = c->srq;
+    out.qp_num = c->qp_num;
+    out.private_data_len =
+        static_cast<uint8_t>(std::min<size_t>(c->private_data_len, sizeof out.private_data));
+    if (c->private_data && out.private_data_len)
+      std::memcpy(out.private_data, c->private_data, out.private_data_len);
+  }
+  if (accepting) {
+    out.responder_resources = std::min(out.responder_resources, p.req_responder_resources);
+    out.initiator_depth = std::min(out.initiator_depth, p.req_initiator_depth);
+  }
+  if (p.id.qp) {
+    out.qp_num = p.id.qp->qp_num;
+    out.srq = p.id.qp->srq != nullptr;
+  }
+  p.responder_resources = out.responder_resources;
+  p.initiator_depth = out.initiator_depth;
+  return out;
+}
+
+// A synchronous ID waits for the event its call leads to; anything but `expected` (or a status)
+// fails the call with that status.
+void drop_sync_event(IdPriv& p);
+
+int wait_sync(IdPriv& p, rdma_cm_event_type expected) {
+  if (!p.sync) return 0;
+  drop_sync_event(p);
+  rdma_cm_event* ev = nullptr;
+  if (rdma_get_cm_event(p.id.channel, &ev) != 0) return -1;
+  int status = ev->status;
+  bool ok = ev->event == expected && status == 0;
+  p.id.event = ev;  // kept, as librdmacm keeps it, until the next call or destroy_id
+  if (ok) return 0;
+  return fail(status < 0 ? -status : ECONNREFUSED);
+}
+
+void drop_sync_event(IdPriv& p) {
+  if (p.sync && p.id.event) {
+    rdma_ack_cm_event(p.id.event);
+    p.id.event = nullptr;
+  }
+}
+
+}  // namespace
+
+extern "C" {
+
+rdma_event_channel* rdma_create_event_channel(void) {
+  Request r;
+  r.op = Op::CreateChannel;
+  Reply out;
+  int fd = -1;
+  if (int e = call(r, out, &fd); e != 0 || fd < 0) {
+    errno = e != 0 ? e : EPROTO;
+    return nullptr;
+  }
+  auto* ch = new (std::nothrow) ChannelPriv;
+  if (!ch) {
+    ::close(fd);
+    errno = ENOMEM;
+    return nullptr;
+  }
+  ch->channel.fd = fd;
+  ch->handle = out.id;
+  return &ch->channel;
+}
+
+void rdma_destroy_event_channel(rdma_event_channel* channel) {
+  if (!channel) return;
+  Request r;
+  r.op = Op::DestroyChannel;
+  r.channel = priv(channel)->handle;
+  Reply out;
+  (void)call(r, out);
+  ::close(channel->fd);
+  delete priv(channel);
+}
+
+int rdma_create_id(rdma_event_channel* channel, rdma_cm_id** id, void* context,
+                   rdma_port_space ps) {
+  if (!id) return fail(EINVAL);
+  ibv_qp_type qp_type = ps == RDMA_PS_UDP || ps == RDMA_PS_IPOIB ? IBV_QPT_UD : IBV_QPT_RC;
+  if (ps == RDMA_PS_UDP || ps == RDMA_PS_IPOIB) {
+    say_once("RDMA_PS_UDP and RDMA_PS_IPOIB (UD, SIDR) are not supported yet");
+    return fail(EPROTONOSUPPORT);
+  }
+  bool sync = channel == nullptr;
+  if (sync && !(channel = rdma_create_event_channel())) return -1;
+  Request r;
+  r.op = Op::CreateId;
+  r.channel = priv(channel)->handle;
+  r.port_space = ps;
+  r.qp_type = qp_type;
+  Reply out;
+  if (call_or_errno(r, out) != 0) {
+    if (sync) rdma_destroy_event_channel(channel);
+    return -1;
+  }
+  auto* p = new IdPriv;
+  p->handle = out.id;
+  p->sync = sync;
+  p->id.channel = channel;
+  p->id.context = context;
+  p->id.ps = ps;
+  p->id.qp_type = qp_type;
+  register_id(p);
+  *id = &p->id;
+  return 0;
+}
+
+int rdma_destroy_id(rdma_cm_id* id) {
+  if (!id) return fail(EINVAL);
+  IdPriv* p = priv(id);
+  drop_sync_event(*p);
+  Request r = request(Op::DestroyId, id);
+  Reply out;
+  (void)call(r, out);
+  unregister_id(p->handle);
+  if (p->sync) rdma_destroy_event_channel(id->channel);
+  delete p;
+  return 0;
+}
+
+int rdma_bind_addr(rdma_cm_id* id, sockaddr* addr) {
+  if (!id || !addr) return fail(EINVAL);
+  Request r = request(Op::BindAddr, id);
+  copy_address(r.src, addr);
+  Reply out;
+  if (call_or_errno(r, out) != 0) return -1;
+  apply_route(*priv(id), out.route);
+  return 0;
+}
+
+int rdma_resolve_addr(rdma_cm_id* id, sockaddr* src_addr, sockaddr* dst_addr, int timeout_ms) {
+  if (!id || !dst_addr) return fail(EINVAL);
+  IdPriv& p = *priv(id);
+  drop_sync_event(p);
+  Request r = request(Op::ResolveAddr, id);
+  copy_address(r.src, src_addr);
+  copy_address(r.dst, dst_addr);
+  r.arg = timeout_ms;
+  Reply out;
+  if (call_or_errno(r, out) != 0) return -1;
+  if (out.route.resolved) apply_route(p, out.route);
+  return wait_sync(p, RDMA_CM_EVENT_ADDR_RESOLVED);
+}
+
+int rdma_resolve_route(rdma_cm_id* id, int timeout_ms) {
+  if (!id) return fail(EINVAL);
+  IdPriv& p = *priv(id);
+  drop_sync_event(p);
+  Request r = request(Op::ResolveRoute, id);
+  r.arg = timeout_ms;
+  Reply out;
+  if (call_or_errno(r, out) != 0) return -1;
+  apply_route(p, out.route);
+  return wait_sync(p, RDMA_CM_EVENT_ROUTE_RESOLVED);
+}
+
+int rdma_listen(rdma_cm_id* id, int backlog) {
+  if (!id) return fail(EINVAL);
+  Request r = request(Op::Listen, id);
+  r.arg = backlog;
+  Reply out;
+  return call_or_errno(r, out);
+}
+
+int rdma_connect(rdma_cm_id* id, rdma_conn_param* conn_param) {
+  if (!id) return fail(EINVAL);
+  IdPriv& p = *priv(id);
+  drop_sync_event(p);
+  Request r = request(Op::Connect, id);
+  r.conn = wire_conn(p, conn_param, false);
+  Reply out;
+  if (call_or_errno(r, out) != 0) return -1;
+  return wait_sync(p, RDMA_CM_EVENT_ESTABLISHED);
+}
+
+int rdma_accept(rdma_cm_id* id, rdma_conn_param* conn_param) {
+  if (!id) return fail(EINVAL);
+  IdPriv& p = *priv(id);
+  Request r = request(Op::Accept, id);
+  r.conn = wire_conn(p, conn_param, true);
+  // As librdmacm: the QP goes to RTR and RTS before the REP (it cannot send before the peer has
+  // the REP anyway), with the access the agreed responder resources allow.
+  if (p.id.qp) {
+    for (QpState s : {QpState::Init, QpState::Rtr, QpState::Rts}) {
+      Request q = request(Op::InitQpAttr, id);
+      q.arg = static_cast<int32_t>(s);
+      Reply a;
+      if (call_or_errno(q, a) != 0) return -1;
+      if (s == QpState::Rtr) a.qp_attr.max_dest_rd_atomic = p.responder_resources;
+      if (s == QpState::Rts) a.qp_attr.max_rd_atomic = p.initiator_depth;
+      if (int e = move_qp(p, a.qp_attr); e != 0) {
+        Request rej = request(Op::Reject, id);
+        Reply ignored;
+        (void)call(rej, ignored);
+        (void)qp_to_error(p);
+        return fail(e);
+      }
+    }
+  }
+  Reply out;
+  if (call_or_errno(r, out) != 0) {
+    (void)qp_to_error(p);
+    return -1;
+  }
+  return wait_sync(p, RDMA_CM_EVENT_ESTABLISHED);
+}
+
+int rdma_reject(rdma_cm_id* id, const void* private_data, uint8_t private_data_len) {
+  if (!id) return fail(EINVAL);
+  Request r = request(Op::Reject, id);
+  r.conn.private_data_len = std::min<uint8_t>(private_data_len, 148);
+  if (private_data) std::memcpy(r.conn.private_data, private_data, r.conn.private_data_len);
+  Reply out;
+  return call_or_errno(r, out);
+}
+
+int rdma_disconnect(rdma_cm_id* id) {
+  if (!id) return fail(EINVAL);
+  (void)qp_to_error(*priv(id));  // its work requests flush, as librdmacm does
+  Request r = request(Op::Disconnect, id);
+  Reply out;
+  return call_or_errno(r, out);
+}
+
+int rdma_establish(rdma_cm_id* id) {
+  if (!id) return fail(EINVAL);
+  Request r = request(Op::Establish, id);
+  Reply out;
+  return call_or_errno(r, out);
+}
+
+int rdma_init_qp_attr(rdma_cm_id* id, ibv_qp_attr* qp_attr, int* qp_attr_mask) {
+  if (!id || !qp_attr || !qp_attr_mask) return fail(EINVAL);
+  QpState target;
+  switch (qp_attr->qp_state) {
+    case IBV_QPS_INIT:
+      target = QpState::Init;
+      break;
+    case IBV_QPS_RTR:
+      target = QpState::Rtr;
+      break;
+    case IBV_QPS_RTS:
+      target = QpState::Rts;
+      break;
+    case IBV_QPS_ERR:
+      target = QpState::Err;
+      break;
+    default:
+      return fail(EINVAL);
+  }
+  Request r = request(Op::InitQpAttr, id);
+  r.arg = static_cast<int32_t>(target);
+  Reply out;
+  if (call_or_errno(r, out) != 0) return -1;
+  verbs::IbvModify m = verbs::to_ibv(out.qp_attr, qp_context(*priv(id)));
+  *qp_attr = m.attr;
+  *qp_attr_mask = m.mask;
+  return 0;
+}
+
+int rdma_migrate_id(rdma_cm_id* id, rdma_event_channel* channel) {
+  if (!id) return fail(EINVAL);
+  IdPriv& p = *priv(id);
+  bool sync = channel == nullptr;
+  if (sync && !(channel = rdma_create_event_channel())) return -1;
+  Request r = request(Op::MigrateId, id);
+  r.channel = priv(channel)->handle;
+  Reply out;
+  if (call_or_errno(r, out) != 0) {
+    if (sync) rdma_destroy_event_channel(channel);
+    return -1;
+  }
+  if (p.sync) rdma_destroy_event_channel(id->channel);
+  id->channel = channel;
+  p.sync = sync;
+  return 0;
+}
+
+int rdma_set_option(rdma_cm_id* id, int level, int optname, void* optval, size_t optlen) {
+  if (!id || !optval) return fail(EINVAL);
+  if (level == RDMA_OPTION_ID && optname == RDMA_OPTION_ID_TOS && optlen == sizeof(uint8_t)) {
+    Request r = request(Op::SetTos, id);
+    r.arg = *static_cast<uint8_t*>(optval);
+    Reply out;
+    return call_or_errno(r, out);
+  }
+  // Address reuse and IPv6-only are the daemon's choice: ports are not shared across IDs, and an
+  // IPv6 listener on any address takes IPv4 too, as with IPV6_V6ONLY off. The ACK timeout is the
+  // path's (the REQ carries it).
+  if (level == RDMA_OPTION_ID &&
+      (optname == RDMA_OPTION_ID_REUSEADDR || optname == RDMA_OPTION_ID_AFONLY ||
+       optname == RDMA_OPTION_ID_ACK_TIMEOUT))
+    return 0;
+  say_once("rdma_set_option: RDMA_OPTION_IB_PATH (paths from the program) is not supported");
+  return fail(ENOSYS);
+}
+
+int rdma_notify(rdma_cm_id* id, ibv_event_type event) {
+  if (!id) return fail(EINVAL);
+  // IBV_EVENT_COMM_EST: data came before the RTU. The engine establishes on the RTU's retry or
+  // the peer's; nothing is lost by waiting for it.
+  (void)event;
+  return 0;
+}
+
+uint16_t rdma_get_src_port(rdma_cm_id* id) {
+  const sockaddr* a = &id->route.addr.src_addr;
+  return a->sa_family == AF_INET6 ? reinterpret_cast<const sockaddr_in6*>(a)->sin6_port
+                                  : reinterpret_cast<const sockaddr_in*>(a)->sin_port;
+}
+
+uint16_t rdma_get_dst_port(rdma_cm_id* id) {
+  const sockaddr* a = &id->route.addr.dst_addr;
+  return a->sa_family == AF_INET6 ? reinterpret_cast<const sockaddr_in6*>(a)->sin6_port
+                                  : reinterpret_cast<const sockaddr_in*>(a)->sin_port;
+}
+
+int rdma_get_request(rdma_cm_id* listen, rdma_cm_id** id) {
+  if (!listen || !id) return fail(EINVAL);
+  IdPriv& p = *priv(listen);
+  if (!p.sync) return fail(EINVAL);
+  for (;;) {
+    rdma_cm_event* ev = nullptr;
+    if (rdma_get_cm_event(listen->channel, &ev) != 0) return -1;
+    if (ev->status != 0) {
+      int e = ev->status < 0 ? -ev->status : ECONNREFUSED;
+      rdma_ack_cm_event(ev);
+      return fail(e);
+    }
+    if (ev->event != RDMA_CM_EVENT_CONNECT_REQUEST) {
+      rdma_ack_cm_event(ev);
+      continue;
+    }
+    *id = ev->id;
+    IdPriv& child = *priv(ev->id);
+    // A synchronous listener's requests are synchronous IDs of their own.
+    if (rdma_migrate_id(ev->id, nullptr) != 0) {
+      rdma_ack_cm_event(ev);
+      return -1;
+    }
+    child.id.event = ev;
+    return 0;
+  }
+}
+
+}  // extern "C"

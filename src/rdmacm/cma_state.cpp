@@ -1,0 +1,148 @@
+#include "rdmacm/cma_state.h"
+
+#include <arpa/inet.h>
+
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace ibcm::rdmacm {
+
+namespace {
+
+std::mutex g_ids_mu;
+std::unordered_map<uint32_t, IdPriv*> g_ids;
+
+struct Devices {
+  std::once_flag opened;
+  std::vector<ibv_context*> contexts;  // null-terminated for rdma_get_devices
+  std::vector<ibv_pd*> pds;
+  std::mutex pd_mu;
+};
+Devices g_devices;
+
+void open_devices() {
+  std::call_once(g_devices.opened, [] {
+    int n = 0;
+    ibv_device** list = ibv_get_device_list(&n);
+    for (int i = 0; list && i < n; ++i)
+      if (ibv_context* c = ibv_open_device(list[i])) g_devices.contexts.push_back(c);
+    if (list) ibv_free_device_list(list);
+    g_devices.pds.assign(g_devices.contexts.size(), nullptr);
+    g_devices.contexts.push_back(nullptr);
+  });
+}
+
+}  // namespace
+
+void register_id(IdPriv* p) {
+  std::lock_guard lock(g_ids_mu);
+  g_ids[p->handle] = p;
+}
+
+void unregister_id(uint32_t handle) {
+  std::lock_guard lock(g_ids_mu);
+  g_ids.erase(handle);
+}
+
+IdPriv* find_id(uint32_t handle) {
+  std::lock_guard lock(g_ids_mu);
+  auto it = g_ids.find(handle);
+  return it == g_ids.end() ? nullptr : it->second;
+}
+
+ibv_context** device_list(int* count) {
+  open_devices();
+  if (count) *count = static_cast<int>(g_devices.contexts.size() - 1);
+  return g_devices.contexts.data();
+}
+
+ibv_context* device_named(const char* name) {
+  open_devices();
+  for (ibv_context* c : g_devices.contexts)
+    if (c && std::strcmp(ibv_get_device_name(c->device), name) == 0) return c;
+  return nullptr;
+}
+
+ibv_pd* default_pd(ibv_context* ctx) {
+  open_devices();
+  std::lock_guard lock(g_devices.pd_mu);
+  for (size_t i = 0; i + 1 < g_devices.contexts.size(); ++i)
+    if (g_devices.contexts[i] == ctx) {
+      if (!g_devices.pds[i]) g_devices.pds[i] = ibv_alloc_pd(ctx);
+      return g_devices.pds[i];
+    }
+  return nullptr;
+}
+
+void apply_route(IdPriv& p, const daemon::proto::Route& r) {
+  p.route = r;
+  rdma_addr& a = p.id.route.addr;
+  if (r.src.ss_family != 0) std::memcpy(&a.src_storage, &r.src, sizeof r.src);
+  if (r.dst.ss_family != 0) std::memcpy(&a.dst_storage, &r.dst, sizeof r.dst);
+  if (r.device[0] != 0) {
+    p.id.verbs = device_named(r.device);
+    p.id.port_num = r.port_num;
+  }
+  std::memcpy(a.addr.ibaddr.sgid.raw, r.sgid, 16);
+  std::memcpy(a.addr.ibaddr.dgid.raw, r.dgid, 16);
+  a.addr.ibaddr.pkey = htons(r.pkey);
+  if (r.resolved >= 2) {
+    ibv_sa_path_rec& path = p.path;
+    path = {};
+    std::memcpy(path.sgid.raw, r.sgid, 16);
+    std::memcpy(path.dgid.raw, r.dgid, 16);
+    path.slid = htons(r.slid);
+    path.dlid = htons(r.dlid);
+    path.flow_label = htonl(r.flow_label);
+    path.hop_limit = r.hop_limit;
+    path.traffic_class = r.traffic_class;
+    path.reversible = 1;
+    path.numb_path = 1;
+    path.pkey = htons(r.pkey);
+    path.sl = r.sl;
+    path.mtu_selector = 2;  // exactly
+    path.mtu = r.mtu;
+    path.rate_selector = 2;
+    path.rate = r.rate;
+    path.packet_life_time_selector = 2;
+    path.packet_life_time = r.packet_life_time;
+    p.id.route.path_rec = &p.path;
+    p.id.route.num_paths = 1;
+  }
+}
+
+verbs::QpContext qp_context(const IdPriv& p) {
+  verbs::QpContext c;
+  c.type = p.id.qp ? p.id.qp->qp_type : p.id.qp_type;
+  c.link_layer = p.route.link_layer;
+  c.port_num = p.route.port_num;
+  c.sgid_index = p.route.sgid_index;
+  c.pkey_index = p.route.pkey_index;
+  c.responder_resources = p.responder_resources;
+  return c;
+}
+
+int move_qp(IdPriv& p, const QpAttr& a) {
+  if (!p.id.qp) return 0;
+  verbs::IbvModify m = verbs::to_ibv(a, qp_context(p));
+  return ibv_modify_qp(p.id.qp, &m.attr, m.mask);
+}
+
+QpAttr init_attr() {
+  QpAttr a;
+  a.state = QpState::Init;
+  return a;
+}
+
+int qp_to_error(IdPriv& p) {
+  if (!p.id.qp) return 0;
+  ibv_qp_attr a{};
+  a.qp_state = IBV_QPS_ERR;
+  return ibv_modify_qp(p.id.qp, &a, IBV_QP_STATE);
+}
+
+}  // namespace ibcm::rdmacm

@@ -1,0 +1,61 @@
+// What the library keeps behind librdmacm's public structs: each rdma_cm_id, event and channel
+// the program holds is the first member of one of these, as in rdma-core's librdmacm.
+#pragma once
+
+#include <infiniband/sa.h>
+#include <infiniband/verbs.h>
+#include <rdma/rdma_cma.h>
+
+#include <cstdint>
+
+#include "daemon/protocol.h"
+#include "ibcm/verbs/qp_attr.h"
+
+namespace ibcm::rdmacm {
+
+struct ChannelPriv {
+  rdma_event_channel channel{};  // first: the program's pointer is ours
+  uint32_t handle = 0;
+};
+
+struct IdPriv {
+  rdma_cm_id id{};  // first: the program's pointer is ours
+  uint32_t handle = 0;
+  bool sync = false;  // created without a channel: calls wait for their event (rdma_create_ep)
+  ibv_sa_path_rec path{};
+  daemon::proto::Route route;
+  // The connection's RDMA read resources, for the INIT access flags and RTR/RTS.
+  uint8_t responder_resources = 0;
+  uint8_t initiator_depth = 0;
+  // A passive ID: what the REQ offered (its CONNECT_REQUEST), which accept may not exceed.
+  uint8_t req_responder_resources = 0xFF;
+  uint8_t req_initiator_depth = 0xFF;
+  bool own_cqs = false;  // rdma_create_qp made the CQs (and their channels): destroy_qp frees them
+};
+
+struct EventPriv {
+  rdma_cm_event event{};  // first
+  uint8_t private_data[sizeof(daemon::proto::ConnParam::private_data)] = {};
+};
+
+// --- the registry of IDs by the daemon's handle (events name IDs by handle) ---
+void register_id(IdPriv* p);
+void unregister_id(uint32_t handle);
+IdPriv* find_id(uint32_t handle);
+
+// --- devices: one context for each, shared by every ID on it (rdma_get_devices lists them) ---
+ibv_context** device_list(int* count);
+ibv_context* device_named(const char* name);
+ibv_pd* default_pd(ibv_context* ctx);  // for rdma_create_qp without a PD
+
+// Brings an ID's route, verbs and port to what the daemon says.
+void apply_route(IdPriv& p, const daemon::proto::Route& r);
+// The verbs mapping's view of the ID's QP.
+verbs::QpContext qp_context(const IdPriv& p);
+// INIT (again: the connection's access flags), RTR and RTS on the ID's QP; 0 or an errno.
+int move_qp(IdPriv& p, const QpAttr& a);
+// INIT's attributes (port, P_Key, and the access the connection's responder resources allow).
+QpAttr init_attr();
+int qp_to_error(IdPriv& p);
+
+}  // namespace ibcm::rdmacm

@@ -1,0 +1,94 @@
+// ibcm daemon: the node's CM for rdma_cm programs (ibcm run, lib/ibcm/librdmacm.so.1).
+#include <CLI/CLI.hpp>
+#include <csignal>
+
+#include "ibcm/commands.h"
+#include "ibcm/daemon/cm_daemon.h"
+#include "ibcm/verbs/device.h"
+#include "session.h"
+
+namespace ibcm::cli {
+
+namespace {
+
+struct DaemonOptions {
+  SessionOptions s;
+  std::string socket;
+};
+
+volatile std::sig_atomic_t g_stop = 0;
+
+int run_daemon(DaemonOptions o) {
+  o.s.transport = "umad";
+  auto session = Session::open(o.s, "daemon");
+  if (!session) return 2;
+  Session& s = *session;
+  const umad::LocalPort& lp = s.device()->local_port();
+  daemon::ServedPort port;
+  port.device = lp.device;
+  port.port_num = lp.port;
+  port.link_layer = lp.link_layer == umad::LinkLayer::InfiniBand ? IBV_LINK_LAYER_INFINIBAND
+                                                                 : IBV_LINK_LAYER_ETHERNET;
+  port.pkey_index = lp.pkey_index;
+  port.gids = umad::read_gid_table(umad::kSysfsInfiniband, lp.device, lp.port);
+  {
+    auto verbs = verbs::libverbs();
+    auto dev = verbs::Device::open(*verbs, lp.device, lp.port);
+    if (!dev) {
+      std::fprintf(stderr, "ibcm daemon: %s\n", dev.error().message.c_str());
+      return 2;
+    }
+    port.active_mtu = dev->port().active_mtu;
+  }
+  std::string path = o.socket.empty() ? daemon::socket_path() : o.socket;
+  auto d = daemon::CmDaemon::open(s.rt(), port, path);
+  if (!d) {
+    std::fprintf(stderr, "ibcm daemon: %s\n", d.error().c_str());
+    return 2;
+  }
+  daemon::CmDaemon& cmd = **d;
+  s.rt().on_event([&](Cm& cm, Time now, const Event& e) {
+    if (o.s.json) s.print(now, e);
+    cmd.on_event(cm, now, e);
+  });
+  std::signal(SIGINT, [](int) { g_stop = 1; });
+  std::signal(SIGTERM, [](int) { g_stop = 1; });
+  std::signal(SIGPIPE, SIG_IGN);
+  s.note(
+      s.rt().now(), "serving",
+      "\"socket\":\"" + path + "\",\"device\":\"" + port.device +
+          "\",\"port_num\":" + std::to_string(port.port_num),
+      "socket=" + path + " device=" + port.device + " port_num=" + std::to_string(port.port_num));
+  s.flush();
+  while (!g_stop) {
+    if (!s.rt().run_once(std::chrono::milliseconds(200))) return 2;
+    s.flush();
+  }
+  const daemon::DaemonCounters c = cmd.counters();
+  std::vector<std::pair<std::string, uint64_t>> extra = {
+      {"daemon.programs_seen", c.programs_seen},   {"daemon.requests", c.requests},
+      {"daemon.bad_requests", c.bad_requests},     {"daemon.events", c.events},
+      {"daemon.events_dropped", c.events_dropped}, {"daemon.ended_by_exit", c.ended_by_exit}};
+  d->reset();
+  s.print_stats(extra);
+  return 0;
+}
+
+}  // namespace
+
+void add_daemon(CLI::App& app, Runner& run) {
+  auto* cmd = app.add_subcommand(
+      "daemon",
+      "Serve rdma_cm programs on this node (ibcm run, lib/ibcm/librdmacm.so.1) as their CM");
+  static DaemonOptions o;
+  cmd->add_option("--device", o.s.device,
+                  "the RDMA device (default: the first with an ACTIVE port)");
+  cmd->add_option("--port-num", o.s.port_num, "its port (default: the first ACTIVE one)");
+  cmd->add_option("--socket", o.socket,
+                  "the socket programs connect to (default $IBCM_SOCKET, or /run/ibcm/cm.sock)");
+  cmd->add_flag("--json", o.s.json, "print the engine's events as JSON lines");
+  cmd->add_flag("--stats", o.s.stats, "print the counters at exit");
+  cmd->callback([&run] { run = [] { return run_daemon(o); }; });
+}
+
+}  // namespace ibcm::cli
