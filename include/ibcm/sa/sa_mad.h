@@ -64,16 +64,17 @@ inline constexpr uint8_t kRmppActive = 0x1;
 inline constexpr uint8_t kRmppFirst = 0x2;
 inline constexpr uint8_t kRmppLast = 0x4;
 
+// The common header of an SA request: class SubnAdm, version 2, SubnAdmGet.
+constexpr wire::MadHeader sa_request_header() {
+  wire::MadHeader h;
+  h.mgmt_class = kSaClass;
+  h.class_version = kSaClassVersion;
+  h.method = static_cast<uint8_t>(SaMethod::Get);
+  return h;
+}
+
 struct SaHeader {
-  wire::MadHeader mad{wire::kBaseVersion,
-                      kSaClass,
-                      kSaClassVersion,
-                      static_cast<uint8_t>(SaMethod::Get),
-                      0,
-                      0,
-                      0,
-                      0,
-                      0};
+  wire::MadHeader mad = sa_request_header();
   uint8_t rmpp_version = 0;
   uint8_t rmpp_type = 0;
   uint8_t rmpp_resp_time = 0;  // 5 bits
