@@ -2,8 +2,13 @@
 // handed to PathQueries.
 #include "ibcm/sa/path_client.h"
 
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cstdint>
 #include <cstring>
 
 #include "umad/sysfs_file.h"
@@ -48,6 +53,11 @@ Expected<SaAddress, std::string> sa_address_of(const umad::PortInfo& port,
 Expected<std::unique_ptr<PathClient>, umad::UmadError> PathClient::open(
     std::unique_ptr<umad::UmadPort> port, const SaAddress& sa, QueryOptions options) {
   std::unique_ptr<PathClient> c(new PathClient(std::move(port), sa, options));
+  c->timer_fd_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  if (c->timer_fd_ < 0)
+    return Unexpected{umad::UmadError{
+        umad::UmadErrorKind::RegisterFailed,
+        std::string("cannot create the SA client's timer: ") + std::strerror(errno)}};
   // No methods: a client agent takes no requests; the MAD layer routes each answer to the agent
   // whose number is in its TID.
   auto agent = c->port_->register_agent(kSaClass, kSaClassVersion, {});
@@ -60,10 +70,21 @@ Expected<std::unique_ptr<PathClient>, umad::UmadError> PathClient::open(
   return c;
 }
 
+PathClient::~PathClient() {
+  if (timer_fd_ >= 0) ::close(timer_fd_);
+}
+
 QueryId PathClient::resolve(Time now, const PathRequest& request) {
   QueryId id = queries_.start(now, request);
-  flush();
+  flush(now);
   return id;
+}
+
+bool PathClient::cancel(QueryId id) {
+  if (!queries_.cancel(id)) return false;
+  // The timer stays set for the others; a wake with nothing due does nothing.
+  if (queries_.running() == 0) set_timer(std::nullopt);
+  return true;
 }
 
 void PathClient::on_readable(Time now) {
@@ -82,15 +103,17 @@ void PathClient::on_readable(Time now) {
     queries_.handle_mad(now,
                         std::span<const uint8_t>(rx_.mad.data(), static_cast<size_t>(rx_.length)));
   }
-  flush();
+  flush(now);
 }
 
 void PathClient::on_timer(Time now) {
+  uint64_t expiries;
+  (void)!::read(timer_fd_, &expiries, sizeof expiries);  // level-triggered: consume it
   queries_.handle_timeout(now);
-  flush();
+  flush(now);
 }
 
-void PathClient::flush() {
+void PathClient::flush(Time now) {
   std::vector<SaSend>& sends = queries_.sends();
   for (const SaSend& s : sends) {
     tx_ = umad::UmadMad{};
@@ -107,6 +130,19 @@ void PathClient::flush() {
     if (int rc = port_->send(tx_); rc != 0) queries_.send_failed(s.query, rc);
   }
   sends.clear();
+  const auto next = queries_.next_timeout();
+  set_timer(next ? std::optional<Time>(*next - now) : std::nullopt);
+}
+
+void PathClient::set_timer(std::optional<Time> delay) {
+  itimerspec when{};  // zero: disarmed
+  if (delay) {
+    // At least 1 ns: a zero it_value would disarm a timer that is already due.
+    const int64_t ns = std::max<int64_t>(delay->count(), 1);
+    when.it_value.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
+    when.it_value.tv_nsec = static_cast<long>(ns % 1'000'000'000);
+  }
+  ::timerfd_settime(timer_fd_, 0, &when, nullptr);
 }
 
 }  // namespace ibcm::sa

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 #include <poll.h>
+#include <sys/timerfd.h>
 
 #include "sa/fake_sa_port.h"
 #include "umad/sysfs_tree.h"
@@ -29,9 +30,23 @@ struct Client {
   std::unique_ptr<PathClient> client;
 };
 
-bool readable(int fd) {
+bool readable(int fd, int wait_ms = 0) {
   pollfd p{fd, POLLIN, 0};
-  return ::poll(&p, 1, 0) == 1;
+  return ::poll(&p, 1, wait_ms) == 1;
+}
+
+QueryOptions options(Time timeout, uint8_t max_retries) {
+  QueryOptions o;
+  o.timeout = timeout;
+  o.max_retries = max_retries;
+  return o;
+}
+
+// How long until the timer fd expires; 0 when it is disarmed.
+Time timer_left(int fd) {
+  itimerspec t{};
+  EXPECT_EQ(::timerfd_gettime(fd, &t), 0);
+  return std::chrono::seconds(t.it_value.tv_sec) + std::chrono::nanoseconds(t.it_value.tv_nsec);
 }
 
 }  // namespace
@@ -87,10 +102,7 @@ TEST(SaPathClient, ReadsTheRecordedAnswerOffThePort) {
 }
 
 TEST(SaPathClient, RetriesOnItsTimerWithANewTid) {
-  QueryOptions o;
-  o.timeout = 50ms;
-  o.max_retries = 1;
-  Client c(kSa, o);
+  Client c(kSa, options(50ms, 1));
   c.client->resolve(0ns, our_request());
   EXPECT_EQ(c.client->next_timeout(), Time(50ms));
   c.client->on_timer(50ms);
@@ -112,6 +124,34 @@ TEST(SaPathClient, RetriesOnItsTimerWithANewTid) {
   ASSERT_EQ(answers.size(), 1u);
   EXPECT_TRUE(answers[0].result);
   EXPECT_EQ(answers[0].tries, 2u);
+}
+
+TEST(SaPathClient, TheTimerFdFollowsTheNextTimeout) {
+  Client c;
+  EXPECT_EQ(timer_left(c.client->timer_fd()), 0ns);
+  c.client->resolve(1s, our_request());  // the caller's clock: only differences count
+  EXPECT_GT(timer_left(c.client->timer_fd()), 0ns);
+  EXPECT_LE(timer_left(c.client->timer_fd()), 500ms);
+  QueryId second = c.client->resolve(1s + 200ms, our_request());
+  EXPECT_LE(timer_left(c.client->timer_fd()), 300ms);  // still the first query's
+  c.client->cancel(1);
+  EXPECT_GT(timer_left(c.client->timer_fd()), 0ns);  // the second still runs
+  answer(*c.port, kPathGetResp, 1);
+  c.client->on_readable(1s + 300ms);
+  EXPECT_EQ(c.client->take_answers().at(0).id, second);
+  EXPECT_EQ(timer_left(c.client->timer_fd()), 0ns);
+}
+
+TEST(SaPathClient, AnExpiredTimerIsConsumedByOnTimer) {
+  Client c(kSa, options(1us, 0));
+  c.client->resolve(0ns, our_request());
+  ASSERT_TRUE(readable(c.client->timer_fd(), 5000));  // expires 1 us after the send
+  c.client->on_timer(1us);
+  EXPECT_FALSE(readable(c.client->timer_fd()));
+  EXPECT_EQ(timer_left(c.client->timer_fd()), 0ns);
+  auto answers = c.client->take_answers();
+  ASSERT_EQ(answers.size(), 1u);
+  EXPECT_EQ(answers[0].result.error().kind, QueryErrorKind::Timeout);
 }
 
 TEST(SaPathClient, ReadsThatHoldNoMadAreCountedAsMalformed) {

@@ -1,7 +1,8 @@
 // PathRecord queries through the kernel's MAD layer: an SA client agent (class 0x03, version 2,
 // no request methods: answers are routed to it by TID) on one port's umad device, driving
-// PathQueries. The caller owns the loop: it polls fd(), calls on_readable and on_timer, and
-// takes the answers. See docs/transports.md, "SA path queries".
+// PathQueries. The caller owns the loop: it waits on fd() and timer_fd() (Runtime::watch takes
+// both), calls on_readable and on_timer, and takes the answers. See docs/transports.md, "SA path
+// queries".
 #pragma once
 
 #include <memory>
@@ -38,14 +39,23 @@ class PathClient {
   // Registers the agent on the port.
   static Expected<std::unique_ptr<PathClient>, umad::UmadError> open(
       std::unique_ptr<umad::UmadPort> port, const SaAddress& sa, QueryOptions options = {});
+  ~PathClient();
+  PathClient(const PathClient&) = delete;
+  PathClient& operator=(const PathClient&) = delete;
 
+  // Readable when the port has MADs: call on_readable.
   int fd() const { return port_->fd(); }
+  // A timerfd, readable when a try's time is up: call on_timer. Set after every call that takes
+  // the time, to next_timeout() less that time, so the caller's clock needs no relation to the
+  // monotonic one; disarmed while no query runs.
+  int timer_fd() const { return timer_fd_; }
   // Starts a query and sends its first request.
   QueryId resolve(Time now, const PathRequest& request);
-  bool cancel(QueryId id) { return queries_.cancel(id); }
+  bool cancel(QueryId id);
   // Reads every MAD that is ready, then sends what they caused (call when fd() is readable).
   void on_readable(Time now);
-  // Retries or ends the queries whose try timed out (call at next_timeout()).
+  // Retries or ends the queries whose try timed out (call at next_timeout(), or when timer_fd()
+  // is readable: it reads the timer's expiry).
   void on_timer(Time now);
   std::optional<Time> next_timeout() const { return queries_.next_timeout(); }
   std::vector<PathAnswer> take_answers() { return queries_.take_answers(); }
@@ -55,12 +65,16 @@ class PathClient {
  private:
   PathClient(std::unique_ptr<umad::UmadPort> port, const SaAddress& sa, QueryOptions options)
       : port_(std::move(port)), sa_(sa), queries_(options) {}
-  void flush();
+  // Sends what the queries queued, then sets the timer for the next timeout.
+  void flush(Time now);
+  // Arms timer_fd() to expire after delay; disarms it without one.
+  void set_timer(std::optional<Time> delay);
 
   std::unique_ptr<umad::UmadPort> port_;
   SaAddress sa_;
   PathQueries queries_;
   uint32_t agent_ = 0;
+  int timer_fd_ = -1;
   umad::UmadMad rx_;
   umad::UmadMad tx_;
 };
