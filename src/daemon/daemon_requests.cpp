@@ -101,15 +101,6 @@ proto::Reply CmDaemon::State::handle(Cm& cm, Time now, int program, const proto:
   };
   if (r.op == proto::Op::Hello)
     return fail(r.arg == static_cast<int32_t>(proto::kVersion) ? 0 : EPROTO);
-  if (r.op == proto::Op::DestroyChannel) {
-    auto ch = channels.find(r.channel);
-    if (ch == channels.end() || ch->second.program != program) return fail(ENOENT);
-    rt->unwatch(ch->second.fd);
-    ::close(ch->second.fd);
-    programs[program].channels.erase(r.channel);
-    channels.erase(ch);
-    return out;
-  }
   if (r.op == proto::Op::CreateId) {
     auto ch = channels.find(r.channel);
     if (ch == channels.end() || ch->second.program != program) return fail(EINVAL);

@@ -5,7 +5,8 @@
 // A program has one command socket to the daemon: it sends a Request and reads its Reply (one at a
 // time, in order). Each rdma_event_channel is a second socket, which the daemon makes and hands
 // over with the CreateChannel reply (SCM_RIGHTS): the daemon writes Event records to it, and the
-// program polls and reads it as it would the kernel's rdma_cm channel. The socket's path:
+// program polls and reads it as it would the kernel's rdma_cm channel; the daemon lets it go when
+// the program's end is closed. The socket's path:
 // include/ibcm/daemon/socket.h.
 #pragma once
 
@@ -26,21 +27,20 @@ inline constexpr uint32_t kVersion = 1;
 enum class Op : uint32_t {
   Hello = 1,      // arg: kVersion
   CreateChannel,  // the reply carries the channel's socket (SCM_RIGHTS) and its handle in `id`
-  DestroyChannel,
-  CreateId,      // channel, port_space, qp_type; the reply's `id` is the new ID
-  DestroyId,     // id: the connection ends as the spec asks (REJ, DREQ + TIMEWAIT, ...)
-  BindAddr,      // id, src
-  ResolveAddr,   // id, src (may be unset), dst, arg: timeout ms -> ADDR_RESOLVED / ADDR_ERROR
-  ResolveRoute,  // id -> ROUTE_RESOLVED
-  Listen,        // id, arg: backlog
-  Connect,       // id, conn (qp_num, the program's QP)
-  Accept,        // id, conn
-  Reject,        // id, conn.private_data, arg: REJ reason (0: rdma_cm's consumer reject, 28)
-  Disconnect,    // id
-  InitQpAttr,    // id, arg: the target QpState -> reply.qp_attr
-  Establish,     // id: RTU after a CONNECT_RESPONSE (rdma_establish, or the library on a QP)
-  MigrateId,     // id, channel
-  SetTos,        // id, arg: the IP type of service (rdma_set_option RDMA_OPTION_ID_TOS)
+  CreateId,       // channel, port_space, qp_type; the reply's `id` is the new ID
+  DestroyId,      // id: the connection ends as the spec asks (REJ, DREQ + TIMEWAIT, ...)
+  BindAddr,       // id, src
+  ResolveAddr,    // id, src (may be unset), dst, arg: timeout ms -> ADDR_RESOLVED / ADDR_ERROR
+  ResolveRoute,   // id -> ROUTE_RESOLVED
+  Listen,         // id, arg: backlog
+  Connect,        // id, conn (qp_num, the program's QP)
+  Accept,         // id, conn
+  Reject,         // id, conn.private_data, arg: REJ reason (0: rdma_cm's consumer reject, 28)
+  Disconnect,     // id
+  InitQpAttr,     // id, arg: the target QpState -> reply.qp_attr
+  Establish,      // id: RTU after a CONNECT_RESPONSE (rdma_establish, or the library on a QP)
+  MigrateId,      // id, channel
+  SetTos,         // id, arg: the IP type of service (rdma_set_option RDMA_OPTION_ID_TOS)
 };
 
 // rdma_conn_param, by value.

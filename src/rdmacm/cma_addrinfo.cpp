@@ -96,7 +96,17 @@ int rdma_create_ep(rdma_cm_id** id, rdma_addrinfo* res, ibv_pd* pd,
     rc = rdma_resolve_addr(cm_id, res->ai_src_addr, res->ai_dst_addr, 2000);
     if (rc == 0) rc = rdma_resolve_route(cm_id, 2000);
   }
-  if (rc == 0 && qp_init_attr) rc = rdma_create_qp(cm_id, pd, qp_init_attr);
+  if (rc == 0 && qp_init_attr) {
+    qp_init_attr->qp_type = static_cast<ibv_qp_type>(res->ai_qp_type);  // as librdmacm
+    if (res->ai_flags & RAI_PASSIVE) {  // each request gets its QP in rdma_get_request
+      auto* p = reinterpret_cast<IdPriv*>(cm_id);
+      p->passive_qp = true;
+      p->passive_attr = *qp_init_attr;
+      p->passive_pd = pd;
+    } else {
+      rc = rdma_create_qp(cm_id, pd, qp_init_attr);
+    }
+  }
   if (rc != 0) {
     int e = errno;
     rdma_destroy_id(cm_id);

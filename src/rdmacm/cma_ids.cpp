@@ -48,17 +48,24 @@ void copy_address(sockaddr_storage& out, const sockaddr* in) {
   std::memcpy(&out, in, len);
 }
 
-// The wire form of rdma_conn_param, RDMA_MAX_RESP_RES / RDMA_MAX_INIT_DEPTH resolved to what
-// the device allows (and, accepting, what the REQ asked for), as librdmacm does.
+// The wire form of rdma_conn_param (which may be null), as librdmacm fills it: RDMA read
+// resources given are taken as they are; RDMA_MAX_RESP_RES / RDMA_MAX_INIT_DEPTH (or no
+// parameters) mean what the device allows, and, accepting, no more than the REQ asked for.
 ibcm::daemon::proto::ConnParam wire_conn(IdPriv& p, const rdma_conn_param* c, bool accepting) {
   ibcm::daemon::proto::ConnParam out;
   ibv_device_attr dev{};
   if (p.id.verbs) (void)ibv_query_device(p.id.verbs, &dev);
-  uint8_t max_resp = static_cast<uint8_t>(std::min(dev.max_qp_rd_atom, 255));
-  uint8_t max_init = static_cast<uint8_t>(std::min(dev.max_qp_init_rd_atom, 255));
+  auto max_resp = static_cast<uint8_t>(std::min(dev.max_qp_rd_atom, 255));
+  auto max_init = static_cast<uint8_t>(std::min(dev.max_qp_init_rd_atom, 255));
+  if (accepting) {
+    max_resp = std::min(max_resp, p.req_responder_resources);
+    max_init = std::min(max_init, p.req_initiator_depth);
+  }
+  out.responder_resources =
+      c && c->responder_resources != RDMA_MAX_RESP_RES ? c->responder_resources : max_resp;
+  out.initiator_depth =
+      c && c->initiator_depth != RDMA_MAX_INIT_DEPTH ? c->initiator_depth : max_init;
   if (c) {
-    out.responder_resources = std::min(c->responder_resources, max_resp);
-    out.initiator_depth = std::min(c->initiator_depth, max_init);
     out.flow_control = c->flow_control;
     out.retry_count = c->retry_count;
     out.rnr_retry_count = c->rnr_retry_count;
@@ -68,10 +75,10 @@ ibcm::daemon::proto::ConnParam wire_conn(IdPriv& p, const rdma_conn_param* c, bo
         static_cast<uint8_t>(std::min<size_t>(c->private_data_len, sizeof out.private_data));
     if (c->private_data && out.private_data_len)
       std::memcpy(out.private_data, c->private_data, out.private_data_len);
-  }
-  if (accepting) {
-    out.responder_resources = std::min(out.responder_resources, p.req_responder_resources);
-    out.initiator_depth = std::min(out.initiator_depth, p.req_initiator_depth);
+  } else {
+    out.flow_control = 0;
+    out.retry_count = 7;
+    out.rnr_retry_count = 7;
   }
   if (p.id.qp) {
     out.qp_num = p.id.qp->qp_num;
@@ -131,11 +138,9 @@ rdma_event_channel* rdma_create_event_channel(void) {
 
 void rdma_destroy_event_channel(rdma_event_channel* channel) {
   if (!channel) return;
-  Request r;
-  r.op = Op::DestroyChannel;
-  r.channel = priv(channel)->handle;
-  Reply out;
-  (void)call(r, out);
+  // Only closed: the daemon lets its end go once the program's is gone for good. Telling it to
+  // close its end now would wake a thread still blocked in rdma_get_cm_event with an error,
+  // where the kernel's channel leaves it blocked (rping's event thread is, as it exits).
   ::close(channel->fd);
   delete priv(channel);
 }
@@ -406,6 +411,15 @@ int rdma_get_request(rdma_cm_id* listen, rdma_cm_id** id) {
       return -1;
     }
     child.id.event = ev;
+    if (p.passive_qp) {
+      ibv_qp_init_attr attr = p.passive_attr;
+      if (rdma_create_qp(ev->id, p.passive_pd, &attr) != 0) {
+        int e = errno;
+        rdma_reject(ev->id, nullptr, 0);
+        rdma_destroy_id(ev->id);
+        return fail(e);
+      }
+    }
     return 0;
   }
 }

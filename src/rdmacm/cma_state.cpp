@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -129,7 +131,21 @@ verbs::QpContext qp_context(const IdPriv& p) {
 int move_qp(IdPriv& p, const QpAttr& a) {
   if (!p.id.qp) return 0;
   verbs::IbvModify m = verbs::to_ibv(a, qp_context(p));
-  return ibv_modify_qp(p.id.qp, &m.attr, m.mask);
+  int rc = ibv_modify_qp(p.id.qp, &m.attr, m.mask);
+  // IBCM_RDMACM_TRACE=1: each transition on stderr, for finding why a QP does not talk.
+  static const bool trace = [] {
+    const char* t = std::getenv("IBCM_RDMACM_TRACE");
+    return t && *t == '1';
+  }();
+  if (trace)
+    std::fprintf(stderr,
+                 "librdmacm (ibcm): QP %u -> state %d mask 0x%x: access 0x%x dest_qpn %u rq_psn %u "
+                 "sq_psn %u mtu %d max_dest_rd_atomic %u max_rd_atomic %u timeout %u: %s\n",
+                 p.id.qp->qp_num, m.attr.qp_state, m.mask, m.attr.qp_access_flags,
+                 m.attr.dest_qp_num, m.attr.rq_psn, m.attr.sq_psn, m.attr.path_mtu,
+                 m.attr.max_dest_rd_atomic, m.attr.max_rd_atomic, m.attr.timeout,
+                 rc == 0 ? "ok" : std::strerror(rc));
+  return rc;
 }
 
 QpAttr init_attr() {

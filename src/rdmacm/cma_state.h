@@ -31,6 +31,11 @@ struct IdPriv {
   uint8_t req_responder_resources = 0xFF;
   uint8_t req_initiator_depth = 0xFF;
   bool own_cqs = false;  // rdma_create_qp made the CQs (and their channels): destroy_qp frees them
+  // A passive endpoint (rdma_create_ep with RAI_PASSIVE): the QP each request gets in
+  // rdma_get_request, as librdmacm's ucma_passive_ep keeps it.
+  bool passive_qp = false;
+  ibv_qp_init_attr passive_attr{};
+  ibv_pd* passive_pd = nullptr;
 };
 
 struct EventPriv {
