@@ -150,11 +150,15 @@ void CmDaemon::State::program_gone(Cm& cm, Time now, int fd) {
   auto it = programs.find(fd);
   if (it == programs.end()) return;
   Program p = std::move(it->second);
+  uint64_t ended = 0;
   for (uint32_t h : p.ids)
     if (auto id = ids.find(h); id != ids.end()) {
-      if (id->second.conn != 0) ++counters.ended_by_exit;
+      ended += id->second.conn != 0;
       end_id(cm, now, id->second);
     }
+  counters.ended_by_exit += ended;
+  say("program " + std::to_string(p.pid) + " left (" + std::to_string(p.ids.size()) + " IDs, " +
+      std::to_string(ended) + " connections ended)");
   for (uint32_t h : p.channels)
     if (auto ch = channels.find(h); ch != channels.end()) {
       rt->unwatch(ch->second.fd);

@@ -200,6 +200,8 @@ proto::Reply CmDaemon::State::handle(Cm& cm, Time now, int program, const proto:
       by_listen[*l] = id.handle;
       id.backlog = r.arg;
       id.state = IdState::Listening;
+      say("program " + std::to_string(programs[program].pid) + " listens on port " +
+          std::to_string(id.src.port()));
       return out;
     }
     case proto::Op::Connect: {

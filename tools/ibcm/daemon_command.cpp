@@ -5,6 +5,7 @@
 #include "ibcm/commands.h"
 #include "ibcm/daemon/cm_daemon.h"
 #include "ibcm/verbs/device.h"
+#include "ibcm/wire/print.h"
 #include "session.h"
 
 namespace ibcm::cli {
@@ -47,6 +48,9 @@ int run_daemon(DaemonOptions o) {
     return 2;
   }
   daemon::CmDaemon& cmd = **d;
+  cmd.set_log([&](const std::string& line) {
+    s.note(s.rt().now(), "daemon", "\"message\":" + wire::json_quote(line), line);
+  });
   s.rt().on_event([&](Cm& cm, Time now, const Event& e) {
     if (o.s.json) s.print(now, e);
     cmd.on_event(cm, now, e);
