@@ -99,7 +99,11 @@ int wait_sync(IdPriv& p, rdma_cm_event_type expected) {
   rdma_cm_event* ev = nullptr;
   if (rdma_get_cm_event(p.id.channel, &ev) != 0) return -1;
   int status = ev->status;
-  bool ok = ev->event == expected && status == 0;
+  // An ID without a QP gets CONNECT_RESPONSE where one with a QP gets ESTABLISHED: the program
+  // completes it with rdma_establish (librdmacm's ucma_complete takes any event without a status).
+  bool response = expected == RDMA_CM_EVENT_ESTABLISHED && !p.id.qp &&
+                  ev->event == RDMA_CM_EVENT_CONNECT_RESPONSE;
+  bool ok = (ev->event == expected || response) && status == 0;
   p.id.event = ev;  // kept, as librdmacm keeps it, until the next call or destroy_id
   if (ok) return 0;
   return fail(status < 0 ? -status : ECONNREFUSED);
