@@ -174,9 +174,11 @@ void CmDaemon::State::program_gone(Cm& cm, Time now, int fd) {
 CmDaemon::CmDaemon(std::unique_ptr<State> s) : s_(std::move(s)) {}
 
 Expected<std::unique_ptr<CmDaemon>, std::string> CmDaemon::open(Runtime& rt, ServedPort port,
-                                                                const std::string& path) {
+                                                                const std::string& path,
+                                                                DaemonConfig config) {
   auto s = std::make_unique<State>();
   s->rt = &rt;
+  s->config = config;
   s->port = std::move(port);
   s->path = path;
   sockaddr_un a{};

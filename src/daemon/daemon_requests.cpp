@@ -15,10 +15,6 @@ namespace ibcm::daemon {
 
 namespace {
 
-// rdma_cm's CM timeouts (cma.c): CMA_CM_RESPONSE_TIMEOUT, CMA_MAX_CM_RETRIES.
-constexpr uint8_t kCmResponseTimeout = 20;
-constexpr uint8_t kMaxCmRetries = 15;
-
 int errno_of(Error e) {
   switch (e) {
     case Error::QpnInUse:
@@ -226,8 +222,8 @@ proto::Reply CmDaemon::State::handle(Cm& cm, Time now, int program, const proto:
       p.rnr_retry_count = std::min<uint8_t>(r.conn.rnr_retry_count, 7);
       p.srq = r.conn.srq != 0;
       p.flow_control = r.conn.flow_control != 0;
-      p.remote_cm_response_timeout = kCmResponseTimeout;
-      p.max_cm_retries = kMaxCmRetries;
+      p.remote_cm_response_timeout = config.cm_response_timeout;
+      p.max_cm_retries = config.max_cm_retries;
       auto c = cm.connect(now, p);
       if (!c) return fail(errno_of(c.error()));
       id.conn = *c;

@@ -71,6 +71,7 @@ struct Id {
 struct CmDaemon::State {
   Runtime* rt = nullptr;
   ServedPort port;
+  DaemonConfig config;
   std::string path;
   int listen_fd = -1;
   DaemonCounters counters;

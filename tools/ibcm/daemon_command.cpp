@@ -15,6 +15,7 @@ namespace {
 struct DaemonOptions {
   SessionOptions s;
   std::string socket;
+  int max_cm_retries = 15;
 };
 
 volatile std::sig_atomic_t g_stop = 0;
@@ -42,7 +43,10 @@ int run_daemon(DaemonOptions o) {
     port.active_mtu = dev->port().active_mtu;
   }
   std::string path = o.socket.empty() ? daemon::socket_path() : o.socket;
-  auto d = daemon::CmDaemon::open(s.rt(), port, path);
+  daemon::DaemonConfig config;
+  config.cm_response_timeout = static_cast<uint8_t>(o.s.cm_response_timeout);
+  config.max_cm_retries = static_cast<uint8_t>(o.max_cm_retries);
+  auto d = daemon::CmDaemon::open(s.rt(), port, path, config);
   if (!d) {
     std::fprintf(stderr, "ibcm daemon: %s\n", d.error().c_str());
     return 2;
@@ -90,6 +94,15 @@ void add_daemon(CLI::App& app, Runner& run) {
   cmd->add_option("--port-num", o.s.port_num, "its port (default: the first ACTIVE one)");
   cmd->add_option("--socket", o.socket,
                   "the socket programs connect to (default $IBCM_SOCKET, or /run/ibcm/cm.sock)");
+  cmd->add_option("--cm-response-timeout", o.s.cm_response_timeout,
+                  "CM response timeout exponent (4.096 us x 2^T) of the programs' connections, as "
+                  "rdma_cm's (20)")
+      ->check(CLI::Range(0, 31))
+      ->capture_default_str();
+  cmd->add_option("--max-cm-retries", o.max_cm_retries,
+                  "REQ/REP/DREQ retransmissions before giving up, as rdma_cm's (15)")
+      ->check(CLI::Range(0, 15))
+      ->capture_default_str();
   cmd->add_flag("--json", o.s.json, "print the engine's events as JSON lines");
   cmd->add_flag("--stats", o.s.stats, "print the counters at exit");
   cmd->callback([&run] { run = [] { return run_daemon(o); }; });

@@ -86,7 +86,8 @@ int run_program(RunOptions o) {
   if (!daemon::daemon_answers(path)) {
     std::string log = std::filesystem::path(path).parent_path() / "daemon.log";
     std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
-    if (!start_daemon(self, o, path, log)) {
+    // Another `ibcm run` (or the user) may have started one meanwhile: then ours gives way.
+    if (!start_daemon(self, o, path, log) && !daemon::daemon_answers(path)) {
       std::fprintf(stderr, "ibcm run: the daemon did not start (see %s)\n", log.c_str());
       return 2;
     }

@@ -33,6 +33,14 @@ struct ServedPort {
   std::vector<umad::GidEntry> gids;  // the port's GID table
 };
 
+// The CM timing of the connections programs open, as rdma_cm's CMA_CM_RESPONSE_TIMEOUT and
+// CMA_MAX_CM_RETRIES (20: 4.3 s per try, 15 retries); shorter settings end a connection whose
+// peer is gone sooner.
+struct DaemonConfig {
+  uint8_t cm_response_timeout = 20;
+  uint8_t max_cm_retries = 15;
+};
+
 struct DaemonCounters {
   uint64_t programs = 0;       // connected now
   uint64_t programs_seen = 0;  // ever
@@ -49,7 +57,8 @@ class CmDaemon {
   // Listens on socket_path (mode 0666: programs need no privilege; the daemon checks each
   // program's credentials and acts only on its own IDs). Fails with one line saying why.
   static Expected<std::unique_ptr<CmDaemon>, std::string> open(Runtime& rt, ServedPort port,
-                                                               const std::string& socket_path);
+                                                               const std::string& socket_path,
+                                                               DaemonConfig config = {});
   ~CmDaemon();  // every program's connections end; the socket is removed
   CmDaemon(const CmDaemon&) = delete;
   CmDaemon& operator=(const CmDaemon&) = delete;
