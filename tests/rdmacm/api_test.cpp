@@ -1,0 +1,256 @@
+// The API's edges: what is not supported fails cleanly with one line on stderr, event names, a
+// non-blocking channel, and synchronous IDs (no channel: each call returns after its event).
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <rdma/rsocket.h>
+#include <unistd.h>
+
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "rdmacm/peer_process.h"
+#include "rdmacm/program_fixture.h"
+
+namespace ibcm::rdmacm::test {
+namespace {
+
+// What a block of code writes on stderr (fd 2), read back through a pipe.
+class StderrCapture {
+ public:
+  StderrCapture() {
+    if (::pipe2(pipe_, O_CLOEXEC) != 0) return;
+    ::fflush(stderr);
+    saved_ = ::dup(2);
+    ::dup2(pipe_[1], 2);
+  }
+  ~StderrCapture() { restore(); }
+  // Restores stderr and returns what was written, line by line.
+  std::vector<std::string> lines() {
+    restore();
+    std::string text;
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(pipe_[0], buf, sizeof buf)) > 0) text.append(buf, static_cast<size_t>(n));
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    for (std::string l; std::getline(in, l);) out.push_back(l);
+    return out;
+  }
+
+ private:
+  void restore() {
+    if (saved_ < 0) return;
+    ::fflush(stderr);
+    ::dup2(saved_, 2);
+    ::close(saved_);
+    saved_ = -1;
+    ::close(pipe_[1]);  // the read end now sees the end of what was written
+  }
+  int pipe_[2] = {-1, -1};
+  int saved_ = -1;
+
+ public:
+  StderrCapture(const StderrCapture&) = delete;
+  StderrCapture& operator=(const StderrCapture&) = delete;
+};
+
+using Api = ProgramTest;
+
+// Multicast, rsockets and UD port spaces are not offered: each call fails with the errno an
+// application checks for (ENOSYS; EPROTONOSUPPORT for the port space), says so once on stderr
+// however often it is called, and leaves the process and its IDs as they were.
+TEST_F(Api, UnsupportedCallsFailCleanlyWithOneLine) {
+  rdma_cm_id* id = new_id();
+  sockaddr_in group = loopback(0);
+  group.sin_addr.s_addr = htonl(0xE0000101);  // 224.0.1.1
+  StderrCapture err;
+  for (int i = 0; i < 2; ++i) {
+    errno = 0;
+    EXPECT_EQ(rdma_join_multicast(id, as_sockaddr(group), nullptr), -1);
+    EXPECT_EQ(errno, ENOSYS);
+  }
+  errno = 0;
+  EXPECT_EQ(rdma_leave_multicast(id, as_sockaddr(group)), -1);
+  EXPECT_EQ(errno, ENOSYS);
+  errno = 0;
+  EXPECT_EQ(rsocket(AF_INET, SOCK_STREAM, 0), -1);
+  EXPECT_EQ(errno, ENOSYS);
+  rdma_cm_id* ud = nullptr;
+  errno = 0;
+  EXPECT_EQ(rdma_create_id(ch_, &ud, nullptr, RDMA_PS_UDP), -1);
+  EXPECT_EQ(errno, EPROTONOSUPPORT);
+  EXPECT_EQ(ud, nullptr);
+  std::vector<std::string> lines = err.lines();
+  ASSERT_EQ(lines.size(), 3u) << ::testing::PrintToString(lines);
+  for (const std::string& l : lines) EXPECT_EQ(l.rfind("librdmacm (ibcm): ", 0), 0u) << l;
+  EXPECT_NE(lines[0].find("multicast"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[1].find("rsockets"), std::string::npos) << lines[1];
+  EXPECT_NE(lines[2].find("RDMA_PS_UDP"), std::string::npos) << lines[2];
+  // The ID is untouched: it still resolves.
+  sockaddr_in dst = loopback(7801);
+  EXPECT_EQ(rdma_resolve_addr(id, nullptr, as_sockaddr(dst), 2000), 0) << "errno " << errno;
+  EXPECT_TRUE(expect_event(RDMA_CM_EVENT_ADDR_RESOLVED, id));
+}
+
+// rdma_event_str(3): librdmacm's names, "UNKNOWN EVENT" for anything else.
+TEST_F(Api, EventNames) {
+  const std::pair<rdma_cm_event_type, const char*> names[] = {
+      {RDMA_CM_EVENT_ADDR_RESOLVED, "RDMA_CM_EVENT_ADDR_RESOLVED"},
+      {RDMA_CM_EVENT_ADDR_ERROR, "RDMA_CM_EVENT_ADDR_ERROR"},
+      {RDMA_CM_EVENT_ROUTE_RESOLVED, "RDMA_CM_EVENT_ROUTE_RESOLVED"},
+      {RDMA_CM_EVENT_ROUTE_ERROR, "RDMA_CM_EVENT_ROUTE_ERROR"},
+      {RDMA_CM_EVENT_CONNECT_REQUEST, "RDMA_CM_EVENT_CONNECT_REQUEST"},
+      {RDMA_CM_EVENT_CONNECT_RESPONSE, "RDMA_CM_EVENT_CONNECT_RESPONSE"},
+      {RDMA_CM_EVENT_CONNECT_ERROR, "RDMA_CM_EVENT_CONNECT_ERROR"},
+      {RDMA_CM_EVENT_UNREACHABLE, "RDMA_CM_EVENT_UNREACHABLE"},
+      {RDMA_CM_EVENT_REJECTED, "RDMA_CM_EVENT_REJECTED"},
+      {RDMA_CM_EVENT_ESTABLISHED, "RDMA_CM_EVENT_ESTABLISHED"},
+      {RDMA_CM_EVENT_DISCONNECTED, "RDMA_CM_EVENT_DISCONNECTED"},
+      {RDMA_CM_EVENT_DEVICE_REMOVAL, "RDMA_CM_EVENT_DEVICE_REMOVAL"},
+      {RDMA_CM_EVENT_MULTICAST_JOIN, "RDMA_CM_EVENT_MULTICAST_JOIN"},
+      {RDMA_CM_EVENT_MULTICAST_ERROR, "RDMA_CM_EVENT_MULTICAST_ERROR"},
+      {RDMA_CM_EVENT_ADDR_CHANGE, "RDMA_CM_EVENT_ADDR_CHANGE"},
+      {RDMA_CM_EVENT_TIMEWAIT_EXIT, "RDMA_CM_EVENT_TIMEWAIT_EXIT"},
+  };
+  for (const auto& [type, name] : names) EXPECT_STREQ(rdma_event_str(type), name);
+  EXPECT_STREQ(rdma_event_str(static_cast<rdma_cm_event_type>(99)), "UNKNOWN EVENT");
+}
+
+// rdma_get_cm_event(3): with O_NONBLOCK on the channel's fd, no event is EAGAIN; the fd polls
+// readable once one is there.
+TEST_F(Api, NonBlockingChannel) {
+  int flags = ::fcntl(ch_->fd, F_GETFL);
+  ASSERT_EQ(::fcntl(ch_->fd, F_SETFL, flags | O_NONBLOCK), 0);
+  rdma_cm_event* none = nullptr;
+  errno = 0;
+  EXPECT_EQ(rdma_get_cm_event(ch_, &none), -1);
+  EXPECT_EQ(errno, EAGAIN);
+  EXPECT_EQ(none, nullptr);
+  rdma_cm_id* id = new_id();
+  sockaddr_in dst = loopback(7802);
+  ASSERT_EQ(rdma_resolve_addr(id, nullptr, as_sockaddr(dst), 2000), 0) << "errno " << errno;
+  // expect_event polls, then reads without blocking.
+  ASSERT_TRUE(expect_event(RDMA_CM_EVENT_ADDR_RESOLVED, id));
+  errno = 0;
+  EXPECT_EQ(rdma_get_cm_event(ch_, &none), -1);
+  EXPECT_EQ(errno, EAGAIN);
+}
+
+// An ID created without a channel is synchronous (rdma_create_id(3)): the library makes its
+// channel, and rdma_resolve_addr / rdma_resolve_route / rdma_connect return once their event has
+// come, keeping it in id->event as librdmacm does.
+TEST_F(Api, SynchronousId) {
+  rdma_cm_id* id = new_id(nullptr);
+  ASSERT_NE(id, nullptr);
+  ASSERT_NE(id->channel, nullptr);
+  sockaddr_in dst = loopback(7803);
+  ASSERT_EQ(rdma_resolve_addr(id, nullptr, as_sockaddr(dst), 2000), 0) << "errno " << errno;
+  ASSERT_NE(id->event, nullptr);
+  EXPECT_EQ(id->event->event, RDMA_CM_EVENT_ADDR_RESOLVED);
+  EXPECT_EQ(rdma_get_dst_port(id), htons(7803));
+  EXPECT_FALSE(event_waiting(id->channel));  // taken by the call
+  ASSERT_EQ(rdma_resolve_route(id, 2000), 0) << "errno " << errno;
+  ASSERT_NE(id->event, nullptr);
+  EXPECT_EQ(id->event->event, RDMA_CM_EVENT_ROUTE_RESOLVED);
+  EXPECT_EQ(id->route.num_paths, 1);
+  // Nobody listens on 7803: REJECTED, which a synchronous rdma_connect reports as ECONNREFUSED
+  // (librdmacm's ucma_complete), the event kept with its status.
+  rdma_conn_param p = no_qp(0x1803, "");
+  EXPECT_EQ(rdma_connect(id, &p), -1);
+  EXPECT_EQ(errno, ECONNREFUSED);
+  ASSERT_NE(id->event, nullptr);
+  EXPECT_EQ(id->event->event, RDMA_CM_EVENT_REJECTED);
+  EXPECT_EQ(id->event->status, 8);
+}
+
+// A synchronous rdma_connect without a QP returns once the REP is in (CONNECT_RESPONSE in
+// id->event, as librdmacm's ucma_complete takes any event without a status); the program then
+// completes it with rdma_establish(3).
+TEST_F(Api, SynchronousConnectWithoutQp) {
+  PeerProcess peer(nodes().b->socket());
+  ASSERT_EQ(peer.line(), "ready");
+  ASSERT_EQ(peer.ask("listen 7804"), "ok");
+  rdma_cm_id* id = new_id(nullptr);
+  ASSERT_NE(id, nullptr);
+  sockaddr_in dst = loopback(7804);
+  ASSERT_EQ(rdma_resolve_addr(id, nullptr, as_sockaddr(dst), 2000), 0) << "errno " << errno;
+  ASSERT_EQ(rdma_resolve_route(id, 2000), 0) << "errno " << errno;
+  // The peer takes the request and accepts it from its own process while this call waits.
+  ASSERT_TRUE(peer.send("event"));
+  ASSERT_TRUE(peer.send("accept 0x2804 " + hex("done")));
+  rdma_conn_param p = no_qp(0x1804, "sync");
+  ASSERT_EQ(rdma_connect(id, &p), 0) << "errno " << errno;
+  ASSERT_NE(id->event, nullptr);
+  EXPECT_EQ(id->event->event, RDMA_CM_EVENT_CONNECT_RESPONSE) << rdma_event_str(id->event->event);
+  EXPECT_EQ(id->event->status, 0);
+  EXPECT_EQ(id->event->param.conn.qp_num, 0x2804u);
+  EXPECT_EQ(peer.line().value_or("").rfind("RDMA_CM_EVENT_CONNECT_REQUEST", 0), 0u);
+  EXPECT_EQ(peer.line(), "ok");
+  ASSERT_EQ(rdma_establish(id), 0) << "errno " << errno;
+  EXPECT_EQ(peer.ask("event").rfind("RDMA_CM_EVENT_ESTABLISHED", 0), 0u);
+}
+
+// A synchronous listener: rdma_get_request(3) returns the request's ID, itself synchronous (its
+// own channel), with the CONNECT_REQUEST in id->event; a synchronous rdma_accept without a QP
+// returns once the peer's RTU made the connection ESTABLISHED.
+TEST_F(Api, SynchronousListenerGetRequest) {
+  rdma_cm_id* listener = new_id(nullptr);
+  ASSERT_NE(listener, nullptr);
+  sockaddr_in addr = loopback(7805);
+  ASSERT_EQ(rdma_bind_addr(listener, as_sockaddr(addr)), 0) << "errno " << errno;
+  ASSERT_EQ(rdma_listen(listener, 4), 0) << "errno " << errno;
+  PeerProcess peer(nodes().b->socket());
+  ASSERT_EQ(peer.line(), "ready");
+  EXPECT_EQ(
+      peer.ask("connect 7805 0x3805 " + hex("get me")).rfind("RDMA_CM_EVENT_ADDR_RESOLVED", 0), 0u);
+  EXPECT_EQ(peer.line().value_or("").rfind("RDMA_CM_EVENT_ROUTE_RESOLVED", 0), 0u);
+  ASSERT_EQ(peer.line(), "ok");
+
+  rdma_cm_id* conn = nullptr;
+  ASSERT_EQ(rdma_get_request(listener, &conn), 0) << "errno " << errno;
+  ASSERT_NE(conn, nullptr);
+  own(conn);
+  ASSERT_NE(conn->event, nullptr);
+  EXPECT_EQ(conn->event->event, RDMA_CM_EVENT_CONNECT_REQUEST);
+  EXPECT_EQ(conn->event->listen_id, listener);
+  EXPECT_EQ(conn->event->param.conn.qp_num, 0x3805u);
+  EXPECT_EQ(private_hex(*conn->event), padded_hex("get me", 56));
+  EXPECT_NE(conn->channel, nullptr);
+  EXPECT_NE(conn->channel, listener->channel);
+
+  ASSERT_TRUE(peer.send("event"));
+  ASSERT_TRUE(peer.send("establish"));
+  rdma_conn_param p = no_qp(0x4805, "");
+  ASSERT_EQ(rdma_accept(conn, &p), 0) << "errno " << errno;
+  ASSERT_NE(conn->event, nullptr);
+  EXPECT_EQ(conn->event->event, RDMA_CM_EVENT_ESTABLISHED) << rdma_event_str(conn->event->event);
+  EXPECT_EQ(peer.line().value_or("").rfind("RDMA_CM_EVENT_CONNECT_RESPONSE", 0), 0u);
+  EXPECT_EQ(peer.line(), "ok");
+}
+
+// Connection calls on an ID that has no connection fail EINVAL, as the kernel's rdma_cm answers
+// them, and post nothing.
+TEST_F(Api, ConnectionCallsOnAnIdleIdFailEinval) {
+  rdma_cm_id* id = new_id();
+  rdma_conn_param p = no_qp(0x1806, "");
+  errno = 0;
+  EXPECT_EQ(rdma_connect(id, &p), -1);  // no route resolved
+  EXPECT_EQ(errno, EINVAL);
+  errno = 0;
+  EXPECT_EQ(rdma_accept(id, &p), -1);  // not a request's ID
+  EXPECT_EQ(errno, EINVAL);
+  errno = 0;
+  EXPECT_EQ(rdma_reject(id, nullptr, 0), -1);
+  EXPECT_EQ(errno, EINVAL);
+  errno = 0;
+  EXPECT_EQ(rdma_establish(id), -1);
+  EXPECT_EQ(errno, EINVAL);
+  errno = 0;
+  EXPECT_EQ(rdma_disconnect(id), -1);
+  EXPECT_EQ(errno, EINVAL);
+  EXPECT_FALSE(event_waiting(ch_));
+}
+
+}  // namespace
+}  // namespace ibcm::rdmacm::test

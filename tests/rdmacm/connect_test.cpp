@@ -1,0 +1,193 @@
+// Connections between the test process (node A) and the peer program (node B) through the two
+// daemons' engines, no QP on either side: the events each side gets, in order, with the status
+// values and private data rdma_get_cm_event(3), rdma_connect(3), rdma_accept(3), rdma_reject(3)
+// and rdma_disconnect(3) document.
+#include <gtest/gtest.h>
+
+#include "rdmacm/peer_process.h"
+#include "rdmacm/program_fixture.h"
+
+namespace ibcm::rdmacm::test {
+namespace {
+
+// The private data each message carries for the program (IBTA Vol 1 12.6; a REQ's first 36 bytes
+// are rdma_cm's header, not the program's).
+constexpr size_t kReqUser = 56;
+constexpr size_t kRep = 196;
+constexpr size_t kRej = 148;
+// REJ reasons as RDMA_CM_EVENT_REJECTED's status (IBTA Table 112).
+constexpr int kInvalidServiceId = 8;
+constexpr int kConsumerReject = 28;
+
+std::string event_name(const std::string& peer_line) {
+  return peer_line.substr(0, peer_line.find(' '));
+}
+
+class Connect : public ProgramTest {
+ protected:
+  // The peer listens on `port`, and `id` here connects to it with `p`: returns the peer's line
+  // for the request ("" and a failure when a step failed).
+  std::string request_to_peer(PeerProcess& peer, uint16_t port, rdma_cm_id* id, rdma_conn_param p) {
+    if (peer.line() != "ready" || peer.ask("listen " + std::to_string(port)) != "ok") {
+      ADD_FAILURE() << "the peer does not listen on " << port;
+      return "";
+    }
+    resolve(id, port);
+    if (HasFatalFailure()) return "";
+    if (rdma_connect(id, &p) != 0) {
+      ADD_FAILURE() << "rdma_connect: errno " << errno;
+      return "";
+    }
+    return peer.ask("event");
+  }
+};
+
+// Active here, passive in the peer: CONNECT_REQUEST there with our private data after the rdma_cm
+// header, CONNECT_RESPONSE here (no QP) with the REP's, ESTABLISHED there after rdma_establish;
+// then rdma_disconnect on both sides: DISCONNECTED and TIMEWAIT_EXIT on each.
+TEST_F(Connect, AcceptEstablishDisconnect) {
+  PeerProcess peer(nodes().b->socket());
+  rdma_cm_id* id = new_id();
+  std::string pd = "hello from A";
+  rdma_conn_param p = no_qp(0x1101, pd);
+  p.responder_resources = 2;
+  p.initiator_depth = 3;
+  std::string req = request_to_peer(peer, 7101, id, p);
+  ASSERT_EQ(event_name(req), "RDMA_CM_EVENT_CONNECT_REQUEST") << req;
+  EXPECT_EQ(field(req, "status"), "0");
+  EXPECT_EQ(field(req, "listen"), "1");  // listen_id is the peer's listener
+  EXPECT_EQ(field(req, "qpn"), std::to_string(0x1101));
+  EXPECT_EQ(field(req, "pd"), padded_hex(pd, kReqUser));
+  // rdma_get_cm_event(3): the recipient's responder resources are our initiator depth, and its
+  // initiator depth our responder resources.
+  EXPECT_EQ(field(req, "rr"), "3");
+  EXPECT_EQ(field(req, "depth"), "2");
+
+  ASSERT_EQ(peer.ask("accept 0x2101 " + hex("welcome")), "ok");
+  EventPtr e = expect_event(RDMA_CM_EVENT_CONNECT_RESPONSE, id);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->listen_id, nullptr);
+  EXPECT_EQ(e->param.conn.qp_num, 0x2101u);
+  EXPECT_EQ(private_hex(*e), padded_hex("welcome", kRep));
+  e.reset();
+  ASSERT_EQ(rdma_establish(id), 0) << "errno " << errno;
+  EXPECT_EQ(event_name(peer.ask("event")), "RDMA_CM_EVENT_ESTABLISHED");
+
+  // rdma_disconnect(3): DISCONNECTED on both sides, each when its peer's message comes (the
+  // DREQ there, the DREP here), then TIMEWAIT_EXIT.
+  ASSERT_EQ(rdma_disconnect(id), 0) << "errno " << errno;
+  std::string dis = peer.ask("event");
+  EXPECT_EQ(event_name(dis), "RDMA_CM_EVENT_DISCONNECTED");
+  EXPECT_EQ(field(dis, "status"), "0");
+  EXPECT_FALSE(event_waiting(ch_));  // ours waits for the DREP
+  ASSERT_EQ(peer.ask("disconnect"), "ok");
+  EXPECT_TRUE(expect_event(RDMA_CM_EVENT_DISCONNECTED, id));
+  EXPECT_TRUE(expect_event(RDMA_CM_EVENT_TIMEWAIT_EXIT, id));
+  EXPECT_EQ(event_name(peer.ask("event")), "RDMA_CM_EVENT_TIMEWAIT_EXIT");
+  EXPECT_EQ(peer.quit(), 0);
+}
+
+// rdma_reject(3) with private data: REJECTED here, status 28 (the REJ's reason, consumer reject,
+// as Linux's rdma_cm sends it), with the peer's private data.
+TEST_F(Connect, RejectedWithPrivateData) {
+  PeerProcess peer(nodes().b->socket());
+  rdma_cm_id* id = new_id();
+  std::string pd = "may I?";
+  std::string req = request_to_peer(peer, 7201, id, no_qp(0x1201, pd));
+  ASSERT_EQ(event_name(req), "RDMA_CM_EVENT_CONNECT_REQUEST") << req;
+  ASSERT_EQ(peer.ask("reject " + hex("go away")), "ok");
+  EventPtr e = expect_event(RDMA_CM_EVENT_REJECTED, id, kConsumerReject);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(private_hex(*e), padded_hex("go away", kRej));
+  EXPECT_EQ(peer.quit(), 0);
+}
+
+// A REQ for a port nobody listens on: the far engine answers REJ 8 (invalid service ID), as
+// Linux's CM does, and the program gets REJECTED with status 8.
+TEST_F(Connect, NobodyListensRejectedInvalidServiceId) {
+  rdma_cm_id* id = new_id();
+  ASSERT_NO_FATAL_FAILURE(resolve(id, 7301));
+  rdma_conn_param p = no_qp(0x1301, "anyone?");
+  ASSERT_EQ(rdma_connect(id, &p), 0) << "errno " << errno;
+  EXPECT_TRUE(expect_event(RDMA_CM_EVENT_REJECTED, id, kInvalidServiceId));
+}
+
+// rdma_destroy_id on a connected ID ends the connection as the kernel's rdma_cm does: a DREQ,
+// and the peer gets DISCONNECTED, then TIMEWAIT_EXIT once it has answered.
+TEST_F(Connect, DestroyConnectedIdDisconnectsPeer) {
+  PeerProcess peer(nodes().b->socket());
+  rdma_cm_id* id = new_id();
+  std::string req = request_to_peer(peer, 7501, id, no_qp(0x1501, ""));
+  ASSERT_EQ(event_name(req), "RDMA_CM_EVENT_CONNECT_REQUEST") << req;
+  ASSERT_EQ(peer.ask("accept 0x2501 -"), "ok");
+  ASSERT_TRUE(expect_event(RDMA_CM_EVENT_CONNECT_RESPONSE, id));
+  ASSERT_EQ(rdma_establish(id), 0) << "errno " << errno;
+  ASSERT_EQ(event_name(peer.ask("event")), "RDMA_CM_EVENT_ESTABLISHED");
+  ASSERT_EQ(destroy(id), 0);
+  std::string dis = peer.ask("event");
+  EXPECT_EQ(event_name(dis), "RDMA_CM_EVENT_DISCONNECTED") << dis;
+  EXPECT_EQ(field(dis, "status"), "0");
+  ASSERT_EQ(peer.ask("disconnect"), "ok");
+  EXPECT_EQ(event_name(peer.ask("event")), "RDMA_CM_EVENT_TIMEWAIT_EXIT");
+  EXPECT_EQ(peer.quit(), 0);
+}
+
+// Passive here, active in the peer: CONNECT_REQUEST on our listener's channel names a new ID
+// (listen_id: the listener), carries the peer's QP number and private data, and its addresses are
+// the connection's; accept without a QP, the peer gets CONNECT_RESPONSE and establishes, we get
+// ESTABLISHED. Then the peer is killed: its daemon ends its connection (DREQ), and we get
+// DISCONNECTED, then TIMEWAIT_EXIT once we disconnect too.
+TEST_F(Connect, PeerConnectsThenIsKilled) {
+  int context = 0;
+  rdma_cm_id* listener = new_id(ch_, &context);
+  sockaddr_in addr = loopback(7401);
+  ASSERT_EQ(rdma_bind_addr(listener, as_sockaddr(addr)), 0) << "errno " << errno;
+  ASSERT_EQ(rdma_listen(listener, 4), 0) << "errno " << errno;
+
+  PeerProcess peer(nodes().b->socket());
+  ASSERT_EQ(peer.line(), "ready");
+  EXPECT_EQ(event_name(peer.ask("connect 7401 0x3401 " + hex("from B"))),
+            "RDMA_CM_EVENT_ADDR_RESOLVED");
+  EXPECT_EQ(event_name(peer.line().value_or("")), "RDMA_CM_EVENT_ROUTE_RESOLVED");
+  ASSERT_EQ(peer.line(), "ok");
+
+  EventPtr e = expect_event(RDMA_CM_EVENT_CONNECT_REQUEST);
+  ASSERT_TRUE(e);
+  ASSERT_EQ(e->event, RDMA_CM_EVENT_CONNECT_REQUEST);
+  rdma_cm_id* conn = e->id;
+  own(conn);
+  EXPECT_EQ(e->listen_id, listener);
+  EXPECT_NE(conn, listener);
+  EXPECT_EQ(conn->channel, ch_);
+  EXPECT_EQ(conn->context, &context);  // the listener's, as librdmacm gives it
+  EXPECT_EQ(conn->verbs, nullptr);     // no device named "ibcmtest0" opens
+  EXPECT_EQ(e->param.conn.qp_num, 0x3401u);
+  EXPECT_EQ(private_hex(*e), padded_hex("from B", kReqUser));
+  EXPECT_EQ(rdma_get_src_port(conn), htons(7401));
+  EXPECT_NE(rdma_get_dst_port(conn), 0);  // the peer's ephemeral port, from rdma_cm's header
+  const auto* dst = reinterpret_cast<const sockaddr_in*>(&conn->route.addr.dst_addr);
+  EXPECT_EQ(dst->sin_family, AF_INET);
+  EXPECT_EQ(dst->sin_addr.s_addr, htonl(INADDR_LOOPBACK));
+
+  rdma_conn_param p = no_qp(0x4401, "accepted");
+  ASSERT_EQ(rdma_accept(conn, &p), 0) << "errno " << errno;
+  e.reset();
+  std::string resp = peer.ask("event");
+  EXPECT_EQ(event_name(resp), "RDMA_CM_EVENT_CONNECT_RESPONSE") << resp;
+  EXPECT_EQ(field(resp, "status"), "0");
+  EXPECT_EQ(field(resp, "qpn"), std::to_string(0x4401));
+  EXPECT_EQ(field(resp, "pd"), padded_hex("accepted", kRep));
+  EXPECT_FALSE(event_waiting(ch_));  // no ESTABLISHED before the RTU
+  ASSERT_EQ(peer.ask("establish"), "ok");
+  EXPECT_TRUE(expect_event(RDMA_CM_EVENT_ESTABLISHED, conn));
+
+  uint64_t ended = nodes().b->counters().ended_by_exit;
+  peer.kill();
+  EXPECT_TRUE(expect_event(RDMA_CM_EVENT_DISCONNECTED, conn));
+  EXPECT_EQ(nodes().b->counters().ended_by_exit, ended + 1);
+  ASSERT_EQ(rdma_disconnect(conn), 0) << "errno " << errno;  // the DREP
+  EXPECT_TRUE(expect_event(RDMA_CM_EVENT_TIMEWAIT_EXIT, conn));
+}
+
+}  // namespace
+}  // namespace ibcm::rdmacm::test

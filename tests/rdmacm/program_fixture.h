@@ -1,0 +1,87 @@
+// The test process as an rdma_cm program of node A: one event channel, and every ID a test makes
+// destroyed at its end (even when an assertion failed half-way).
+#pragma once
+
+#include <gtest/gtest.h>
+#include <rdma/rdma_cma.h>
+
+#include <string_view>
+#include <vector>
+
+#include "rdmacm/cm_events.h"
+#include "rdmacm/node_daemon.h"
+
+namespace ibcm::rdmacm::test {
+
+class ProgramTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(nodes().a && nodes().a->ok() && nodes().b && nodes().b->ok());
+    ch_ = rdma_create_event_channel();
+    ASSERT_NE(ch_, nullptr) << "errno " << errno;
+  }
+  void TearDown() override {
+    for (rdma_cm_id* id : ids_) rdma_destroy_id(id);
+    if (ch_) rdma_destroy_event_channel(ch_);
+  }
+
+  // A new RDMA_PS_TCP ID on the test's channel (null channel: a synchronous ID).
+  rdma_cm_id* new_id(rdma_event_channel* ch, void* context = nullptr) {
+    rdma_cm_id* id = nullptr;
+    EXPECT_EQ(rdma_create_id(ch, &id, context, RDMA_PS_TCP), 0) << "errno " << errno;
+    if (id) ids_.push_back(id);
+    return id;
+  }
+  rdma_cm_id* new_id() { return new_id(ch_); }
+  // An ID made by the library (a CONNECT_REQUEST's) that the test now owns.
+  void own(rdma_cm_id* id) { ids_.push_back(id); }
+  // rdma_destroy_id on one of the test's IDs before the end.
+  int destroy(rdma_cm_id* id) {
+    std::erase(ids_, id);
+    return rdma_destroy_id(id);
+  }
+
+  // The next event on the test's channel, checked: its type, its status and (when given) its ID.
+  // Null, and a failure, if none came.
+  EventPtr expect_event(rdma_cm_event_type type, rdma_cm_id* id = nullptr, int status = 0) {
+    EventPtr e = next_event(ch_);
+    if (!e) {
+      ADD_FAILURE() << "no event came, expected " << rdma_event_str(type);
+      return e;
+    }
+    EXPECT_EQ(e->event, type) << rdma_event_str(e->event);
+    EXPECT_EQ(e->status, status) << rdma_event_str(e->event);
+    if (id) {
+      EXPECT_EQ(e->id, id) << rdma_event_str(e->event);
+    }
+    return e;
+  }
+
+  // rdma_resolve_addr and rdma_resolve_route to 127.0.0.1:port, each event checked.
+  void resolve(rdma_cm_id* id, uint16_t port) {
+    sockaddr_in dst = loopback(port);
+    ASSERT_EQ(rdma_resolve_addr(id, nullptr, as_sockaddr(dst), 2000), 0) << "errno " << errno;
+    ASSERT_TRUE(expect_event(RDMA_CM_EVENT_ADDR_RESOLVED, id));
+    ASSERT_EQ(rdma_resolve_route(id, 2000), 0) << "errno " << errno;
+    ASSERT_TRUE(expect_event(RDMA_CM_EVENT_ROUTE_RESOLVED, id));
+  }
+
+  // Connection parameters without a QP: the QP number is the caller's, as rdma_connect(3) allows.
+  // They point into private_data, which must outlive them (a literal, or a named string).
+  static rdma_conn_param no_qp(uint32_t qp_num, std::string_view private_data) {
+    rdma_conn_param p{};
+    p.qp_num = qp_num;
+    p.responder_resources = 1;
+    p.initiator_depth = 1;
+    p.retry_count = 7;
+    p.rnr_retry_count = 7;
+    p.private_data = private_data.empty() ? nullptr : private_data.data();
+    p.private_data_len = static_cast<uint8_t>(private_data.size());
+    return p;
+  }
+
+  rdma_event_channel* ch_ = nullptr;
+  std::vector<rdma_cm_id*> ids_;
+};
+
+}  // namespace ibcm::rdmacm::test
