@@ -40,6 +40,26 @@ class Connect : public ProgramTest {
     }
     return peer.ask("event");
   }
+  // The peer connects (QP number qpn) to our listener on `port`, and we accept: the connection's
+  // ID once both sides are ESTABLISHED, or null with a failure.
+  rdma_cm_id* accept_from_peer(PeerProcess& peer, uint16_t port, const std::string& qpn) {
+    if (peer.line() != "ready" ||
+        peer.ask("connect " + std::to_string(port) + " " + qpn + " -").empty() ||
+        peer.line().value_or("").empty() || peer.line() != "ok") {
+      ADD_FAILURE() << "the peer does not connect to " << port;
+      return nullptr;
+    }
+    EventPtr e = expect_event(RDMA_CM_EVENT_CONNECT_REQUEST);
+    if (!e || e->event != RDMA_CM_EVENT_CONNECT_REQUEST) return nullptr;
+    rdma_cm_id* conn = e->id;
+    own(conn);
+    rdma_conn_param p = no_qp(0x7000 + port, "");
+    EXPECT_EQ(rdma_accept(conn, &p), 0) << "errno " << errno;
+    EXPECT_EQ(event_name(peer.ask("event")), "RDMA_CM_EVENT_CONNECT_RESPONSE");
+    EXPECT_EQ(peer.ask("establish"), "ok");
+    EXPECT_TRUE(expect_event(RDMA_CM_EVENT_ESTABLISHED, conn));
+    return HasFailure() ? nullptr : conn;
+  }
 };
 
 // Active here, passive in the peer: CONNECT_REQUEST there with our private data after the rdma_cm
@@ -186,6 +206,35 @@ TEST_F(Connect, PeerConnectsThenIsKilled) {
   EXPECT_TRUE(expect_event(RDMA_CM_EVENT_DISCONNECTED, conn));
   EXPECT_EQ(nodes().b->counters().ended_by_exit, ended + 1);
   ASSERT_EQ(rdma_disconnect(conn), 0) << "errno " << errno;  // the DREP
+  EXPECT_TRUE(expect_event(RDMA_CM_EVENT_TIMEWAIT_EXIT, conn));
+}
+
+// Issue 16 item 6, the seed's story as a program sees it: B's program is connected to ours when B
+// reboots, and B's new program connects again from the same QP number. Our engine still holds
+// that QPN for B's CA GUID: the REQ gets REJ 10 (stale connection), so the new program gets
+// REJECTED with status 10, and the old connection is ended: DISCONNECTED here, and (DREQ) in B's
+// old program, which answers; then TIMEWAIT_EXIT here.
+TEST_F(Connect, StaleQpnAfterPeerRebootRejected10OldConnectionDisconnected) {
+  rdma_cm_id* listener = new_id();
+  sockaddr_in addr = loopback(7601);
+  ASSERT_EQ(rdma_bind_addr(listener, as_sockaddr(addr)), 0) << "errno " << errno;
+  ASSERT_EQ(rdma_listen(listener, 4), 0) << "errno " << errno;
+  PeerProcess before(nodes().b->socket());
+  rdma_cm_id* conn = accept_from_peer(before, 7601, "0x5601");
+  ASSERT_NE(conn, nullptr);
+
+  PeerProcess after(nodes().b_rebooted->socket());
+  ASSERT_EQ(after.line(), "ready");
+  EXPECT_EQ(event_name(after.ask("connect 7601 0x5601 -")), "RDMA_CM_EVENT_ADDR_RESOLVED");
+  EXPECT_EQ(event_name(after.line().value_or("")), "RDMA_CM_EVENT_ROUTE_RESOLVED");
+  ASSERT_EQ(after.line(), "ok");
+  std::string rej = after.ask("event");
+  EXPECT_EQ(event_name(rej), "RDMA_CM_EVENT_REJECTED") << rej;
+  EXPECT_EQ(field(rej, "status"), "10");
+  EXPECT_TRUE(expect_event(RDMA_CM_EVENT_DISCONNECTED, conn));
+  EXPECT_FALSE(event_waiting(ch_));  // no CONNECT_REQUEST for the stale REQ
+  EXPECT_EQ(event_name(before.ask("event")), "RDMA_CM_EVENT_DISCONNECTED");
+  ASSERT_EQ(before.ask("disconnect"), "ok");
   EXPECT_TRUE(expect_event(RDMA_CM_EVENT_TIMEWAIT_EXIT, conn));
 }
 

@@ -23,12 +23,12 @@ daemon::ServedPort loopback_port() {
   return p;
 }
 
-NodeDaemon::NodeDaemon(std::unique_ptr<Transport> transport, uint64_t ca_guid,
+NodeDaemon::NodeDaemon(std::unique_ptr<Transport> transport, uint64_t ca_guid, uint64_t seed,
                        const std::string& socket)
     : socket_(socket) {
   Config c;
   c.ca_guid = ca_guid;
-  c.seed = ca_guid;
+  c.seed = seed;
   // TIMEWAIT as the spec computes it from the path is seconds long; a short one lets the tests
   // see TIMEWAIT_EXIT without waiting for it.
   c.timewait = std::chrono::milliseconds(100);
@@ -84,12 +84,16 @@ class NodesEnvironment : public ::testing::Environment {
     g_nodes.dir = tmpl;
     auto udp_a = loopback_udp();
     auto udp_b = loopback_udp();
-    ASSERT_TRUE(udp_a && udp_b);
+    auto udp_b2 = loopback_udp();
+    ASSERT_TRUE(udp_a && udp_b && udp_b2);
     uint16_t port_a = udp_a->endpoint().port(), port_b = udp_b->endpoint().port();
     g_nodes.a = std::make_unique<NodeDaemon>(
-        std::make_unique<PeerPortTransport>(std::move(udp_a), port_b), 0xA, tmpl + "/a.sock");
+        std::make_unique<PeerPortTransport>(std::move(udp_a), port_b), 0xA, 1, tmpl + "/a.sock");
     g_nodes.b = std::make_unique<NodeDaemon>(
-        std::make_unique<PeerPortTransport>(std::move(udp_b), port_a), 0xB, tmpl + "/b.sock");
+        std::make_unique<PeerPortTransport>(std::move(udp_b), port_a), 0xB, 2, tmpl + "/b.sock");
+    g_nodes.b_rebooted =
+        std::make_unique<NodeDaemon>(std::make_unique<PeerPortTransport>(std::move(udp_b2), port_a),
+                                     0xB, 3, tmpl + "/b-rebooted.sock");
     // Before the library's first call: it reads $IBCM_SOCKET once, when it first connects.
     ::setenv("IBCM_SOCKET", g_nodes.a->socket().c_str(), 1);
     // A peer program that died must fail the write of a command, not end the test process.
@@ -98,6 +102,7 @@ class NodesEnvironment : public ::testing::Environment {
   void TearDown() override {
     g_nodes.a.reset();
     g_nodes.b.reset();
+    g_nodes.b_rebooted.reset();
     std::error_code ec;
     if (!g_nodes.dir.empty()) std::filesystem::remove_all(g_nodes.dir, ec);
   }

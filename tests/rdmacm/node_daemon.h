@@ -59,8 +59,10 @@ daemon::ServedPort loopback_port();
 
 class NodeDaemon {
  public:
-  // transport: the node's UDP transport, already wrapped; socket: where programs reach it.
-  NodeDaemon(std::unique_ptr<Transport> transport, uint64_t ca_guid, const std::string& socket);
+  // transport: the node's UDP transport, already wrapped; socket: where programs reach it; seed:
+  // the engine's randomness (communication IDs).
+  NodeDaemon(std::unique_ptr<Transport> transport, uint64_t ca_guid, uint64_t seed,
+             const std::string& socket);
   ~NodeDaemon();  // stops the loop, then the daemon ends its programs' connections
   NodeDaemon(const NodeDaemon&) = delete;
   NodeDaemon& operator=(const NodeDaemon&) = delete;
@@ -81,12 +83,15 @@ class NodeDaemon {
   std::vector<std::string> log_;
 };
 
-// The two nodes and their sockets' temp dir, made once per test process (a gtest environment):
+// The nodes and their sockets' temp dir, made once per test process (a gtest environment):
 // $IBCM_SOCKET is set to A's socket before any test calls the library.
 struct Nodes {
   std::string dir;
   std::unique_ptr<NodeDaemon> a;  // the test process's node
   std::unique_ptr<NodeDaemon> b;  // the peer program's node
+  // Node B after a reboot: B's CA GUID, a fresh engine (other communication IDs) that knows
+  // nothing of B's connections; its REQs go to A.
+  std::unique_ptr<NodeDaemon> b_rebooted;
 };
 Nodes& nodes();
 

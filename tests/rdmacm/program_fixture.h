@@ -16,7 +16,8 @@ namespace ibcm::rdmacm::test {
 class ProgramTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(nodes().a && nodes().a->ok() && nodes().b && nodes().b->ok());
+    for (const auto* n : {&nodes().a, &nodes().b, &nodes().b_rebooted})
+      ASSERT_TRUE(*n && (*n)->ok());
     ch_ = rdma_create_event_channel();
     ASSERT_NE(ch_, nullptr) << "errno " << errno;
   }
