@@ -1,6 +1,7 @@
 #include "rdmacm/cma_state.h"
 
 #include <arpa/inet.h>
+#include <time.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -128,6 +129,14 @@ verbs::QpContext qp_context(const IdPriv& p) {
   return c;
 }
 
+namespace {
+double monotonic_seconds() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+}  // namespace
+
 int move_qp(IdPriv& p, const QpAttr& a) {
   if (!p.id.qp) return 0;
   verbs::IbvModify m = verbs::to_ibv(a, qp_context(p));
@@ -138,13 +147,14 @@ int move_qp(IdPriv& p, const QpAttr& a) {
     return t && *t == '1';
   }();
   if (trace)
-    std::fprintf(stderr,
-                 "librdmacm (ibcm): QP %u -> state %d mask 0x%x: access 0x%x dest_qpn %u rq_psn %u "
-                 "sq_psn %u mtu %d max_dest_rd_atomic %u max_rd_atomic %u timeout %u: %s\n",
-                 p.id.qp->qp_num, m.attr.qp_state, m.mask, m.attr.qp_access_flags,
-                 m.attr.dest_qp_num, m.attr.rq_psn, m.attr.sq_psn, m.attr.path_mtu,
-                 m.attr.max_dest_rd_atomic, m.attr.max_rd_atomic, m.attr.timeout,
-                 rc == 0 ? "ok" : std::strerror(rc));
+    std::fprintf(
+        stderr,
+        "librdmacm (ibcm): %.6f QP %u -> state %d mask 0x%x: access 0x%x dest_qpn %u rq_psn %u "
+        "sq_psn %u mtu %d max_dest_rd_atomic %u max_rd_atomic %u timeout %u: %s\n",
+        monotonic_seconds(), p.id.qp->qp_num, m.attr.qp_state, m.mask, m.attr.qp_access_flags,
+        m.attr.dest_qp_num, m.attr.rq_psn, m.attr.sq_psn, m.attr.path_mtu,
+        m.attr.max_dest_rd_atomic, m.attr.max_rd_atomic, m.attr.timeout,
+        rc == 0 ? "ok" : std::strerror(rc));
   return rc;
 }
 
