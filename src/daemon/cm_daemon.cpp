@@ -136,6 +136,7 @@ bool serve(CmDaemon::State& s, Cm& cm, Time now, int fd) {
       reply = s.handle(cm, now, fd, r);
     }
     reply.seq = r.seq;
+    if (r.no_reply) continue;
     bool sent = channel_fd >= 0 ? send_with_fd(fd, &reply, sizeof reply, channel_fd)
                                 : ::send(fd, &reply, sizeof reply, MSG_NOSIGNAL) ==
                                       static_cast<ssize_t>(sizeof reply);

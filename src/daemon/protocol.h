@@ -83,6 +83,7 @@ struct Route {
 struct Request {
   Op op = Op::Hello;
   uint32_t seq = 0;
+  uint32_t no_reply = 0;  // 1: the program does not wait for the outcome (no Reply is sent)
   uint32_t id = 0;
   uint32_t channel = 0;
   uint32_t port_space = 0;  // RDMA_PS_*

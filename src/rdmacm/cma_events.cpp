@@ -49,13 +49,14 @@ IdPriv* passive_id(IdPriv& listener, const Event& r) {
 // The active side's REP: RTR and RTS on the QP, then the RTU. 0 or an errno.
 int complete_connect(IdPriv& p, const Event& r) {
   p.responder_resources = std::min(p.responder_resources, r.conn.responder_resources);
-  for (const ibcm::QpAttr& a : {init_attr(), r.rtr, r.rts})
+  for (const ibcm::QpAttr& a : {r.rtr, r.rts})
     if (int e = move_qp(p, a); e != 0) return e;
+  // The RTU: whether it went, the program learns from its events (a REJ or timeout would come
+  // as one), so the library does not wait for the daemon's answer.
   Request q;
   q.op = Op::Establish;
   q.id = p.handle;
-  Reply out;
-  return call(q, out);
+  return post(q);
 }
 
 }  // namespace

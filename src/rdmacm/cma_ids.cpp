@@ -254,10 +254,10 @@ int rdma_accept(rdma_cm_id* id, rdma_conn_param* conn_param) {
   IdPriv& p = *priv(id);
   Request r = request(Op::Accept, id);
   r.conn = wire_conn(p, conn_param, true);
-  // As librdmacm: the QP goes to RTR and RTS before the REP (it cannot send before the peer has
-  // the REP anyway), with the access the agreed responder resources allow.
+  // As librdmacm: the QP goes to RTR (with the access the agreed responder resources allow) and
+  // RTS before the REP; it cannot send before the peer has the REP anyway.
   if (p.id.qp) {
-    for (QpState s : {QpState::Init, QpState::Rtr, QpState::Rts}) {
+    for (QpState s : {QpState::Rtr, QpState::Rts}) {
       Request q = request(Op::InitQpAttr, id);
       q.arg = static_cast<int32_t>(s);
       Reply a;

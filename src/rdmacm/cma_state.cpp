@@ -129,6 +129,12 @@ verbs::QpContext qp_context(const IdPriv& p) {
   return c;
 }
 
+QpAttr init_attr() {
+  QpAttr a;
+  a.state = QpState::Init;
+  return a;
+}
+
 namespace {
 double monotonic_seconds() {
   timespec ts{};
@@ -140,6 +146,13 @@ double monotonic_seconds() {
 int move_qp(IdPriv& p, const QpAttr& a) {
   if (!p.id.qp) return 0;
   verbs::IbvModify m = verbs::to_ibv(a, qp_context(p));
+  if (a.state == QpState::Rtr && p.id.qp->qp_type != IBV_QPT_UD) {
+    // The connection's access (remote read and atomics once it has responder resources) goes
+    // with RTR, which may change it: one modify fewer than librdmacm's INIT-again-then-RTR.
+    verbs::IbvModify init = verbs::to_ibv(init_attr(), qp_context(p));
+    m.attr.qp_access_flags = init.attr.qp_access_flags;
+    m.mask |= IBV_QP_ACCESS_FLAGS;
+  }
   int rc = ibv_modify_qp(p.id.qp, &m.attr, m.mask);
   // IBCM_RDMACM_TRACE=1: each transition on stderr, for finding why a QP does not talk.
   static const bool trace = [] {
@@ -156,12 +169,6 @@ int move_qp(IdPriv& p, const QpAttr& a) {
         m.attr.max_dest_rd_atomic, m.attr.max_rd_atomic, m.attr.timeout,
         rc == 0 ? "ok" : std::strerror(rc));
   return rc;
-}
-
-QpAttr init_attr() {
-  QpAttr a;
-  a.state = QpState::Init;
-  return a;
 }
 
 int qp_to_error(IdPriv& p) {

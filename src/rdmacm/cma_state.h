@@ -57,7 +57,7 @@ ibv_pd* default_pd(ibv_context* ctx);  // for rdma_create_qp without a PD
 void apply_route(IdPriv& p, const daemon::proto::Route& r);
 // The verbs mapping's view of the ID's QP.
 verbs::QpContext qp_context(const IdPriv& p);
-// INIT (again: the connection's access flags), RTR and RTS on the ID's QP; 0 or an errno.
+// INIT, RTR (with the connection's access flags) and RTS on the ID's QP; 0 or an errno.
 int move_qp(IdPriv& p, const QpAttr& a);
 // INIT's attributes (port, P_Key, and the access the connection's responder resources allow).
 QpAttr init_attr();

@@ -66,10 +66,7 @@ int receive(daemon::proto::Reply& out, int* fd_out) {
   return 0;
 }
 
-}  // namespace
-
-int call(daemon::proto::Request& r, daemon::proto::Reply& out, int* fd_out) {
-  std::lock_guard lock(g_mu);
+int send_locked(daemon::proto::Request& r) {
   if (int e = connect_locked(); e != 0) return e;
   r.seq = ++g_seq;
   if (::send(g_fd, &r, sizeof r, MSG_NOSIGNAL) != sizeof r) {
@@ -78,10 +75,24 @@ int call(daemon::proto::Request& r, daemon::proto::Reply& out, int* fd_out) {
     g_fd = -1;
     return ECONNRESET;
   }
-  if (int e = receive(out, fd_out); e != 0) {
+  return 0;
+}
+
+}  // namespace
+
+int post(daemon::proto::Request& r) {
+  std::lock_guard lock(g_mu);
+  r.no_reply = 1;
+  return send_locked(r);
+}
+
+int call(daemon::proto::Request& r, daemon::proto::Reply& out, int* fd_out) {
+  std::lock_guard lock(g_mu);
+  if (int e = send_locked(r); e != 0) return e;
+  if (int e = receive(out, fd_out); e != 0 || out.seq != r.seq) {
     ::close(g_fd);
     g_fd = -1;
-    return e;
+    return e != 0 ? e : EPROTO;
   }
   return out.err;
 }

@@ -13,6 +13,10 @@ namespace ibcm::rdmacm {
 // descriptor the reply carries (CreateChannel) is stored there.
 int call(daemon::proto::Request& r, daemon::proto::Reply& out, int* fd_out = nullptr);
 
+// Sends r and does not wait: the daemon sends no reply. For a request whose outcome the program
+// learns from its events anyway (the RTU after CONNECT_RESPONSE). 0 or an errno.
+int post(daemon::proto::Request& r);
+
 // call() that sets errno and returns -1 on failure, 0 on success: the librdmacm convention.
 int call_or_errno(daemon::proto::Request& r, daemon::proto::Reply& out);
 
