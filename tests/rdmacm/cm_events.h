@@ -72,6 +72,11 @@ inline std::string padded_hex(const std::string& text, size_t len) {
   return hex(text) + std::string(2 * (len - text.size()), '0');
 }
 
+// The event name a peer's event line starts with.
+inline std::string event_name(const std::string& peer_line) {
+  return peer_line.substr(0, peer_line.find(' '));
+}
+
 // The value after "key=" in a peer's event line ("" if absent).
 inline std::string field(const std::string& line, const std::string& key) {
   auto at = line.find(" " + key + "=");

@@ -4,7 +4,6 @@
 // and rdma_disconnect(3) document.
 #include <gtest/gtest.h>
 
-#include "rdmacm/peer_process.h"
 #include "rdmacm/program_fixture.h"
 
 namespace ibcm::rdmacm::test {
@@ -18,10 +17,6 @@ constexpr size_t kRej = 148;
 // REJ reasons as RDMA_CM_EVENT_REJECTED's status (IBTA Table 112).
 constexpr int kInvalidServiceId = 8;
 constexpr int kConsumerReject = 28;
-
-std::string event_name(const std::string& peer_line) {
-  return peer_line.substr(0, peer_line.find(' '));
-}
 
 class Connect : public ProgramTest {
  protected:
@@ -39,26 +34,6 @@ class Connect : public ProgramTest {
       return "";
     }
     return peer.ask("event");
-  }
-  // The peer connects (QP number qpn) to our listener on `port`, and we accept: the connection's
-  // ID once both sides are ESTABLISHED, or null with a failure.
-  rdma_cm_id* accept_from_peer(PeerProcess& peer, uint16_t port, const std::string& qpn) {
-    if (peer.line() != "ready" ||
-        peer.ask("connect " + std::to_string(port) + " " + qpn + " -").empty() ||
-        peer.line().value_or("").empty() || peer.line() != "ok") {
-      ADD_FAILURE() << "the peer does not connect to " << port;
-      return nullptr;
-    }
-    EventPtr e = expect_event(RDMA_CM_EVENT_CONNECT_REQUEST);
-    if (!e || e->event != RDMA_CM_EVENT_CONNECT_REQUEST) return nullptr;
-    rdma_cm_id* conn = e->id;
-    own(conn);
-    rdma_conn_param p = no_qp(0x7000 + port, "");
-    EXPECT_EQ(rdma_accept(conn, &p), 0) << "errno " << errno;
-    EXPECT_EQ(event_name(peer.ask("event")), "RDMA_CM_EVENT_CONNECT_RESPONSE");
-    EXPECT_EQ(peer.ask("establish"), "ok");
-    EXPECT_TRUE(expect_event(RDMA_CM_EVENT_ESTABLISHED, conn));
-    return HasFailure() ? nullptr : conn;
   }
 };
 
@@ -166,10 +141,7 @@ TEST_F(Connect, PeerConnectsThenIsKilled) {
 
   PeerProcess peer(nodes().b->socket());
   ASSERT_EQ(peer.line(), "ready");
-  EXPECT_EQ(event_name(peer.ask("connect 7401 0x3401 " + hex("from B"))),
-            "RDMA_CM_EVENT_ADDR_RESOLVED");
-  EXPECT_EQ(event_name(peer.line().value_or("")), "RDMA_CM_EVENT_ROUTE_RESOLVED");
-  ASSERT_EQ(peer.line(), "ok");
+  ASSERT_TRUE(peer.connect(7401, "0x3401", hex("from B")));
 
   EventPtr e = expect_event(RDMA_CM_EVENT_CONNECT_REQUEST);
   ASSERT_TRUE(e);
@@ -215,19 +187,14 @@ TEST_F(Connect, PeerConnectsThenIsKilled) {
 // REJECTED with status 10, and the old connection is ended: DISCONNECTED here, and (DREQ) in B's
 // old program, which answers; then TIMEWAIT_EXIT here.
 TEST_F(Connect, StaleQpnAfterPeerRebootRejected10OldConnectionDisconnected) {
-  rdma_cm_id* listener = new_id();
-  sockaddr_in addr = loopback(7601);
-  ASSERT_EQ(rdma_bind_addr(listener, as_sockaddr(addr)), 0) << "errno " << errno;
-  ASSERT_EQ(rdma_listen(listener, 4), 0) << "errno " << errno;
+  ASSERT_NE(listen_on(7601), nullptr);
   PeerProcess before(nodes().b->socket());
   rdma_cm_id* conn = accept_from_peer(before, 7601, "0x5601");
   ASSERT_NE(conn, nullptr);
 
   PeerProcess after(nodes().b_rebooted->socket());
   ASSERT_EQ(after.line(), "ready");
-  EXPECT_EQ(event_name(after.ask("connect 7601 0x5601 -")), "RDMA_CM_EVENT_ADDR_RESOLVED");
-  EXPECT_EQ(event_name(after.line().value_or("")), "RDMA_CM_EVENT_ROUTE_RESOLVED");
-  ASSERT_EQ(after.line(), "ok");
+  ASSERT_TRUE(after.connect(7601, "0x5601"));
   std::string rej = after.ask("event");
   EXPECT_EQ(event_name(rej), "RDMA_CM_EVENT_REJECTED") << rej;
   EXPECT_EQ(field(rej, "status"), "10");
@@ -235,6 +202,25 @@ TEST_F(Connect, StaleQpnAfterPeerRebootRejected10OldConnectionDisconnected) {
   EXPECT_FALSE(event_waiting(ch_));  // no CONNECT_REQUEST for the stale REQ
   EXPECT_EQ(event_name(before.ask("event")), "RDMA_CM_EVENT_DISCONNECTED");
   ASSERT_EQ(before.ask("disconnect"), "ok");
+  EXPECT_TRUE(expect_event(RDMA_CM_EVENT_TIMEWAIT_EXIT, conn));
+}
+
+// The peer's daemon stops while its program holds a connection to ours: the program's blocked
+// rdma_get_cm_event fails (ENODEV, its channel closed) rather than waiting for ever, and the
+// daemon's DREQ gives our program DISCONNECTED, then TIMEWAIT_EXIT once we answer.
+TEST_F(Connect, PeerDaemonStopsProgramErrorsWeDisconnect) {
+  ASSERT_NE(listen_on(7701), nullptr);
+  std::unique_ptr<NodeDaemon> d = make_node(0xD, 4, "d");
+  ASSERT_TRUE(d && d->ok());
+  PeerProcess peer(d->socket());
+  rdma_cm_id* conn = accept_from_peer(peer, 7701, "0x5701");
+  ASSERT_NE(conn, nullptr);
+
+  ASSERT_TRUE(peer.send("event"));
+  d.reset();
+  EXPECT_EQ(peer.line(), "error " + std::to_string(ENODEV));
+  EXPECT_TRUE(expect_event(RDMA_CM_EVENT_DISCONNECTED, conn));
+  ASSERT_EQ(rdma_disconnect(conn), 0) << "errno " << errno;  // the DREP, to nobody
   EXPECT_TRUE(expect_event(RDMA_CM_EVENT_TIMEWAIT_EXIT, conn));
 }
 

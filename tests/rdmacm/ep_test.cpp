@@ -3,7 +3,6 @@
 // rdma_set_option(3).
 #include <gtest/gtest.h>
 
-#include "rdmacm/peer_process.h"
 #include "rdmacm/program_fixture.h"
 
 namespace ibcm::rdmacm::test {

@@ -24,7 +24,7 @@ daemon::ServedPort loopback_port() {
 }
 
 NodeDaemon::NodeDaemon(std::unique_ptr<Transport> transport, uint64_t ca_guid, uint64_t seed,
-                       const std::string& socket)
+                       const std::string& socket, daemon::DaemonConfig config)
     : socket_(socket) {
   Config c;
   c.ca_guid = ca_guid;
@@ -33,7 +33,7 @@ NodeDaemon::NodeDaemon(std::unique_ptr<Transport> transport, uint64_t ca_guid, u
   // see TIMEWAIT_EXIT without waiting for it.
   c.timewait = std::chrono::milliseconds(100);
   rt_ = std::make_unique<Runtime>(c, std::move(transport));
-  auto d = daemon::CmDaemon::open(*rt_, loopback_port(), socket);
+  auto d = daemon::CmDaemon::open(*rt_, loopback_port(), socket, config);
   EXPECT_TRUE(d.has_value()) << (d ? "" : d.error());
   if (!d) return;
   daemon_ = std::move(d).value();
@@ -41,13 +41,22 @@ NodeDaemon::NodeDaemon(std::unique_ptr<Transport> transport, uint64_t ca_guid, u
     std::lock_guard lock(mu_);
     log_.push_back(line);
   });
-  rt_->on_event([this](Cm& cm, Time now, const Event& e) { daemon_->on_event(cm, now, e); });
+  rt_->on_event([this](Cm& cm, Time now, const Event& e) {
+    if (daemon_) daemon_->on_event(cm, now, e);  // none once it has ended (the destructor)
+  });
   loop_ = std::thread([this] { rt_->run(); });
 }
 
 NodeDaemon::~NodeDaemon() {
   if (loop_.joinable()) {
-    rt_->stop();
+    // The daemon ends on its loop thread, which then sends what that queued (a DREQ for each
+    // connection a program held) before it stops: a daemon that stops leaves no peer holding a
+    // connection it does not know of.
+    auto end = [this](Cm&, Time) {
+      daemon_.reset();
+      rt_->stop();
+    };
+    if (!rt_->post(end).has_value()) rt_->stop();
     loop_.join();
   }
   daemon_.reset();  // the loop has stopped: its state is ours to end
@@ -84,16 +93,15 @@ class NodesEnvironment : public ::testing::Environment {
     g_nodes.dir = tmpl;
     auto udp_a = loopback_udp();
     auto udp_b = loopback_udp();
-    auto udp_b2 = loopback_udp();
-    ASSERT_TRUE(udp_a && udp_b && udp_b2);
-    uint16_t port_a = udp_a->endpoint().port(), port_b = udp_b->endpoint().port();
+    ASSERT_TRUE(udp_a && udp_b);
+    g_nodes.a_port = udp_a->endpoint().port();
+    uint16_t port_b = udp_b->endpoint().port();
     g_nodes.a = std::make_unique<NodeDaemon>(
         std::make_unique<PeerPortTransport>(std::move(udp_a), port_b), 0xA, 1, tmpl + "/a.sock");
     g_nodes.b = std::make_unique<NodeDaemon>(
-        std::make_unique<PeerPortTransport>(std::move(udp_b), port_a), 0xB, 2, tmpl + "/b.sock");
-    g_nodes.b_rebooted =
-        std::make_unique<NodeDaemon>(std::make_unique<PeerPortTransport>(std::move(udp_b2), port_a),
-                                     0xB, 3, tmpl + "/b-rebooted.sock");
+        std::make_unique<PeerPortTransport>(std::move(udp_b), g_nodes.a_port), 0xB, 2,
+        tmpl + "/b.sock");
+    g_nodes.b_rebooted = make_node(0xB, 3, "b-rebooted");
     // Before the library's first call: it reads $IBCM_SOCKET once, when it first connects.
     ::setenv("IBCM_SOCKET", g_nodes.a->socket().c_str(), 1);
     // A peer program that died must fail the write of a command, not end the test process.
@@ -115,6 +123,15 @@ class NodesEnvironment : public ::testing::Environment {
 
 Nodes& nodes() {
   return g_nodes;
+}
+
+std::unique_ptr<NodeDaemon> make_node(uint64_t ca_guid, uint64_t seed, const std::string& name,
+                                      daemon::DaemonConfig config, uint16_t peer_port) {
+  auto udp = loopback_udp();
+  if (!udp) return nullptr;
+  return std::make_unique<NodeDaemon>(
+      std::make_unique<PeerPortTransport>(std::move(udp), peer_port ? peer_port : g_nodes.a_port),
+      ca_guid, seed, g_nodes.dir + "/" + name + ".sock", config);
 }
 
 }  // namespace ibcm::rdmacm::test

@@ -60,10 +60,12 @@ daemon::ServedPort loopback_port();
 class NodeDaemon {
  public:
   // transport: the node's UDP transport, already wrapped; socket: where programs reach it; seed:
-  // the engine's randomness (communication IDs).
+  // the engine's randomness (communication IDs); config: its programs' CM timeouts.
   NodeDaemon(std::unique_ptr<Transport> transport, uint64_t ca_guid, uint64_t seed,
-             const std::string& socket);
-  ~NodeDaemon();  // stops the loop, then the daemon ends its programs' connections
+             const std::string& socket, daemon::DaemonConfig config = {});
+  // The daemon ends its programs' connections (DREQ, REJ) and closes their sockets and channels;
+  // then the loop stops.
+  ~NodeDaemon();
   NodeDaemon(const NodeDaemon&) = delete;
   NodeDaemon& operator=(const NodeDaemon&) = delete;
 
@@ -92,7 +94,12 @@ struct Nodes {
   // Node B after a reboot: B's CA GUID, a fresh engine (other communication IDs) that knows
   // nothing of B's connections; its REQs go to A.
   std::unique_ptr<NodeDaemon> b_rebooted;
+  uint16_t a_port = 0;  // A's UDP port
 };
 Nodes& nodes();
+// Another node for a test (its socket NAME.sock in the nodes' dir) whose REQs go to A's UDP port,
+// or to `peer_port`.
+std::unique_ptr<NodeDaemon> make_node(uint64_t ca_guid, uint64_t seed, const std::string& name,
+                                      daemon::DaemonConfig config = {}, uint16_t peer_port = 0);
 
 }  // namespace ibcm::rdmacm::test

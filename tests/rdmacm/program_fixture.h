@@ -10,6 +10,7 @@
 
 #include "rdmacm/cm_events.h"
 #include "rdmacm/node_daemon.h"
+#include "rdmacm/peer_process.h"
 
 namespace ibcm::rdmacm::test {
 
@@ -65,6 +66,36 @@ class ProgramTest : public ::testing::Test {
     ASSERT_TRUE(expect_event(RDMA_CM_EVENT_ADDR_RESOLVED, id));
     ASSERT_EQ(rdma_resolve_route(id, 2000), 0) << "errno " << errno;
     ASSERT_TRUE(expect_event(RDMA_CM_EVENT_ROUTE_RESOLVED, id));
+  }
+
+  // A listener bound to 127.0.0.1:port (null, and a failure, if it cannot listen).
+  rdma_cm_id* listen_on(uint16_t port) {
+    rdma_cm_id* id = new_id();
+    sockaddr_in addr = loopback(port);
+    if (!id || rdma_bind_addr(id, as_sockaddr(addr)) != 0 || rdma_listen(id, 4) != 0) {
+      ADD_FAILURE() << "cannot listen on " << port << ": errno " << errno;
+      return nullptr;
+    }
+    return id;
+  }
+
+  // The peer connects (QP number qpn) to our listener on `port`, and we accept: the connection's
+  // ID once both sides are ESTABLISHED, or null with a failure.
+  rdma_cm_id* accept_from_peer(PeerProcess& peer, uint16_t port, const std::string& qpn) {
+    if (peer.line() != "ready" || !peer.connect(port, qpn)) {
+      ADD_FAILURE() << "the peer does not connect to " << port;
+      return nullptr;
+    }
+    EventPtr e = expect_event(RDMA_CM_EVENT_CONNECT_REQUEST);
+    if (!e || e->event != RDMA_CM_EVENT_CONNECT_REQUEST) return nullptr;
+    rdma_cm_id* conn = e->id;
+    own(conn);
+    rdma_conn_param p = no_qp(0x7000 + port, "");
+    EXPECT_EQ(rdma_accept(conn, &p), 0) << "errno " << errno;
+    EXPECT_EQ(event_name(peer.ask("event")), "RDMA_CM_EVENT_CONNECT_RESPONSE");
+    EXPECT_EQ(peer.ask("establish"), "ok");
+    EXPECT_TRUE(expect_event(RDMA_CM_EVENT_ESTABLISHED, conn));
+    return HasFailure() ? nullptr : conn;
   }
 
   // Connection parameters without a QP: the QP number is the caller's, as rdma_connect(3) allows.
