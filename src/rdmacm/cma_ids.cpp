@@ -89,6 +89,16 @@ ibcm::daemon::proto::ConnParam wire_conn(IdPriv& p, const rdma_conn_param* c, bo
   return out;
 }
 
+// The private data each message has room for: a REQ's 92 bytes less rdma_cm's 36-byte header, a
+// REP's, a REJ's. More fails EINVAL, as Linux's CM refuses it, instead of being cut short unseen.
+constexpr uint8_t kReqPrivateData = 56;
+constexpr uint8_t kRepPrivateData = 196;
+constexpr uint8_t kRejPrivateData = 148;
+
+bool too_long(const rdma_conn_param* c, uint8_t room) {
+  return c && c->private_data && c->private_data_len > room;
+}
+
 // A synchronous ID waits for the event its call leads to; anything but `expected` (or a status)
 // fails the call with that status.
 void drop_sync_event(IdPriv& p);
@@ -239,7 +249,7 @@ int rdma_listen(rdma_cm_id* id, int backlog) {
 }
 
 int rdma_connect(rdma_cm_id* id, rdma_conn_param* conn_param) {
-  if (!id) return fail(EINVAL);
+  if (!id || too_long(conn_param, kReqPrivateData)) return fail(EINVAL);
   IdPriv& p = *priv(id);
   drop_sync_event(p);
   Request r = request(Op::Connect, id);
@@ -250,7 +260,7 @@ int rdma_connect(rdma_cm_id* id, rdma_conn_param* conn_param) {
 }
 
 int rdma_accept(rdma_cm_id* id, rdma_conn_param* conn_param) {
-  if (!id) return fail(EINVAL);
+  if (!id || too_long(conn_param, kRepPrivateData)) return fail(EINVAL);
   IdPriv& p = *priv(id);
   Request r = request(Op::Accept, id);
   r.conn = wire_conn(p, conn_param, true);
@@ -282,9 +292,9 @@ int rdma_accept(rdma_cm_id* id, rdma_conn_param* conn_param) {
 }
 
 int rdma_reject(rdma_cm_id* id, const void* private_data, uint8_t private_data_len) {
-  if (!id) return fail(EINVAL);
+  if (!id || (private_data && private_data_len > kRejPrivateData)) return fail(EINVAL);
   Request r = request(Op::Reject, id);
-  r.conn.private_data_len = std::min<uint8_t>(private_data_len, 148);
+  r.conn.private_data_len = private_data ? private_data_len : 0;
   if (private_data) std::memcpy(r.conn.private_data, private_data, r.conn.private_data_len);
   Reply out;
   return call_or_errno(r, out);
