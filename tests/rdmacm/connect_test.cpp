@@ -224,5 +224,46 @@ TEST_F(Connect, PeerDaemonStopsProgramErrorsWeDisconnect) {
   EXPECT_TRUE(expect_event(RDMA_CM_EVENT_TIMEWAIT_EXIT, conn));
 }
 
+// Private data longer than the message carries fails EINVAL, as Linux's CM refuses it (REQ: 56
+// bytes after rdma_cm's header; REP 196; REJ 148), rather than being cut short unseen; the
+// longest that fits goes whole.
+TEST_F(Connect, PrivateDataTooLongFailsEinval) {
+  ASSERT_NE(listen_on(7751), nullptr);
+  PeerProcess peer(nodes().b->socket());
+  ASSERT_EQ(peer.line(), "ready");
+  ASSERT_TRUE(peer.connect(7751, "0x5751", hex(std::string(kReqUser, 'q'))));
+  EventPtr e = expect_event(RDMA_CM_EVENT_CONNECT_REQUEST);
+  ASSERT_TRUE(e);
+  ASSERT_EQ(e->event, RDMA_CM_EVENT_CONNECT_REQUEST);
+  rdma_cm_id* conn = e->id;
+  own(conn);
+  EXPECT_EQ(private_hex(*e), hex(std::string(kReqUser, 'q')));
+
+  std::string rep(kRep + 1, 'p');
+  rdma_conn_param p = no_qp(0x6751, rep);
+  errno = 0;
+  EXPECT_EQ(rdma_accept(conn, &p), -1);
+  EXPECT_EQ(errno, EINVAL);
+  std::string rej(kRej + 1, 'r');
+  errno = 0;
+  EXPECT_EQ(rdma_reject(conn, rej.data(), static_cast<uint8_t>(rej.size())), -1);
+  EXPECT_EQ(errno, EINVAL);
+  rej.pop_back();
+  ASSERT_EQ(rdma_reject(conn, rej.data(), static_cast<uint8_t>(rej.size())), 0)
+      << "errno " << errno;
+  std::string got = peer.ask("event");
+  EXPECT_EQ(event_name(got), "RDMA_CM_EVENT_REJECTED") << got;
+  EXPECT_EQ(field(got, "pd"), hex(rej));
+
+  rdma_cm_id* id = new_id();
+  ASSERT_NO_FATAL_FAILURE(resolve(id, 7751));
+  std::string req(kReqUser + 1, 'q');
+  p = no_qp(0x1751, req);
+  errno = 0;
+  EXPECT_EQ(rdma_connect(id, &p), -1);
+  EXPECT_EQ(errno, EINVAL);
+  EXPECT_FALSE(event_waiting(ch_));
+}
+
 }  // namespace
 }  // namespace ibcm::rdmacm::test
