@@ -18,24 +18,7 @@ constexpr size_t kRej = 148;
 constexpr int kInvalidServiceId = 8;
 constexpr int kConsumerReject = 28;
 
-class Connect : public ProgramTest {
- protected:
-  // The peer listens on `port`, and `id` here connects to it with `p`: returns the peer's line
-  // for the request ("" and a failure when a step failed).
-  std::string request_to_peer(PeerProcess& peer, uint16_t port, rdma_cm_id* id, rdma_conn_param p) {
-    if (peer.line() != "ready" || peer.ask("listen " + std::to_string(port)) != "ok") {
-      ADD_FAILURE() << "the peer does not listen on " << port;
-      return "";
-    }
-    resolve(id, port);
-    if (HasFatalFailure()) return "";
-    if (rdma_connect(id, &p) != 0) {
-      ADD_FAILURE() << "rdma_connect: errno " << errno;
-      return "";
-    }
-    return peer.ask("event");
-  }
-};
+using Connect = ProgramTest;
 
 // Active here, passive in the peer: CONNECT_REQUEST there with our private data after the rdma_cm
 // header, CONNECT_RESPONSE here (no QP) with the REP's, ESTABLISHED there after rdma_establish;
@@ -140,7 +123,7 @@ TEST_F(Connect, PeerConnectsThenIsKilled) {
   ASSERT_EQ(rdma_listen(listener, 4), 0) << "errno " << errno;
 
   PeerProcess peer(nodes().b->socket());
-  ASSERT_EQ(peer.line(), "ready");
+  ASSERT_TRUE(peer.ready());
   ASSERT_TRUE(peer.connect(7401, "0x3401", hex("from B")));
 
   EventPtr e = expect_event(RDMA_CM_EVENT_CONNECT_REQUEST);
@@ -193,7 +176,7 @@ TEST_F(Connect, StaleQpnAfterPeerRebootRejected10OldConnectionDisconnected) {
   ASSERT_NE(conn, nullptr);
 
   PeerProcess after(nodes().b_rebooted->socket());
-  ASSERT_EQ(after.line(), "ready");
+  ASSERT_TRUE(after.ready());
   ASSERT_TRUE(after.connect(7601, "0x5601"));
   std::string rej = after.ask("event");
   EXPECT_EQ(event_name(rej), "RDMA_CM_EVENT_REJECTED") << rej;
@@ -230,7 +213,7 @@ TEST_F(Connect, PeerDaemonStopsProgramErrorsWeDisconnect) {
 TEST_F(Connect, PrivateDataTooLongFailsEinval) {
   ASSERT_NE(listen_on(7751), nullptr);
   PeerProcess peer(nodes().b->socket());
-  ASSERT_EQ(peer.line(), "ready");
+  ASSERT_TRUE(peer.ready());
   ASSERT_TRUE(peer.connect(7751, "0x5751", hex(std::string(kReqUser, 'q'))));
   EventPtr e = expect_event(RDMA_CM_EVENT_CONNECT_REQUEST);
   ASSERT_TRUE(e);

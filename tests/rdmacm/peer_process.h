@@ -61,6 +61,11 @@ class PeerProcess {
   PeerProcess& operator=(const PeerProcess&) = delete;
 
   pid_t pid() const { return pid_; }
+  // Whether it has said "ready" (its first line: the daemon answered); waits for it once.
+  bool ready() {
+    if (!ready_) ready_ = line() == "ready";
+    return ready_;
+  }
 
   // The next line it prints, or nothing if none came within `limit` (or it exited).
   std::optional<std::string> line(std::chrono::milliseconds limit = std::chrono::seconds(10)) {
@@ -118,6 +123,7 @@ class PeerProcess {
   int to_ = -1;
   int from_ = -1;
   bool reaped_ = false;
+  bool ready_ = false;
   std::string buffer_;
 };
 

@@ -79,10 +79,26 @@ class ProgramTest : public ::testing::Test {
     return id;
   }
 
+  // The peer listens on `port`, and `id` here connects to it with `p`: returns the peer's line
+  // for the request ("" and a failure when a step failed).
+  std::string request_to_peer(PeerProcess& peer, uint16_t port, rdma_cm_id* id, rdma_conn_param p) {
+    if (!peer.ready() || peer.ask("listen " + std::to_string(port)) != "ok") {
+      ADD_FAILURE() << "the peer does not listen on " << port;
+      return "";
+    }
+    resolve(id, port);
+    if (HasFatalFailure()) return "";
+    if (rdma_connect(id, &p) != 0) {
+      ADD_FAILURE() << "rdma_connect: errno " << errno;
+      return "";
+    }
+    return peer.ask("event");
+  }
+
   // The peer connects (QP number qpn) to our listener on `port`, and we accept: the connection's
   // ID once both sides are ESTABLISHED, or null with a failure.
   rdma_cm_id* accept_from_peer(PeerProcess& peer, uint16_t port, const std::string& qpn) {
-    if (peer.line() != "ready" || !peer.connect(port, qpn)) {
+    if (!peer.ready() || !peer.connect(port, qpn)) {
       ADD_FAILURE() << "the peer does not connect to " << port;
       return nullptr;
     }

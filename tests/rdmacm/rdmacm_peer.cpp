@@ -103,6 +103,21 @@ void connect(int port, const char* qpn, const char* hex) {
   answer(rdma_connect(g_conn, &p));
 }
 
+// One listener at a time: one that fails is destroyed, so that the next try starts afresh.
+void listen(int port) {
+  sockaddr_in addr = loopback(port);
+  rdma_cm_id* id = nullptr;
+  int rc = rdma_create_id(g_channel, &id, nullptr, RDMA_PS_TCP);
+  if (rc == 0) rc = rdma_bind_addr(id, reinterpret_cast<sockaddr*>(&addr));
+  if (rc == 0) rc = rdma_listen(id, 8);
+  answer(rc);
+  if (rc != 0 && id) {
+    rdma_destroy_id(id);
+  } else if (rc == 0) {
+    g_listener = id;
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -120,12 +135,7 @@ int main() {
     std::string op = n > 0 ? cmd : "";
     uint8_t pd[196];
     if (op == "listen" && n == 2) {
-      sockaddr_in addr = loopback(std::atoi(a));
-      answer(rdma_create_id(g_channel, &g_listener, nullptr, RDMA_PS_TCP) != 0 ||
-                     rdma_bind_addr(g_listener, reinterpret_cast<sockaddr*>(&addr)) != 0 ||
-                     rdma_listen(g_listener, 8) != 0
-                 ? -1
-                 : 0);
+      listen(std::atoi(a));
     } else if (op == "connect" && n == 4) {
       connect(std::atoi(a), b, c);
     } else if (op == "accept" && n == 3 && g_conn) {
