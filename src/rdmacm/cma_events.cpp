@@ -84,7 +84,16 @@ int rdma_get_cm_event(rdma_event_channel* channel, rdma_cm_event** event) {
     IdPriv* listener = nullptr;
     if (r.event == RDMA_CM_EVENT_CONNECT_REQUEST) {
       listener = find_id(r.listen_id);
-      if (!listener) continue;  // destroyed since: the daemon ends the request with it
+      if (!listener) {
+        // Destroyed since: the request, never delivered, ends with it (the kernel's ucma destroys
+        // such a request's ID, and its CM sends the REJ), so the peer is not left waiting.
+        Request end;
+        end.op = Op::DestroyId;
+        end.id = r.id;
+        Reply ignored;
+        (void)call(end, ignored);
+        continue;
+      }
       p = passive_id(*listener, r);
     } else {
       p = find_id(r.id);
