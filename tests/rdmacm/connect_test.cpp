@@ -2,6 +2,7 @@
 // daemons' engines, no QP on either side: the events each side gets, in order, with the status
 // values and private data rdma_get_cm_event(3), rdma_connect(3), rdma_accept(3), rdma_reject(3)
 // and rdma_disconnect(3) document.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 
 #include "rdmacm/program_fixture.h"
@@ -246,6 +247,29 @@ TEST_F(Connect, PrivateDataTooLongFailsEinval) {
   EXPECT_EQ(rdma_connect(id, &p), -1);
   EXPECT_EQ(errno, EINVAL);
   EXPECT_FALSE(event_waiting(ch_));
+}
+
+// A listener destroyed while a request for it waits undelivered on the channel: the request is
+// the listener's, so it ends with it (the kernel's ucma destroys such requests' IDs: REJ, consumer
+// reject) and is never delivered; the peer gets REJECTED status 28 rather than waiting for its
+// REQ to time out.
+TEST_F(Connect, ListenerDestroyedWithRequestWaitingRejects) {
+  rdma_cm_id* listener = listen_on(7771);
+  ASSERT_NE(listener, nullptr);
+  PeerProcess peer(nodes().b->socket());
+  ASSERT_TRUE(peer.ready());
+  ASSERT_TRUE(peer.connect(7771, "0x5771"));
+  pollfd request{ch_->fd, POLLIN, 0};
+  ASSERT_EQ(::poll(&request, 1, 10000), 1);  // the CONNECT_REQUEST is there, not yet read
+  ASSERT_EQ(destroy(listener), 0);
+  int flags = ::fcntl(ch_->fd, F_GETFL);
+  ASSERT_EQ(::fcntl(ch_->fd, F_SETFL, flags | O_NONBLOCK), 0);
+  rdma_cm_event* none = nullptr;
+  EXPECT_EQ(rdma_get_cm_event(ch_, &none), -1);  // not delivered
+  EXPECT_EQ(errno, EAGAIN);
+  std::string rej = peer.ask("event");
+  EXPECT_EQ(event_name(rej), "RDMA_CM_EVENT_REJECTED") << rej;
+  EXPECT_EQ(field(rej, "status"), std::to_string(kConsumerReject));
 }
 
 }  // namespace
