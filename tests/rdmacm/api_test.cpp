@@ -200,7 +200,6 @@ TEST_F(Api, SynchronousListenerGetRequest) {
   ASSERT_EQ(rdma_bind_addr(listener, as_sockaddr(addr)), 0) << "errno " << errno;
   ASSERT_EQ(rdma_listen(listener, 4), 0) << "errno " << errno;
   PeerProcess peer(nodes().b->socket());
-  ASSERT_TRUE(peer.ready());
   ASSERT_TRUE(peer.connect(7805, "0x3805", hex("get me")));
 
   rdma_cm_id* conn = nullptr;

@@ -124,14 +124,11 @@ TEST_F(Connect, PeerConnectsThenIsKilled) {
   ASSERT_EQ(rdma_listen(listener, 4), 0) << "errno " << errno;
 
   PeerProcess peer(nodes().b->socket());
-  ASSERT_TRUE(peer.ready());
   ASSERT_TRUE(peer.connect(7401, "0x3401", hex("from B")));
 
-  EventPtr e = expect_event(RDMA_CM_EVENT_CONNECT_REQUEST);
+  EventPtr e = take_request();
   ASSERT_TRUE(e);
-  ASSERT_EQ(e->event, RDMA_CM_EVENT_CONNECT_REQUEST);
   rdma_cm_id* conn = e->id;
-  own(conn);
   EXPECT_EQ(e->listen_id, listener);
   EXPECT_NE(conn, listener);
   EXPECT_EQ(conn->channel, ch_);
@@ -177,7 +174,6 @@ TEST_F(Connect, StaleQpnAfterPeerRebootRejected10OldConnectionDisconnected) {
   ASSERT_NE(conn, nullptr);
 
   PeerProcess after(nodes().b_rebooted->socket());
-  ASSERT_TRUE(after.ready());
   ASSERT_TRUE(after.connect(7601, "0x5601"));
   std::string rej = after.ask("event");
   EXPECT_EQ(event_name(rej), "RDMA_CM_EVENT_REJECTED") << rej;
@@ -214,13 +210,10 @@ TEST_F(Connect, PeerDaemonStopsProgramErrorsWeDisconnect) {
 TEST_F(Connect, PrivateDataTooLongFailsEinval) {
   ASSERT_NE(listen_on(7751), nullptr);
   PeerProcess peer(nodes().b->socket());
-  ASSERT_TRUE(peer.ready());
   ASSERT_TRUE(peer.connect(7751, "0x5751", hex(std::string(kReqUser, 'q'))));
-  EventPtr e = expect_event(RDMA_CM_EVENT_CONNECT_REQUEST);
+  EventPtr e = take_request();
   ASSERT_TRUE(e);
-  ASSERT_EQ(e->event, RDMA_CM_EVENT_CONNECT_REQUEST);
   rdma_cm_id* conn = e->id;
-  own(conn);
   EXPECT_EQ(private_hex(*e), hex(std::string(kReqUser, 'q')));
 
   std::string rep(kRep + 1, 'p');
@@ -257,7 +250,6 @@ TEST_F(Connect, ListenerDestroyedWithRequestWaitingRejects) {
   rdma_cm_id* listener = listen_on(7771);
   ASSERT_NE(listener, nullptr);
   PeerProcess peer(nodes().b->socket());
-  ASSERT_TRUE(peer.ready());
   ASSERT_TRUE(peer.connect(7771, "0x5771"));
   pollfd request{ch_->fd, POLLIN, 0};
   ASSERT_EQ(::poll(&request, 1, 10000), 1);  // the CONNECT_REQUEST is there, not yet read
@@ -270,6 +262,25 @@ TEST_F(Connect, ListenerDestroyedWithRequestWaitingRejects) {
   std::string rej = peer.ask("event");
   EXPECT_EQ(event_name(rej), "RDMA_CM_EVENT_REJECTED") << rej;
   EXPECT_EQ(field(rej, "status"), std::to_string(kConsumerReject));
+}
+
+// A request already read is the program's own ID: destroying its listener leaves it whole, and
+// accepting it still connects.
+TEST_F(Connect, RequestReadOutlivesItsListener) {
+  rdma_cm_id* listener = listen_on(7772);
+  ASSERT_NE(listener, nullptr);
+  PeerProcess peer(nodes().b->socket());
+  ASSERT_TRUE(peer.connect(7772, "0x5772"));
+  EventPtr e = take_request();
+  ASSERT_TRUE(e);
+  rdma_cm_id* conn = e->id;
+  e.reset();
+  ASSERT_EQ(destroy(listener), 0);
+  rdma_conn_param p = no_qp(0x6772, "");
+  ASSERT_EQ(rdma_accept(conn, &p), 0) << "errno " << errno;
+  EXPECT_EQ(event_name(peer.ask("event")), "RDMA_CM_EVENT_CONNECT_RESPONSE");
+  ASSERT_EQ(peer.ask("establish"), "ok");
+  EXPECT_TRUE(expect_event(RDMA_CM_EVENT_ESTABLISHED, conn));
 }
 
 }  // namespace

@@ -94,10 +94,11 @@ class PeerProcess {
   }
   // Sends one command and returns its first answer line ("" if none came).
   std::string ask(const std::string& command) { return send(command) ? line().value_or("") : ""; }
-  // "connect PORT QPN HEX": whether the peer resolved 127.0.0.1:PORT (its two events, in order)
-  // and its rdma_connect returned 0.
+  // "connect PORT QPN HEX" once it is ready: whether it resolved 127.0.0.1:PORT (its two events,
+  // in order) and its rdma_connect returned 0.
   bool connect(uint16_t port, const std::string& qpn, const std::string& hex = "-") {
-    return ask("connect " + std::to_string(port) + " " + qpn + " " + hex)
+    return ready() &&
+           ask("connect " + std::to_string(port) + " " + qpn + " " + hex)
                    .rfind("RDMA_CM_EVENT_ADDR_RESOLVED ", 0) == 0 &&
            line().value_or("").rfind("RDMA_CM_EVENT_ROUTE_RESOLVED ", 0) == 0 && line() == "ok";
   }

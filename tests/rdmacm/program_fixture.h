@@ -59,6 +59,15 @@ class ProgramTest : public ::testing::Test {
     return e;
   }
 
+  // The next event, a CONNECT_REQUEST, whose new ID the test then owns (null, and a failure,
+  // for anything else).
+  EventPtr take_request() {
+    EventPtr e = expect_event(RDMA_CM_EVENT_CONNECT_REQUEST);
+    if (!e || e->event != RDMA_CM_EVENT_CONNECT_REQUEST) return nullptr;
+    own(e->id);
+    return e;
+  }
+
   // rdma_resolve_addr and rdma_resolve_route to 127.0.0.1:port, each event checked.
   void resolve(rdma_cm_id* id, uint16_t port) {
     sockaddr_in dst = loopback(port);
@@ -98,14 +107,13 @@ class ProgramTest : public ::testing::Test {
   // The peer connects (QP number qpn) to our listener on `port`, and we accept: the connection's
   // ID once both sides are ESTABLISHED, or null with a failure.
   rdma_cm_id* accept_from_peer(PeerProcess& peer, uint16_t port, const std::string& qpn) {
-    if (!peer.ready() || !peer.connect(port, qpn)) {
+    if (!peer.connect(port, qpn)) {
       ADD_FAILURE() << "the peer does not connect to " << port;
       return nullptr;
     }
-    EventPtr e = expect_event(RDMA_CM_EVENT_CONNECT_REQUEST);
-    if (!e || e->event != RDMA_CM_EVENT_CONNECT_REQUEST) return nullptr;
+    EventPtr e = take_request();
+    if (!e) return nullptr;
     rdma_cm_id* conn = e->id;
-    own(conn);
     rdma_conn_param p = no_qp(0x7000 + port, "");
     EXPECT_EQ(rdma_accept(conn, &p), 0) << "errno " << errno;
     EXPECT_EQ(event_name(peer.ask("event")), "RDMA_CM_EVENT_CONNECT_RESPONSE");
