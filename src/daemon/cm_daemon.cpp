@@ -147,6 +147,14 @@ bool serve(CmDaemon::State& s, Cm& cm, Time now, int fd) {
 
 }  // namespace
 
+namespace {
+// A connection that the program's exit ends (one already disconnected or rejected is over).
+bool connected(IdState s) {
+  return s == IdState::Connecting || s == IdState::ConnectResponse ||
+         s == IdState::ConnectRequest || s == IdState::Accepting || s == IdState::Connected;
+}
+}  // namespace
+
 void CmDaemon::State::program_gone(Cm& cm, Time now, int fd) {
   auto it = programs.find(fd);
   if (it == programs.end()) return;
@@ -154,7 +162,7 @@ void CmDaemon::State::program_gone(Cm& cm, Time now, int fd) {
   uint64_t ended = 0;
   for (uint32_t h : p.ids)
     if (auto id = ids.find(h); id != ids.end()) {
-      ended += id->second.conn != 0;
+      ended += connected(id->second.state);
       end_id(cm, now, id->second);
     }
   counters.ended_by_exit += ended;

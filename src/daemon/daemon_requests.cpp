@@ -274,6 +274,8 @@ proto::Reply CmDaemon::State::handle(Cm& cm, Time now, int program, const proto:
         return fail(EINVAL);
       }
       if (!s) return fail(errno_of(s.error()));
+      if (id.state != IdState::Disconnected && id.state != IdState::Failed)
+        id.state = IdState::Disconnecting;
       return out;
     }
     case proto::Op::InitQpAttr: {

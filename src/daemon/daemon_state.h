@@ -44,8 +44,9 @@ enum class IdState : uint8_t {
   ConnectRequest,   // a passive ID: REQ received, not yet accepted or rejected
   Accepting,        // REP sent
   Connected,
-  Disconnected,  // DISCONNECTED reported
-  Failed,        // REJECTED, UNREACHABLE: nothing more will happen
+  Disconnecting,  // the program disconnected (DREQ or DREP sent), DISCONNECTED not yet reported
+  Disconnected,   // DISCONNECTED reported
+  Failed,         // REJECTED, UNREACHABLE: nothing more will happen
 };
 
 struct Id {

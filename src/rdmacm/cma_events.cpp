@@ -134,6 +134,11 @@ int rdma_get_cm_event(rdma_event_channel* channel, rdma_cm_event** event) {
       default:
         break;
     }
+    e->owner = listener ? listener : p;
+    {
+      std::lock_guard lock(e->owner->mu);
+      ++e->owner->unacked;
+    }
     *event = &e->event;
     return 0;
   }
@@ -144,7 +149,12 @@ int rdma_ack_cm_event(rdma_cm_event* event) {
     errno = EINVAL;
     return -1;
   }
-  delete reinterpret_cast<EventPriv*>(event);
+  auto* e = reinterpret_cast<EventPriv*>(event);
+  if (IdPriv* o = e->owner) {
+    std::lock_guard lock(o->mu);
+    if (--o->unacked == 0) o->acked.notify_all();
+  }
+  delete e;
   return 0;
 }
 

@@ -198,7 +198,11 @@ int rdma_destroy_id(rdma_cm_id* id) {
   Request r = request(Op::DestroyId, id);
   Reply out;
   (void)call(r, out);
-  unregister_id(p->handle);
+  unregister_id(p->handle);  // no new event names it now
+  {
+    std::unique_lock lock(p->mu);
+    p->acked.wait(lock, [p] { return p->unacked == 0; });
+  }
   if (p->sync) rdma_destroy_event_channel(id->channel);
   delete p;
   return 0;

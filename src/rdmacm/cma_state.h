@@ -6,7 +6,9 @@
 #include <infiniband/verbs.h>
 #include <rdma/rdma_cma.h>
 
+#include <condition_variable>
 #include <cstdint>
+#include <mutex>
 
 #include "daemon/protocol.h"
 #include "ibcm/verbs/qp_attr.h"
@@ -30,6 +32,12 @@ struct IdPriv {
   // A passive ID: what the REQ offered (its CONNECT_REQUEST), which accept may not exceed.
   uint8_t req_responder_resources = 0xFF;
   uint8_t req_initiator_depth = 0xFF;
+  // Events handed to the program for this ID and not yet acknowledged: rdma_destroy_id waits for
+  // them, as librdmacm's does, so that a thread still handling one is done with it (and back
+  // in rdma_get_cm_event) before the ID and its channel go.
+  std::mutex mu;
+  std::condition_variable acked;
+  int unacked = 0;
   bool own_cqs = false;  // rdma_create_qp made the CQs (and their channels): destroy_qp frees them
   // A passive endpoint (rdma_create_ep with RAI_PASSIVE): the QP each request gets in
   // rdma_get_request, as librdmacm's ucma_passive_ep keeps it.
@@ -39,7 +47,8 @@ struct IdPriv {
 };
 
 struct EventPriv {
-  rdma_cm_event event{};  // first
+  rdma_cm_event event{};    // first
+  IdPriv* owner = nullptr;  // whose unacked count it is in
   uint8_t private_data[sizeof(daemon::proto::ConnParam::private_data)] = {};
 };
 
