@@ -1,8 +1,9 @@
 // CM timeouts as a program sees them (rdma_get_cm_event(3); issue 16, item 6), on a node whose
 // daemon gives its programs' connections short CM timeouts (DaemonConfig: response timeout 2^8 x
-// 4.096 us, one retry; each try then waits 2 x packet lifetime + that, about 0.55 s): a REQ nobody
-// answers is UNREACHABLE with status -ETIMEDOUT, a DREQ nobody answers is DISCONNECTED with
-// status -ETIMEDOUT, then TIMEWAIT_EXIT. A consumer waiting for either never hangs.
+// 4.096 us, two retries; each try then waits 2 x packet lifetime + that, about 0.55 s, so a
+// message is given up after about 1.6 s): a REQ nobody answers is UNREACHABLE with status
+// -ETIMEDOUT, a DREQ nobody answers is DISCONNECTED with status -ETIMEDOUT, then TIMEWAIT_EXIT.
+// A consumer waiting for either never hangs.
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -12,7 +13,7 @@
 namespace ibcm::rdmacm::test {
 namespace {
 
-constexpr daemon::DaemonConfig kShortTimeouts{8, 1};
+constexpr daemon::DaemonConfig kShortTimeouts{8, 2};
 
 // A UDP port on 127.0.0.1 that takes MADs and never answers.
 class Silent {
