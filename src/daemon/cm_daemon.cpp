@@ -224,10 +224,14 @@ Expected<std::unique_ptr<CmDaemon>, std::string> CmDaemon::open(Runtime& rt, Ser
   return std::unique_ptr<CmDaemon>(new CmDaemon(std::move(s)));
 }
 
-CmDaemon::~CmDaemon() {
+void CmDaemon::end_programs() {
   Cm& cm = s_->rt->cm();
   Time now = s_->rt->now();
   while (!s_->programs.empty()) s_->program_gone(cm, now, s_->programs.begin()->first);
+}
+
+CmDaemon::~CmDaemon() {
+  end_programs();
   s_->rt->unwatch(s_->listen_fd);
   ::close(s_->listen_fd);
   ::unlink(s_->path.c_str());

@@ -72,6 +72,11 @@ int run_daemon(DaemonOptions o) {
     if (!s.rt().run_once(std::chrono::milliseconds(200))) return 2;
     s.flush();
   }
+  // Peers must not be left holding connections: the programs' connections end (DREQs) and one
+  // more round sends them before the loop stops for good.
+  cmd.end_programs();
+  if (!s.rt().run_once(std::chrono::milliseconds(0))) return 2;
+  s.flush();
   const daemon::DaemonCounters c = cmd.counters();
   std::vector<std::pair<std::string, uint64_t>> extra = {
       {"daemon.programs_seen", c.programs_seen},   {"daemon.requests", c.requests},

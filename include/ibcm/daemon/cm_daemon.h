@@ -63,6 +63,10 @@ class CmDaemon {
   CmDaemon(const CmDaemon&) = delete;
   CmDaemon& operator=(const CmDaemon&) = delete;
 
+  // Ends every program's connections as their exit would (REJ, DREQ and TIMEWAIT) and closes
+  // their sockets; what it queued leaves with the runtime's next round. The destructor does it
+  // too, but a daemon that stops should do it while its loop still runs once more.
+  void end_programs();
   // Every engine event of the runtime (from Runtime::on_event).
   void on_event(Cm& cm, Time now, const Event& e);
   const DaemonCounters& counters() const;
