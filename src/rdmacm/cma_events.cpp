@@ -76,7 +76,23 @@ int rdma_get_cm_event(rdma_event_channel* channel, rdma_cm_event** event) {
     } while (n < 0 && errno == EINTR);
     if (n < 0) return -1;  // EAGAIN on a non-blocking channel, as librdmacm
     if (n != sizeof r) {
+      // The daemon went away: each ID on the channel is told once, as the kernel's rdma_cm tells
+      // its IDs when their device goes (their connections are gone: the daemon ended them), then
+      // the channel fails.
       say_once("the CM daemon closed an event channel (it stopped?)");
+      if (IdPriv* gone = next_untold_id(channel)) {
+        auto* e = new EventPriv;
+        e->event.id = &gone->id;
+        e->event.event = RDMA_CM_EVENT_DEVICE_REMOVAL;
+        e->owner = gone;
+        {
+          std::lock_guard lock(gone->mu);
+          ++gone->unacked;
+        }
+        (void)qp_to_error(*gone);
+        *event = &e->event;
+        return 0;
+      }
       errno = ENODEV;
       return -1;
     }

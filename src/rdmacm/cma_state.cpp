@@ -57,6 +57,16 @@ IdPriv* find_id(uint32_t handle) {
   return it == g_ids.end() ? nullptr : it->second;
 }
 
+IdPriv* next_untold_id(const rdma_event_channel* channel) {
+  std::lock_guard lock(g_ids_mu);
+  for (auto& [handle, p] : g_ids)
+    if (p->id.channel == channel && !p->removal_told) {
+      p->removal_told = true;
+      return p;
+    }
+  return nullptr;
+}
+
 ibv_context** device_list(int* count) {
   open_devices();
   if (count) *count = static_cast<int>(g_devices.contexts.size() - 1);

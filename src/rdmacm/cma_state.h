@@ -38,6 +38,7 @@ struct IdPriv {
   std::mutex mu;
   std::condition_variable acked;
   int unacked = 0;
+  bool removal_told = false;  // DEVICE_REMOVAL given (the daemon went away)
   bool own_cqs = false;  // rdma_create_qp made the CQs (and their channels): destroy_qp frees them
   // A passive endpoint (rdma_create_ep with RAI_PASSIVE): the QP each request gets in
   // rdma_get_request, as librdmacm's ucma_passive_ep keeps it.
@@ -56,6 +57,8 @@ struct EventPriv {
 void register_id(IdPriv* p);
 void unregister_id(uint32_t handle);
 IdPriv* find_id(uint32_t handle);
+// An ID on `channel` not yet told that the daemon went away (nullptr: none left); marks it told.
+IdPriv* next_untold_id(const rdma_event_channel* channel);
 
 // --- devices: one context for each, shared by every ID on it (rdma_get_devices lists them) ---
 ibv_context** device_list(int* count);

@@ -186,8 +186,9 @@ TEST_F(Connect, StaleQpnAfterPeerRebootRejected10OldConnectionDisconnected) {
 }
 
 // The peer's daemon stops while its program holds a connection to ours: the program's blocked
-// rdma_get_cm_event fails (ENODEV, its channel closed) rather than waiting for ever, and the
-// daemon's DREQ gives our program DISCONNECTED, then TIMEWAIT_EXIT once we answer.
+// rdma_get_cm_event returns DEVICE_REMOVAL for its ID, then fails (ENODEV, its channel closed)
+// rather than waiting for ever, and the daemon's DREQ gives our program DISCONNECTED, then
+// TIMEWAIT_EXIT once we answer.
 TEST_F(Connect, PeerDaemonStopsProgramErrorsWeDisconnect) {
   ASSERT_NE(listen_on(7701), nullptr);
   std::unique_ptr<NodeDaemon> d = make_node(0xD, 4, "d");
@@ -198,7 +199,8 @@ TEST_F(Connect, PeerDaemonStopsProgramErrorsWeDisconnect) {
 
   ASSERT_TRUE(peer.send("event"));
   d.reset();
-  EXPECT_EQ(peer.line(), "error " + std::to_string(ENODEV));
+  EXPECT_EQ(event_name(peer.line().value_or("")), "RDMA_CM_EVENT_DEVICE_REMOVAL");
+  EXPECT_EQ(peer.ask("event"), "error " + std::to_string(ENODEV));
   EXPECT_TRUE(expect_event(RDMA_CM_EVENT_DISCONNECTED, conn));
   ASSERT_EQ(rdma_disconnect(conn), 0) << "errno " << errno;  // the DREP, to nobody
   EXPECT_TRUE(expect_event(RDMA_CM_EVENT_TIMEWAIT_EXIT, conn));
