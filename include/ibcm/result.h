@@ -4,6 +4,10 @@
 #include <utility>
 #include <variant>
 
+#include "ibcm/api.h"
+
+IBCM_API_BEGIN
+
 namespace ibcm {
 
 // The value of a call that succeeds with nothing to return.
@@ -38,3 +42,5 @@ class Expected {
 };
 
 }  // namespace ibcm
+
+IBCM_API_END

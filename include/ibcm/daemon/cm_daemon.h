@@ -15,11 +15,14 @@
 #include <string>
 #include <vector>
 
+#include "ibcm/api.h"
 #include "ibcm/daemon/socket.h"
 #include "ibcm/result.h"
 #include "ibcm/transport/runtime.h"
 #include "ibcm/umad/gid_table.h"
 #include "ibcm/wire/types.h"
+
+IBCM_API_BEGIN
 
 namespace ibcm::daemon {
 
@@ -69,7 +72,7 @@ class CmDaemon {
   // Log lines (bad requests, programs that left, dropped events): stderr by default.
   void set_log(std::function<void(const std::string&)> log);
 
-  struct State;
+  struct IBCM_PRIVATE State;
 
  private:
   explicit CmDaemon(std::unique_ptr<State> s);
@@ -77,3 +80,5 @@ class CmDaemon {
 };
 
 }  // namespace ibcm::daemon
+
+IBCM_API_END

@@ -5,6 +5,10 @@
 #include <cstdlib>
 #include <string>
 
+#include "ibcm/api.h"
+
+IBCM_API_BEGIN
+
 namespace ibcm::daemon {
 
 inline constexpr char kDefaultSocket[] = "/run/ibcm/cm.sock";
@@ -20,3 +24,5 @@ inline std::string socket_path() {
 bool daemon_answers(const std::string& path);
 
 }  // namespace ibcm::daemon
+
+IBCM_API_END

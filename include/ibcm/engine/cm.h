@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ibcm/api.h"
 #include "ibcm/engine/config.h"
 #include "ibcm/engine/counters.h"
 #include "ibcm/engine/events.h"
@@ -22,6 +23,8 @@
 #include "ibcm/engine/types.h"
 #include "ibcm/result.h"
 #include "ibcm/wire/mad.h"
+
+IBCM_API_BEGIN
 
 namespace ibcm {
 
@@ -124,10 +127,12 @@ class Cm {
   const Config& config() const;
   void set_logger(Logger log);
 
-  class Impl;
+  class IBCM_PRIVATE Impl;
 
  private:
   std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace ibcm
+
+IBCM_API_END

@@ -3,7 +3,10 @@
 
 #include <cstdint>
 
+#include "ibcm/api.h"
 #include "ibcm/engine/types.h"
+
+IBCM_API_BEGIN
 
 namespace ibcm {
 
@@ -54,3 +57,5 @@ struct Config {
 };
 
 }  // namespace ibcm
+
+IBCM_API_END

@@ -6,7 +6,10 @@
 #include <cstdint>
 #include <string_view>
 
+#include "ibcm/api.h"
 #include "ibcm/wire/types.h"
+
+IBCM_API_BEGIN
 
 namespace ibcm {
 
@@ -91,3 +94,5 @@ struct Counters {
 };
 
 }  // namespace ibcm
+
+IBCM_API_END

@@ -3,7 +3,10 @@
 
 #include <string>
 
+#include "ibcm/api.h"
 #include "ibcm/engine/events.h"
+
+IBCM_API_BEGIN
 
 namespace ibcm {
 
@@ -12,3 +15,5 @@ namespace ibcm {
 std::string event_to_json(double t, const Event& e, const std::string& extra = {});
 
 }  // namespace ibcm
+
+IBCM_API_END

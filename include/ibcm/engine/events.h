@@ -5,8 +5,11 @@
 #include <string_view>
 #include <variant>
 
+#include "ibcm/api.h"
 #include "ibcm/engine/types.h"
 #include "ibcm/wire/messages.h"
+
+IBCM_API_BEGIN
 
 namespace ibcm {
 
@@ -111,3 +114,5 @@ std::string_view event_name(const Event& e);
 ConnId event_conn(const Event& e);
 
 }  // namespace ibcm
+
+IBCM_API_END

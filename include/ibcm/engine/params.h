@@ -5,8 +5,11 @@
 #include <optional>
 #include <span>
 
+#include "ibcm/api.h"
 #include "ibcm/engine/types.h"
 #include "ibcm/wire/messages.h"
+
+IBCM_API_BEGIN
 
 namespace ibcm {
 
@@ -97,3 +100,5 @@ struct QpAttr {
 };
 
 }  // namespace ibcm
+
+IBCM_API_END

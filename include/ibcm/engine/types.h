@@ -5,7 +5,10 @@
 #include <cstdint>
 #include <string_view>
 
+#include "ibcm/api.h"
 #include "ibcm/wire/types.h"
+
+IBCM_API_BEGIN
 
 namespace ibcm {
 
@@ -84,3 +87,5 @@ enum class Error : uint8_t {
 std::string_view to_string(Error e);
 
 }  // namespace ibcm
+
+IBCM_API_END

@@ -11,11 +11,14 @@
 #include <utility>
 #include <vector>
 
+#include "ibcm/api.h"
 #include "ibcm/result.h"
 #include "ibcm/sa/path_query.h"
 #include "ibcm/umad/port_info.h"
 #include "ibcm/umad/umad_error.h"
 #include "ibcm/umad/umad_port.h"
+
+IBCM_API_BEGIN
 
 namespace ibcm::sa {
 
@@ -80,3 +83,5 @@ class PathClient {
 };
 
 }  // namespace ibcm::sa
+
+IBCM_API_END

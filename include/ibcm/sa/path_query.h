@@ -10,8 +10,11 @@
 #include <string>
 #include <vector>
 
+#include "ibcm/api.h"
 #include "ibcm/engine/types.h"
 #include "ibcm/sa/path_record.h"
+
+IBCM_API_BEGIN
 
 namespace ibcm::sa {
 
@@ -126,3 +129,5 @@ class PathQueries {
 };
 
 }  // namespace ibcm::sa
+
+IBCM_API_END

@@ -9,9 +9,12 @@
 #include <span>
 #include <vector>
 
+#include "ibcm/api.h"
 #include "ibcm/engine/params.h"
 #include "ibcm/result.h"
 #include "ibcm/sa/sa_mad.h"
+
+IBCM_API_BEGIN
 
 namespace ibcm::sa {
 
@@ -159,3 +162,5 @@ struct Schema<sa::PathRecord> {
 static_assert(kLayoutOk<sa::PathRecord>, "the PathRecord table overlaps or leaves its 64 bytes");
 
 }  // namespace ibcm::wire
+
+IBCM_API_END

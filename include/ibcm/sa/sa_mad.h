@@ -9,9 +9,12 @@
 #include <span>
 #include <string_view>
 
+#include "ibcm/api.h"
 #include "ibcm/wire/field.h"
 #include "ibcm/wire/mad.h"
 #include "ibcm/wire/schema.h"
+
+IBCM_API_BEGIN
 
 namespace ibcm::sa {
 
@@ -131,3 +134,5 @@ static_assert(Schema<sa::SaHeader>::fields.front().byte == kMadHeaderSize &&
               "the SA header table starts after the MAD header and ends at the SA data");
 
 }  // namespace ibcm::wire
+
+IBCM_API_END

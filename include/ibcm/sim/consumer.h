@@ -8,8 +8,11 @@
 #include <optional>
 #include <vector>
 
+#include "ibcm/api.h"
 #include "ibcm/engine/cm.h"
 #include "ibcm/sim/fabric.h"
+
+IBCM_API_BEGIN
 
 namespace ibcm::sim {
 
@@ -74,10 +77,12 @@ class AutoConsumer {
   const AutoTally& tally() const;
 
  private:
-  struct State;
+  struct IBCM_PRIVATE State;
   void listen_all(Fabric& f, NodeId n);
   void check(Fabric& f, NodeId n, const Status& s, const char* what);
   std::shared_ptr<State> s_;
 };
 
 }  // namespace ibcm::sim
+
+IBCM_API_END

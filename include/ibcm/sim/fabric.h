@@ -16,10 +16,13 @@
 #include <utility>
 #include <vector>
 
+#include "ibcm/api.h"
 #include "ibcm/engine/cm.h"
 #include "ibcm/sim/link.h"
 #include "ibcm/sim/random.h"
 #include "ibcm/sim/trace.h"
+
+IBCM_API_BEGIN
 
 namespace ibcm::sim {
 
@@ -208,3 +211,5 @@ class Fabric {
 };
 
 }  // namespace ibcm::sim
+
+IBCM_API_END

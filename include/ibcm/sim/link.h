@@ -7,8 +7,11 @@
 #include <functional>
 #include <optional>
 
+#include "ibcm/api.h"
 #include "ibcm/engine/types.h"
 #include "ibcm/wire/messages.h"
+
+IBCM_API_BEGIN
 
 namespace ibcm::sim {
 
@@ -77,3 +80,5 @@ inline FaultRule delay_next(std::optional<wire::AttrId> attr, Time delay, NodeId
 }
 
 }  // namespace ibcm::sim
+
+IBCM_API_END

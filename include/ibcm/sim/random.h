@@ -6,6 +6,10 @@
 #include <chrono>
 #include <cstdint>
 
+#include "ibcm/api.h"
+
+IBCM_API_BEGIN
+
 namespace ibcm::sim {
 
 // splitmix64's finaliser: a bijective mix, also used to derive independent seeds.
@@ -70,3 +74,5 @@ class Rng {
 };
 
 }  // namespace ibcm::sim
+
+IBCM_API_END

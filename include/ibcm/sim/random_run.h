@@ -13,7 +13,10 @@
 #include <string_view>
 #include <vector>
 
+#include "ibcm/api.h"
 #include "ibcm/sim/fabric.h"
+
+IBCM_API_BEGIN
 
 namespace ibcm::sim {
 
@@ -66,3 +69,5 @@ std::span<const MutationName> mutation_names();
 std::string describe(const RandomRunResult& r);
 
 }  // namespace ibcm::sim
+
+IBCM_API_END

@@ -11,7 +11,10 @@
 #include <string_view>
 #include <vector>
 
+#include "ibcm/api.h"
 #include "ibcm/sim/fabric.h"
+
+IBCM_API_BEGIN
 
 namespace ibcm::sim {
 
@@ -69,3 +72,5 @@ std::string summary_text(const ScenarioReport& r);
 std::string summary_json(const ScenarioReport& r);
 
 }  // namespace ibcm::sim
+
+IBCM_API_END

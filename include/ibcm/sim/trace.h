@@ -9,10 +9,13 @@
 #include <string_view>
 #include <vector>
 
+#include "ibcm/api.h"
 #include "ibcm/engine/events.h"
 #include "ibcm/engine/types.h"
 #include "ibcm/sim/link.h"
 #include "ibcm/wire/mad.h"
+
+IBCM_API_BEGIN
 
 namespace ibcm::sim {
 
@@ -90,3 +93,5 @@ std::string mad_summary(std::span<const uint8_t> bytes);
 std::string write_pcap(const Trace& t, const std::string& path);
 
 }  // namespace ibcm::sim
+
+IBCM_API_END

@@ -9,7 +9,10 @@
 #include <string>
 #include <string_view>
 
+#include "ibcm/api.h"
 #include "ibcm/engine/types.h"
+
+IBCM_API_BEGIN
 
 namespace ibcm {
 
@@ -46,3 +49,5 @@ socklen_t socket_address_of(const wire::Gid& gid, uint16_t port, bool v6_socket,
 IpEndpoint endpoint_of(const SocketAddress& sa, socklen_t len);
 
 }  // namespace ibcm
+
+IBCM_API_END

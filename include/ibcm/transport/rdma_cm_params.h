@@ -5,8 +5,11 @@
 #include <array>
 #include <span>
 
+#include "ibcm/api.h"
 #include "ibcm/engine/params.h"
 #include "ibcm/transport/ip_address.h"
+
+IBCM_API_BEGIN
 
 namespace ibcm {
 
@@ -22,3 +25,5 @@ ConnectParams rdma_cm_connect_params(const IpEndpoint& local, const IpEndpoint& 
                                      std::array<uint8_t, 92>& pd_storage);
 
 }  // namespace ibcm
+
+IBCM_API_END

@@ -11,9 +11,12 @@
 #include <memory>
 #include <string>
 
+#include "ibcm/api.h"
 #include "ibcm/result.h"
 #include "ibcm/transport/ip_address.h"
 #include "ibcm/transport/transport.h"
+
+IBCM_API_BEGIN
 
 namespace ibcm {
 
@@ -59,3 +62,5 @@ class RoceTransport final : public Transport {
 };
 
 }  // namespace ibcm
+
+IBCM_API_END

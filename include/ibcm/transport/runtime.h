@@ -11,8 +11,11 @@
 #include <optional>
 #include <vector>
 
+#include "ibcm/api.h"
 #include "ibcm/engine/cm.h"
 #include "ibcm/transport/transport.h"
+
+IBCM_API_BEGIN
 
 namespace ibcm {
 
@@ -92,3 +95,5 @@ class Runtime {
 };
 
 }  // namespace ibcm
+
+IBCM_API_END

@@ -8,8 +8,11 @@
 #include <string>
 #include <string_view>
 
+#include "ibcm/api.h"
 #include "ibcm/engine/cm.h"
 #include "ibcm/transport/ip_address.h"
+
+IBCM_API_BEGIN
 
 namespace ibcm {
 
@@ -90,3 +93,5 @@ class Transport {
 };
 
 }  // namespace ibcm
+
+IBCM_API_END

@@ -6,9 +6,12 @@
 #include <memory>
 #include <string>
 
+#include "ibcm/api.h"
 #include "ibcm/result.h"
 #include "ibcm/transport/ip_address.h"
 #include "ibcm/transport/transport.h"
+
+IBCM_API_BEGIN
 
 namespace ibcm {
 
@@ -32,8 +35,10 @@ class UdpTransport final : public Transport {
   IpEndpoint local_;
   TransportCounters counters_;
   // The recvmmsg/sendmmsg headers, set up once: a call rewrites only what changes per datagram.
-  struct Batches;
+  struct IBCM_PRIVATE Batches;
   std::unique_ptr<Batches> batches_;
 };
 
 }  // namespace ibcm
+
+IBCM_API_END

@@ -8,8 +8,11 @@
 #include <string>
 #include <vector>
 
+#include "ibcm/api.h"
 #include "ibcm/transport/ip_address.h"
 #include "ibcm/wire/types.h"
+
+IBCM_API_BEGIN
 
 namespace ibcm::umad {
 
@@ -45,3 +48,5 @@ std::string_view to_string(GidType t);
 std::string describe(const std::vector<GidEntry>& table);
 
 }  // namespace ibcm::umad
+
+IBCM_API_END

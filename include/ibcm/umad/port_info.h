@@ -9,7 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "ibcm/api.h"
 #include "ibcm/umad/gid_table.h"
+
+IBCM_API_BEGIN
 
 namespace ibcm::umad {
 
@@ -40,3 +43,5 @@ std::optional<uint64_t> read_node_guid(const std::string& sysfs_root, const std:
 std::string_view to_string(LinkLayer l);
 
 }  // namespace ibcm::umad
+
+IBCM_API_END

@@ -6,6 +6,10 @@
 #include <string>
 #include <string_view>
 
+#include "ibcm/api.h"
+
+IBCM_API_BEGIN
+
 namespace ibcm::umad {
 
 enum class UmadErrorKind : uint8_t {
@@ -26,3 +30,5 @@ struct UmadError {
 };
 
 }  // namespace ibcm::umad
+
+IBCM_API_END

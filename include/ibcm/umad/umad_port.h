@@ -8,9 +8,12 @@
 #include <span>
 #include <string>
 
+#include "ibcm/api.h"
 #include "ibcm/result.h"
 #include "ibcm/umad/umad_error.h"
 #include "ibcm/wire/mad.h"
+
+IBCM_API_BEGIN
 
 namespace ibcm::umad {
 
@@ -75,3 +78,5 @@ Expected<std::unique_ptr<UmadPort>, UmadError> open_libibumad_port(const std::st
                                                                    uint8_t port);
 
 }  // namespace ibcm::umad
+
+IBCM_API_END

@@ -10,12 +10,15 @@
 #include <string>
 #include <vector>
 
+#include "ibcm/api.h"
 #include "ibcm/result.h"
 #include "ibcm/transport/ip_address.h"
 #include "ibcm/transport/transport.h"
 #include "ibcm/umad/port_info.h"
 #include "ibcm/umad/umad_error.h"
 #include "ibcm/umad/umad_port.h"
+
+IBCM_API_BEGIN
 
 namespace ibcm::umad {
 
@@ -100,3 +103,5 @@ class UmadTransport final : public Transport {
 };
 
 }  // namespace ibcm::umad
+
+IBCM_API_END

@@ -7,10 +7,13 @@
 #include <string>
 #include <string_view>
 
+#include "ibcm/api.h"
 #include "ibcm/result.h"
 #include "ibcm/verbs/error.h"
 #include "ibcm/verbs/verbs_api.h"
 #include "ibcm/wire/types.h"
+
+IBCM_API_BEGIN
 
 namespace ibcm::verbs {
 
@@ -58,3 +61,5 @@ class Device {
 };
 
 }  // namespace ibcm::verbs
+
+IBCM_API_END

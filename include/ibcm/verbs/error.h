@@ -5,6 +5,10 @@
 #include <string>
 #include <string_view>
 
+#include "ibcm/api.h"
+
+IBCM_API_BEGIN
+
 namespace ibcm::verbs {
 
 // The libibverbs calls the binding makes, named for counters and messages.
@@ -39,3 +43,5 @@ struct VerbsError {
 VerbsError verbs_error(Call call, int code, std::string_view what);
 
 }  // namespace ibcm::verbs
+
+IBCM_API_END

@@ -10,10 +10,13 @@
 #include <optional>
 #include <string>
 
+#include "ibcm/api.h"
 #include "ibcm/engine/types.h"
 #include "ibcm/result.h"
 #include "ibcm/verbs/error.h"
 #include "ibcm/verbs/verbs_api.h"
+
+IBCM_API_BEGIN
 
 namespace ibcm::verbs {
 
@@ -95,3 +98,5 @@ class MessageExchange {
 };
 
 }  // namespace ibcm::verbs
+
+IBCM_API_END

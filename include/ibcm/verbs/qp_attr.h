@@ -7,7 +7,10 @@
 
 #include <cstdint>
 
+#include "ibcm/api.h"
 #include "ibcm/engine/params.h"
+
+IBCM_API_BEGIN
 
 namespace ibcm::verbs {
 
@@ -40,3 +43,5 @@ ibv_mtu to_ibv(wire::Mtu m);
 wire::Mtu from_ibv(ibv_mtu m);
 
 }  // namespace ibcm::verbs
+
+IBCM_API_END

@@ -27,11 +27,14 @@
 #include <unordered_map>
 #include <vector>
 
+#include "ibcm/api.h"
 #include "ibcm/engine/cm.h"
 #include "ibcm/result.h"
 #include "ibcm/verbs/device.h"
 #include "ibcm/verbs/error.h"
 #include "ibcm/verbs/qp_attr.h"
+
+IBCM_API_BEGIN
 
 namespace ibcm::verbs {
 
@@ -180,3 +183,5 @@ class QpBinding {
 Status answer(Cm& cm, Time now, const QpFailure& f);
 
 }  // namespace ibcm::verbs
+
+IBCM_API_END

@@ -13,7 +13,10 @@
 #include <string_view>
 #include <vector>
 
+#include "ibcm/api.h"
 #include "ibcm/result.h"
+
+IBCM_API_BEGIN
 
 namespace ibcm::verbs {
 
@@ -64,3 +67,5 @@ class Verbs {
 std::unique_ptr<Verbs> libverbs();
 
 }  // namespace ibcm::verbs
+
+IBCM_API_END

@@ -7,6 +7,10 @@
 #include <string_view>
 #include <utility>
 
+#include "ibcm/api.h"
+
+IBCM_API_BEGIN
+
 namespace ibcm::wire {
 
 enum class FieldKind : uint8_t {
@@ -73,3 +77,5 @@ constexpr bool layout_ok(const Table& fields, uint32_t region_bytes) {
         [](const M& m) -> std::span<const uint8_t> { return m.member; },         \
         [](M& m) -> std::span<uint8_t> { return m.member; }                      \
   }
+
+IBCM_API_END

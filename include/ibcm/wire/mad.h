@@ -7,8 +7,11 @@
 #include <span>
 #include <string_view>
 
+#include "ibcm/api.h"
 #include "ibcm/result.h"
 #include "ibcm/wire/messages.h"
+
+IBCM_API_BEGIN
 
 namespace ibcm::wire {
 
@@ -59,3 +62,5 @@ template <class M>
 void encode_send(const M& m, uint64_t tid, std::span<uint8_t, kMadSize> out);
 
 }  // namespace ibcm::wire
+
+IBCM_API_END

@@ -6,7 +6,10 @@
 #include <cstdint>
 #include <variant>
 
+#include "ibcm/api.h"
 #include "ibcm/wire/types.h"
+
+IBCM_API_BEGIN
 
 namespace ibcm::wire {
 
@@ -210,3 +213,5 @@ struct Mad {
 };
 
 }  // namespace ibcm::wire
+
+IBCM_API_END

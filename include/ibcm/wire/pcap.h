@@ -7,7 +7,10 @@
 #include <string>
 #include <vector>
 
+#include "ibcm/api.h"
 #include "ibcm/result.h"
+
+IBCM_API_BEGIN
 
 namespace ibcm::wire::pcap {
 
@@ -48,3 +51,5 @@ class Writer {
 };
 
 }  // namespace ibcm::wire::pcap
+
+IBCM_API_END

@@ -4,7 +4,10 @@
 #include <string>
 #include <string_view>
 
+#include "ibcm/api.h"
 #include "ibcm/wire/messages.h"
+
+IBCM_API_BEGIN
 
 namespace ibcm::wire {
 
@@ -26,3 +29,5 @@ std::string gid_to_string(const Gid& gid);
 std::string json_quote(std::string_view s);
 
 }  // namespace ibcm::wire
+
+IBCM_API_END

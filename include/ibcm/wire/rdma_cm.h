@@ -8,7 +8,10 @@
 #include <span>
 #include <string_view>
 
+#include "ibcm/api.h"
 #include "ibcm/result.h"
+
+IBCM_API_BEGIN
 
 namespace ibcm::wire::rdma_cm {
 
@@ -50,3 +53,5 @@ void encode_header(const Header& h, std::span<uint8_t, kHeaderSize> out);
 Expected<Header, HeaderError> decode_header(std::span<const uint8_t> private_data);
 
 }  // namespace ibcm::wire::rdma_cm
+
+IBCM_API_END

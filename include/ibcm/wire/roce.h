@@ -8,8 +8,11 @@
 #include <span>
 #include <string_view>
 
+#include "ibcm/api.h"
 #include "ibcm/result.h"
 #include "ibcm/wire/types.h"
+
+IBCM_API_BEGIN
 
 namespace ibcm::wire::roce {
 
@@ -96,3 +99,5 @@ Gid ipv4_mapped_gid(const uint8_t addr[4]);
 bool is_ipv4_mapped(const Gid& gid);
 
 }  // namespace ibcm::wire::roce
+
+IBCM_API_END

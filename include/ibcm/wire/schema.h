@@ -8,8 +8,11 @@
 #include <string_view>
 #include <variant>
 
+#include "ibcm/api.h"
 #include "ibcm/wire/field.h"
 #include "ibcm/wire/messages.h"
+
+IBCM_API_BEGIN
 
 namespace ibcm::wire {
 
@@ -377,3 +380,5 @@ static_assert(kLayoutOk<MadHeader> && kLayoutOk<Req> && kLayoutOk<Mra> && kLayou
               "a CM field table overlaps or leaves its region");
 
 }  // namespace ibcm::wire
+
+IBCM_API_END

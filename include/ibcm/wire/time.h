@@ -4,6 +4,10 @@
 #include <chrono>
 #include <cstdint>
 
+#include "ibcm/api.h"
+
+IBCM_API_BEGIN
+
 namespace ibcm::wire {
 
 using Nanos = std::chrono::nanoseconds;
@@ -21,3 +25,5 @@ constexpr uint8_t to_cm_time(Nanos d) {
 }
 
 }  // namespace ibcm::wire
+
+IBCM_API_END

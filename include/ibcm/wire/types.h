@@ -6,6 +6,10 @@
 #include <cstring>
 #include <string_view>
 
+#include "ibcm/api.h"
+
+IBCM_API_BEGIN
+
 namespace ibcm::wire {
 
 using Gid = std::array<uint8_t, 16>;
@@ -146,3 +150,5 @@ std::string_view to_string(TransportType t);
 std::string_view to_string(MsgRef m);
 
 }  // namespace ibcm::wire
+
+IBCM_API_END
