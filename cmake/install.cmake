@@ -18,6 +18,8 @@ foreach(part umad verbs)
 endforeach()
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/ibcm DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
   COMPONENT dev ${IBCM_HEADER_EXCLUDES})
+install(FILES ${PROJECT_BINARY_DIR}/include/ibcm/version.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/ibcm
+  COMPONENT dev)
 
 set(IBCM_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/ibcm)
 install(EXPORT ibcmTargets NAMESPACE ibcm:: DESTINATION ${IBCM_CMAKE_DIR} COMPONENT dev)

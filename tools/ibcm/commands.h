@@ -19,6 +19,7 @@ void add_sim(CLI::App& app, Runner& run);
 void add_bench(CLI::App& app, Runner& run);
 void add_daemon(CLI::App& app, Runner& run);
 void add_run(CLI::App& app, Runner& run);
+void add_man(CLI::App& app, Runner& run);  // hidden: the build writes the man pages with it
 
 inline void add_commands(CLI::App& app, Runner& run) {
   add_decode(app, run);
@@ -29,6 +30,7 @@ inline void add_commands(CLI::App& app, Runner& run) {
   add_bench(app, run);
   add_daemon(app, run);
   add_run(app, run);
+  add_man(app, run);
 }
 
 }  // namespace ibcm::cli
