@@ -1,4 +1,5 @@
-// A value or an error, without exceptions (std::expected arrives only in C++23).
+/// @file
+/// A value or an error, without exceptions (std::expected arrives only in C++23).
 #pragma once
 
 #include <utility>
@@ -10,7 +11,7 @@ IBCM_API_BEGIN
 
 namespace ibcm {
 
-// The value of a call that succeeds with nothing to return.
+/// The value of a call that succeeds with nothing to return.
 struct Ok {};
 
 template <class E>

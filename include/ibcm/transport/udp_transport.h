@@ -1,6 +1,7 @@
-// MAD-over-UDP: ibcm to ibcm with no RDMA device and no privileges. Each UDP datagram carries
-// exactly one 256-byte MAD and nothing else (docs/transports.md). A peer's Address is its IP
-// address as a GID (IPv4-mapped for IPv4) with its UDP port in Address::port.
+/// @file
+/// MAD-over-UDP: ibcm to ibcm with no RDMA device and no privileges. Each UDP datagram carries
+/// exactly one 256-byte MAD and nothing else (docs/transports.md). A peer's Address is its IP
+/// address as a GID (IPv4-mapped for IPv4) with its UDP port in Address::port.
 #pragma once
 
 #include <memory>
@@ -17,7 +18,7 @@ namespace ibcm {
 
 class UdpTransport final : public Transport {
  public:
-  // Binds a non-blocking UDP socket to `local` (port 0: the kernel picks one).
+  /// Binds a non-blocking UDP socket to `local` (port 0: the kernel picks one).
   static Expected<std::unique_ptr<UdpTransport>, std::string> open(const IpEndpoint& local);
   ~UdpTransport() override;
 
@@ -34,7 +35,7 @@ class UdpTransport final : public Transport {
   int fd_;
   IpEndpoint local_;
   TransportCounters counters_;
-  // The recvmmsg/sendmmsg headers, set up once: a call rewrites only what changes per datagram.
+  /// The recvmmsg/sendmmsg headers, set up once: a call rewrites only what changes per datagram.
   struct IBCM_PRIVATE Batches;
   std::unique_ptr<Batches> batches_;
 };

@@ -1,4 +1,5 @@
-// Human and JSON renderings of a MAD, driven by the field tables: every field by its spec name.
+/// @file
+/// Human and JSON renderings of a MAD, driven by the field tables: every field by its spec name.
 #pragma once
 
 #include <string>
@@ -11,21 +12,21 @@ IBCM_API_BEGIN
 
 namespace ibcm::wire {
 
-// Both name each field by its spec name, header fields first, except that a header field whose
-// name the message has too is "MAD.<name>": SIDR_REP has "MAD.Status" (the MAD's) and "Status"
-// (the SIDR status); ClassPortInfo "MAD.BaseVersion" and "MAD.ClassVersion". No name repeats.
+/// Both name each field by its spec name, header fields first, except that a header field whose
+/// name the message has too is "MAD.<name>": SIDR_REP has "MAD.Status" (the MAD's) and "Status"
+/// (the SIDR status); ClassPortInfo "MAD.BaseVersion" and "MAD.ClassVersion". No name repeats.
 
-// "REQ BaseVersion=1 ... LocalCommID=123 ServiceID=0x... ..." on one line; all-zero byte fields
-// are left out.
+/// "REQ BaseVersion=1 ... LocalCommID=123 ServiceID=0x... ..." on one line; all-zero byte fields
+/// are left out.
 std::string to_text(const Mad& mad);
 
-// {"message":"REQ","BaseVersion":1,...,"LocalCommID":..,...}: numbers as integers, GIDs as
-// IPv6 text, byte fields as lowercase hex strings. No surrounding newline.
+/// {"message":"REQ","BaseVersion":1,...,"LocalCommID":..,...}: numbers as integers, GIDs as
+/// IPv6 text, byte fields as lowercase hex strings. No surrounding newline.
 std::string to_json(const Mad& mad);
 
-// The GID as IPv6 text (RFC 5952, IPv4-mapped shown as ::ffff:a.b.c.d).
+/// The GID as IPv6 text (RFC 5952, IPv4-mapped shown as \::ffff:a.b.c.d).
 std::string gid_to_string(const Gid& gid);
-// JSON string literal with escaping.
+/// JSON string literal with escaping.
 std::string json_quote(std::string_view s);
 
 }  // namespace ibcm::wire

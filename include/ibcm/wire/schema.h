@@ -1,6 +1,7 @@
-// The wire layout of every CM message: one descriptor per field, transcribed from IBTA Vol 1
-// ch. 12 (docs/wire.md). Offsets are inside the 232-byte CM data, except for the MAD header whose
-// offsets are inside the MAD. Gaps are reserved: written as zero, ignored on receive.
+/// @file
+/// The wire layout of every CM message: one descriptor per field, transcribed from IBTA Vol 1
+/// ch. 12 (docs/wire.md). Offsets are inside the 232-byte CM data, except for the MAD header whose
+/// offsets are inside the MAD. Gaps are reserved: written as zero, ignored on receive.
 #pragma once
 
 #include <array>
@@ -19,12 +20,12 @@ namespace ibcm::wire {
 template <class M>
 struct Schema;
 
-// A number field that counts the bytes used of a byte field of the same message. Such a count
-// above the byte field's size is a decode error (LengthField): a receiver would index past the
-// field with it. A schema lists its length fields as `lengths`; most have none.
+/// A number field that counts the bytes used of a byte field of the same message. Such a count
+/// above the byte field's size is a decode error (LengthField): a receiver would index past the
+/// field with it. A schema lists its length fields as `lengths`; most have none.
 struct LengthOf {
-  std::string_view count;  // e.g. "RejectedInfoLength"
-  std::string_view bytes;  // e.g. "ARI"
+  std::string_view count;  ///< e.g. "RejectedInfoLength"
+  std::string_view bytes;  ///< e.g. "ARI"
 };
 
 template <>
@@ -313,7 +314,7 @@ struct Schema<ClassPortInfo> {
   });
 };
 
-// The index in Schema<M>::fields of the field with this name, or fields.size() if there is none.
+/// The index in Schema<M>::fields of the field with this name, or fields.size() if there is none.
 template <class M>
 constexpr size_t field_index(std::string_view name) {
   size_t i = 0;
@@ -321,14 +322,14 @@ constexpr size_t field_index(std::string_view name) {
   return i;
 }
 
-// The schema field of M with this name, or nullptr.
+/// The schema field of M with this name, or nullptr.
 template <class M>
 constexpr const Field<M>* field_named(std::string_view name) {
   const size_t i = field_index<M>(name);
   return i < Schema<M>::fields.size() ? &Schema<M>::fields[i] : nullptr;
 }
 
-// Schema<M>::lengths, or none.
+/// Schema<M>::lengths, or none.
 template <class M>
 constexpr std::span<const LengthOf> length_fields() {
   if constexpr (requires { Schema<M>::lengths; })
@@ -337,8 +338,8 @@ constexpr std::span<const LengthOf> length_fields() {
     return {};
 }
 
-// A length field resolved at compile time: its index in Schema<M>::fields and the largest count
-// it may hold (the size of the byte field it counts).
+/// A length field resolved at compile time: its index in Schema<M>::fields and the largest count
+/// it may hold (the size of the byte field it counts).
 struct LengthRule {
   size_t field;
   uint64_t max;
@@ -358,8 +359,8 @@ inline constexpr auto kLengthRules = [] {
   return out;
 }();
 
-// Whether every length field of the message is within the byte field it counts (what decode()
-// checks for LengthField).
+/// Whether every length field of the message is within the byte field it counts (what decode()
+/// checks for LengthField).
 template <class M>
 constexpr bool lengths_in_range(const M& m) {
   for (const auto& r : kLengthRules<M>)
