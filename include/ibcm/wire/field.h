@@ -15,9 +15,9 @@ IBCM_API_BEGIN
 namespace ibcm::wire {
 
 enum class FieldKind : uint8_t {
-  Uint,   ///< an unsigned number (or coded value) up to 64 bits
-  Id,     ///< an unsigned number best shown in hex (GUIDs, service IDs, Q_Keys)
-  Gid,    ///< 16 bytes, shown as an IPv6 address
+  Uint,  ///< an unsigned number (or coded value) up to 64 bits
+  Id,   ///< an unsigned number best shown in hex (comm and request IDs, GUIDs, service IDs, Q_Keys)
+  Gid,  ///< 16 bytes, shown as an IPv6 address
   Bytes,  ///< opaque bytes (private data, ARI), shown as hex
 };
 

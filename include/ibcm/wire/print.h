@@ -28,6 +28,12 @@ std::string to_json(const Mad& mad);
 std::string gid_to_string(const Gid& gid);
 /// JSON string literal with escaping.
 std::string json_quote(std::string_view s);
+/// A value as `key=value` text shows it: as it is, or as a JSON string literal when it is empty or
+/// holds a space, '=', '"' or a control character, so that every line splits back into its pairs.
+std::string text_value(std::string_view s);
+/// An identifier (comm ID, CA GUID, service ID, SIDR request ID) as every output form names it:
+/// lowercase hex, zero-padded to its width: id_to_string(0x1234, 32) is "0x00001234".
+std::string id_to_string(uint64_t id, unsigned bits);
 
 }  // namespace ibcm::wire
 

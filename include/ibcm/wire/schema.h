@@ -53,7 +53,7 @@ struct Schema<Req> {
   static constexpr uint32_t region = kCmDataSize;
   using M = Req;
   static constexpr auto fields = std::to_array<Field<M>>({
-      IBCM_U(M, local_comm_id, "LocalCommID", 0, 0, 32),
+      IBCM_ID(M, local_comm_id, "LocalCommID", 0, 32),
       IBCM_U(M, vendor_id, "VendorID", 5, 0, 24),
       IBCM_ID(M, service_id, "ServiceID", 8, 64),
       IBCM_ID(M, local_ca_guid, "LocalCAGUID", 16, 64),
@@ -110,8 +110,8 @@ struct Schema<Mra> {
   static constexpr uint32_t region = kCmDataSize;
   using M = Mra;
   static constexpr auto fields = std::to_array<Field<M>>({
-      IBCM_U(M, local_comm_id, "LocalCommID", 0, 0, 32),
-      IBCM_U(M, remote_comm_id, "RemoteCommID", 4, 0, 32),
+      IBCM_ID(M, local_comm_id, "LocalCommID", 0, 32),
+      IBCM_ID(M, remote_comm_id, "RemoteCommID", 4, 32),
       IBCM_U(M, message_mraed, "MessageMRAed", 8, 0, 2),
       IBCM_U(M, service_timeout, "ServiceTimeout", 9, 0, 5),
       IBCM_BYTES(M, private_data, "PrivateData", 10, Bytes),
@@ -125,8 +125,8 @@ struct Schema<Rej> {
   static constexpr uint32_t region = kCmDataSize;
   using M = Rej;
   static constexpr auto fields = std::to_array<Field<M>>({
-      IBCM_U(M, local_comm_id, "LocalCommID", 0, 0, 32),
-      IBCM_U(M, remote_comm_id, "RemoteCommID", 4, 0, 32),
+      IBCM_ID(M, local_comm_id, "LocalCommID", 0, 32),
+      IBCM_ID(M, remote_comm_id, "RemoteCommID", 4, 32),
       IBCM_U(M, message_rejected, "MessageRejected", 8, 0, 2),
       IBCM_U(M, rejected_info_length, "RejectedInfoLength", 9, 0, 7),
       IBCM_U(M, reason, "Reason", 10, 0, 16),
@@ -143,8 +143,8 @@ struct Schema<Rep> {
   static constexpr uint32_t region = kCmDataSize;
   using M = Rep;
   static constexpr auto fields = std::to_array<Field<M>>({
-      IBCM_U(M, local_comm_id, "LocalCommID", 0, 0, 32),
-      IBCM_U(M, remote_comm_id, "RemoteCommID", 4, 0, 32),
+      IBCM_ID(M, local_comm_id, "LocalCommID", 0, 32),
+      IBCM_ID(M, remote_comm_id, "RemoteCommID", 4, 32),
       IBCM_ID(M, local_qkey, "LocalQKey", 8, 32),
       IBCM_U(M, local_qpn, "LocalQPN", 12, 0, 24),
       IBCM_U(M, vendor_id_high, "VendorIDHigh", 15, 0, 8),
@@ -171,8 +171,8 @@ struct Schema<Rtu> {
   static constexpr uint32_t region = kCmDataSize;
   using M = Rtu;
   static constexpr auto fields = std::to_array<Field<M>>({
-      IBCM_U(M, local_comm_id, "LocalCommID", 0, 0, 32),
-      IBCM_U(M, remote_comm_id, "RemoteCommID", 4, 0, 32),
+      IBCM_ID(M, local_comm_id, "LocalCommID", 0, 32),
+      IBCM_ID(M, remote_comm_id, "RemoteCommID", 4, 32),
       IBCM_BYTES(M, private_data, "PrivateData", 8, Bytes),
   });
 };
@@ -184,8 +184,8 @@ struct Schema<Dreq> {
   static constexpr uint32_t region = kCmDataSize;
   using M = Dreq;
   static constexpr auto fields = std::to_array<Field<M>>({
-      IBCM_U(M, local_comm_id, "LocalCommID", 0, 0, 32),
-      IBCM_U(M, remote_comm_id, "RemoteCommID", 4, 0, 32),
+      IBCM_ID(M, local_comm_id, "LocalCommID", 0, 32),
+      IBCM_ID(M, remote_comm_id, "RemoteCommID", 4, 32),
       IBCM_U(M, remote_qpn, "RemoteQPN", 8, 0, 24),
       IBCM_BYTES(M, private_data, "PrivateData", 12, Bytes),
   });
@@ -198,8 +198,8 @@ struct Schema<Drep> {
   static constexpr uint32_t region = kCmDataSize;
   using M = Drep;
   static constexpr auto fields = std::to_array<Field<M>>({
-      IBCM_U(M, local_comm_id, "LocalCommID", 0, 0, 32),
-      IBCM_U(M, remote_comm_id, "RemoteCommID", 4, 0, 32),
+      IBCM_ID(M, local_comm_id, "LocalCommID", 0, 32),
+      IBCM_ID(M, remote_comm_id, "RemoteCommID", 4, 32),
       IBCM_BYTES(M, private_data, "PrivateData", 8, Bytes),
   });
 };
@@ -211,7 +211,7 @@ struct Schema<SidrReq> {
   static constexpr uint32_t region = kCmDataSize;
   using M = SidrReq;
   static constexpr auto fields = std::to_array<Field<M>>({
-      IBCM_U(M, request_id, "RequestID", 0, 0, 32),
+      IBCM_ID(M, request_id, "RequestID", 0, 32),
       IBCM_U(M, partition_key, "PartitionKey", 4, 0, 16),
       IBCM_ID(M, service_id, "ServiceID", 8, 64),
       IBCM_BYTES(M, private_data, "PrivateData", 16, Bytes),
@@ -225,7 +225,7 @@ struct Schema<SidrRep> {
   static constexpr uint32_t region = kCmDataSize;
   using M = SidrRep;
   static constexpr auto fields = std::to_array<Field<M>>({
-      IBCM_U(M, request_id, "RequestID", 0, 0, 32),
+      IBCM_ID(M, request_id, "RequestID", 0, 32),
       IBCM_U(M, status, "Status", 4, 0, 8),
       IBCM_U(M, additional_information_length, "AdditionalInformationLength", 5, 0, 8),
       IBCM_U(M, qpn, "QPN", 8, 0, 24),
@@ -245,8 +245,8 @@ struct Schema<Lap> {
   static constexpr uint32_t region = kCmDataSize;
   using M = Lap;
   static constexpr auto fields = std::to_array<Field<M>>({
-      IBCM_U(M, local_comm_id, "LocalCommID", 0, 0, 32),
-      IBCM_U(M, remote_comm_id, "RemoteCommID", 4, 0, 32),
+      IBCM_ID(M, local_comm_id, "LocalCommID", 0, 32),
+      IBCM_ID(M, remote_comm_id, "RemoteCommID", 4, 32),
       IBCM_U(M, remote_qpn, "RemoteQPN", 12, 0, 24),
       IBCM_U(M, remote_cm_response_timeout, "RemoteCMResponseTimeout", 15, 0, 5),
       IBCM_U(M, alternate.local_lid, "AlternateLocalPortLID", 20, 0, 16),
@@ -271,8 +271,8 @@ struct Schema<Apr> {
   static constexpr uint32_t region = kCmDataSize;
   using M = Apr;
   static constexpr auto fields = std::to_array<Field<M>>({
-      IBCM_U(M, local_comm_id, "LocalCommID", 0, 0, 32),
-      IBCM_U(M, remote_comm_id, "RemoteCommID", 4, 0, 32),
+      IBCM_ID(M, local_comm_id, "LocalCommID", 0, 32),
+      IBCM_ID(M, remote_comm_id, "RemoteCommID", 4, 32),
       IBCM_U(M, additional_information_length, "AdditionalInformationLength", 8, 0, 8),
       IBCM_U(M, ap_status, "APStatus", 9, 0, 8),
       IBCM_BYTES(M, additional_information, "AdditionalInformation", 12, Bytes),
