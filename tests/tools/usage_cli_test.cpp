@@ -82,3 +82,25 @@ TEST(UsageCli, ManPagesListEveryCommandAndItsOptions) {
 
 }  // namespace
 }  // namespace ibcm::test
+
+namespace ibcm::test {
+namespace {
+
+// Bash completes with the script `ibcm completion` writes: what it offers for the words so far.
+std::string completions(const std::string& words, int current) {
+  CliRun r = run_shell("bash -c 'source <(" + std::string(IBCM_CLI) + " completion); COMP_WORDS=(" +
+                       words + "); COMP_CWORD=" + std::to_string(current) +
+                       "; _ibcm; echo \"${COMPREPLY[*]}\"'");
+  return r.exit_code == 0 && r.lines.size() == 1 ? r.lines[0] : "(failed)";
+}
+
+TEST(UsageCli, BashCompletesCommandsAndTheirOptions) {
+  EXPECT_EQ(completions("ibcm si", 1), "sidr sim");
+  EXPECT_EQ(completions("ibcm sim --se", 2), "--seed --seeds");
+  EXPECT_EQ(completions("ibcm decode --j", 2), "--json");
+  EXPECT_EQ(completions("ibcm --vers", 1), "--version");
+  EXPECT_EQ(completions("ibcm decode cap", 2), "");  // not an option: bash completes file names
+}
+
+}  // namespace
+}  // namespace ibcm::test
