@@ -10,12 +10,19 @@ install(TARGETS ${IBCM_PARTS} EXPORT ibcmTargets
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT runtime NAMELINK_COMPONENT dev
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+# librdmacm.so.1 where `ibcm run` looks for it: lib/ibcm beside bin (tools/ibcm/run_command.cpp).
+if(TARGET ibcm_rdmacm)
+  install(TARGETS ibcm_rdmacm LIBRARY DESTINATION lib/ibcm COMPONENT tools NAMELINK_SKIP)
+endif()
 set(IBCM_HEADER_EXCLUDES "")
-foreach(part umad verbs)
+foreach(part umad verbs daemon)
   if(NOT TARGET ibcm_${part})
     list(APPEND IBCM_HEADER_EXCLUDES PATTERN ${part} EXCLUDE)
   endif()
 endforeach()
+if(NOT TARGET ibcm_umad)
+  list(APPEND IBCM_HEADER_EXCLUDES PATTERN sa EXCLUDE)  # the SA queries are part of ibcm_umad
+endif()
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/ibcm DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
   COMPONENT dev ${IBCM_HEADER_EXCLUDES})
 install(FILES ${PROJECT_BINARY_DIR}/include/ibcm/version.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/ibcm
@@ -32,7 +39,7 @@ install(FILES ${PROJECT_BINARY_DIR}/ibcmConfig.cmake ${PROJECT_BINARY_DIR}/ibcmC
   DESTINATION ${IBCM_CMAKE_DIR} COMPONENT dev)
 
 # One .pc file per library, as rdma-core has one per library: ibcm, ibcm-sim, ibcm-transport,
-# ibcm-umad, ibcm-verbs. The prefix is found from the file's own place, so that an install with
+# ibcm-umad, ibcm-verbs, ibcm-daemon. The prefix is found from the file's own place, so that an install with
 # `cmake --install --prefix` elsewhere, or a package, needs no rewriting.
 file(RELATIVE_PATH IBCM_PC_PREFIX "${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}/pkgconfig"
      "${CMAKE_INSTALL_PREFIX}")
@@ -55,9 +62,12 @@ endfunction()
 ibcm_pc(ibcm "InfiniBand Communication Manager: wire format and sans-I/O engine" "" "" "")
 ibcm_pc(ibcm_sim "ibcm's deterministic simulated fabric" "ibcm" "" "")
 ibcm_pc(ibcm_transport "ibcm's RoCEv2 and MAD-over-UDP transports and runtime" "ibcm" "" "-pthread")
-ibcm_pc(ibcm_umad "ibcm's umad transport (CM MADs through the kernel's MAD layer)" "ibcm-transport"
+ibcm_pc(ibcm_umad "ibcm's umad transport and SA queries (through the kernel's MAD layer)"
+        "ibcm-transport"
         "libibumad" "")
 ibcm_pc(ibcm_verbs "ibcm's verbs binding (real queue pairs driven by the engine)" "ibcm libibverbs"
+        "" "")
+ibcm_pc(ibcm_daemon "ibcm's node CM for rdma_cm programs (ibcm daemon)" "ibcm-umad ibcm-transport"
         "" "")
 
 install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT dev)
