@@ -1,12 +1,17 @@
-// A value or an error, without exceptions (std::expected arrives only in C++23).
+/// @file
+/// A value or an error, without exceptions (std::expected arrives only in C++23).
 #pragma once
 
 #include <utility>
 #include <variant>
 
+#include "ibcm/api.h"
+
+IBCM_API_BEGIN
+
 namespace ibcm {
 
-// The value of a call that succeeds with nothing to return.
+/// The value of a call that succeeds with nothing to return.
 struct Ok {};
 
 template <class E>
@@ -38,3 +43,5 @@ class Expected {
 };
 
 }  // namespace ibcm
+
+IBCM_API_END

@@ -9,7 +9,8 @@ namespace {
 
 std::string node_name(NodeId n, size_t count) {
   if (count <= 26) return std::string(1, static_cast<char>('A' + n));
-  return "N" + std::to_string(n);
+  std::string name = "N";  // appended, not "N" + ...: GCC 12 -O3 misreads that (-Wrestrict)
+  return name += std::to_string(n);
 }
 
 Address node_address(NodeId n) {

@@ -15,7 +15,7 @@ std::string mad_label(const MadRecord& m) {
   if (!d) return "undecodable";
   std::string s(wire::name_of(d->message));
   if (auto* rej = std::get_if<wire::Rej>(&d->message))
-    s += " " + std::to_string(static_cast<unsigned>(rej->reason));
+    s.append(" ").append(std::to_string(static_cast<unsigned>(rej->reason)));
   return s;
 }
 
@@ -105,7 +105,8 @@ std::string summary_text(const ScenarioReport& r) {
     s += m.name + ": " + millis(m.elapsed) + " from " + m.from + " to " + m.to;
     s += " =";
     if (m.waited.count() > 0) s += " " + m.waited_on + " " + millis(m.waited) + " +";
-    s += " " + number(m.round_trips()) + " round trips of " + millis(m.round_trip) + "\n";
+    s.append(" ").append(number(m.round_trips())).append(" round trips of ");
+    s.append(millis(m.round_trip)).append("\n");
   }
   return s;
 }

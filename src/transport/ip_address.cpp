@@ -46,7 +46,7 @@ std::string IpEndpoint::to_string() const {
     return std::string(buf) + ":" + std::to_string(port());
   }
   inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(addr).sin6_addr, buf, sizeof buf);
-  return "[" + std::string(buf) + "]:" + std::to_string(port());
+  return std::string("[").append(buf).append("]:").append(std::to_string(port()));
 }
 
 std::optional<IpEndpoint> parse_endpoint(std::string_view text, uint16_t default_port) {

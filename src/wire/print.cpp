@@ -100,6 +100,20 @@ std::string json_quote(std::string_view s) {
   return out + "\"";
 }
 
+std::string text_value(std::string_view s) {
+  bool plain = !s.empty();
+  for (char c : s)
+    plain = plain && c != ' ' && c != '=' && c != '"' && static_cast<unsigned char>(c) >= 0x20;
+  return plain ? std::string(s) : json_quote(s);
+}
+
+std::string id_to_string(uint64_t id, unsigned bits) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%0*llx", static_cast<int>((bits + 3) / 4),
+                static_cast<unsigned long long>(id));
+  return buf;
+}
+
 std::string to_text(const Mad& mad) {
   std::string out(name_of(mad.message));
   visit_mad(mad,

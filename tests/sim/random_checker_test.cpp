@@ -31,7 +31,7 @@ struct Pair {
         if (f.cm(n).send_drep(f.now(), d->conn)) checker.called(f, n, d->conn, Call::SendDrep);
       }
     });
-    f.set_consumer(A, [this](Fabric& f, NodeId n, const Event& e) {
+    f.set_consumer(A, [](Fabric& f, NodeId n, const Event& e) {
       if (auto* r = std::get_if<ev::RepReceived>(&e)) (void)f.cm(n).send_rtu(f.now(), r->conn);
     });
   }

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -302,7 +303,7 @@ TEST(ConnectCli, RetriesAfterAStaleConnectionReject) {
   EXPECT_EQ(field(line_of(ae, "rej_received"), "reason"), "10");
   std::string stale = line_of(le, "stale_connection");
   EXPECT_EQ(field(stale, "remote_qpn"), std::to_string(0x777)) << stale;
-  EXPECT_EQ(field(stale, "remote_ca_guid"), std::to_string(0x9999)) << stale;
+  EXPECT_EQ(field(stale, "remote_ca_guid"), "0x0000000000009999") << stale;  // IDs are hex
   // The retry is a new connection: its comm ID is neither the first's nor the rejected one's.
   std::string rejected = field(line_of(ae, "rej_received"), "local_comm_id");
   std::string retried = field(line_of(ae, "rep_received"), "local_comm_id");
@@ -408,4 +409,32 @@ TEST(ConnectCli, ManyConnectionsAreAllUpBeforeAnyIsDisconnected) {
   auto last_up = ce.names.rend() - std::find(ce.names.rbegin(), ce.names.rend(), "established");
   auto first_down = std::find(ce.names.begin(), ce.names.end(), "drep_received") + 1;
   EXPECT_LT(last_up, first_down - ce.names.begin()) << "a DREP before the last established";
+}
+
+TEST(ListenCli, TextKeepsAddressesWholeAndNamesIdsInHex) {
+  int p = port_base() + 16;
+  CliProcess listener("listen " + udp(p) + " --count 1 --hold 0 --timeout 20");
+  ASSERT_TRUE(listener.started() && listener.wait_for("listening", 10s));
+  auto c = run("connect " + udp(p + 1) + " --remote 127.0.0.1:" + std::to_string(p) +
+               " --hold 0 --timeout 20");
+  auto l = listener.finish();
+  EXPECT_EQ(c.exit_code, 0);
+  EXPECT_EQ(l.exit_code, 0);
+  std::string req;
+  for (const auto& line : l.lines)
+    if (line.find(" event=req_received ") != std::string::npos) req = line;
+  // The peer's IPv4-mapped address as it is, IDs as in `ibcm sim` and JSON, and every field a
+  // key=value pair (an empty value is "").
+  EXPECT_NE(req.find(" from=::ffff:127.0.0.1 "), std::string::npos) << req;
+  EXPECT_TRUE(std::regex_search(req, std::regex(" local_comm_id=0x[0-9a-f]{8} "))) << req;
+  EXPECT_TRUE(std::regex_search(req, std::regex(" remote_ca_guid=0x[0-9a-f]{16} "))) << req;
+  EXPECT_TRUE(std::regex_search(req, std::regex(" service_id=0x0000000001060*[0-9a-f]{4} ")))
+      << req;
+  size_t pairs = 0;
+  for (size_t at = 0; at < req.size(); at = req.find(' ', at) + 1, ++pairs) {
+    size_t end = std::min(req.find(' ', at), req.size());
+    EXPECT_NE(req.substr(at, end - at).find('='), std::string::npos) << req;
+    if (end == req.size()) break;
+  }
+  EXPECT_GE(pairs, 8u) << req;
 }

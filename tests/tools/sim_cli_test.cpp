@@ -97,3 +97,29 @@ TEST(SimCli, CaptureDecodesInIbcmAndTshark) {
 
 }  // namespace
 }  // namespace ibcm::test
+
+namespace ibcm::test {
+namespace {
+
+// A progress line goes to a terminal only: `script` gives the command one (stdout and stderr).
+TEST(SimCli, RandomSeedsShowProgressOnATerminalOnly) {
+  const std::string seeds = " sim --random --seeds 1..400";
+  CliRun tty = run_shell("script -qec '" + std::string(IBCM_CLI) + seeds + "' /dev/null");
+  if (tty.exit_code == 127) GTEST_SKIP() << "needs script (util-linux)";
+  std::string all;
+  for (const auto& l : tty.lines) all += l + "\n";
+  EXPECT_NE(all.find("ibcm sim: seeds: "), std::string::npos) << all;
+  EXPECT_NE(all.find(" of 400 done ("), std::string::npos) << all;
+  EXPECT_NE(all.find("s left"), std::string::npos) << all;
+  EXPECT_NE(all.find("400 seeds (1..400): 400 passed"), std::string::npos) << all;
+
+  std::string piped, json;
+  for (const auto& l : run(seeds.substr(1) + " 2>&1").lines) piped += l + "\n";
+  EXPECT_EQ(piped.find(" done ("), std::string::npos) << piped;
+  CliRun j = run_shell("script -qec '" + std::string(IBCM_CLI) + seeds + " --json' /dev/null");
+  for (const auto& l : j.lines) json += l + "\n";
+  EXPECT_EQ(json.find(" done ("), std::string::npos) << json;
+}
+
+}  // namespace
+}  // namespace ibcm::test

@@ -150,7 +150,7 @@ struct Client {
         // The server evicted a connection this client had finished: its attempt already ended.
         std::lock_guard lock(mu);
         ++abandoned;
-        abandon_reasons += " " + std::to_string(static_cast<int>(rej->rej.reason));
+        abandon_reasons.append(" ").append(std::to_string(static_cast<int>(rej->rej.reason)));
         return;
       }
       if (auto* rep = std::get_if<ev::RepReceived>(&e)) {
@@ -213,7 +213,10 @@ std::string diagnosis(const Counters& c) {
                   std::to_string(c.of(CountedMsg::Rej).tx) + "; drops:";
   for (size_t d = 0; d < c.drops.size(); ++d)
     if (c.drops[d])
-      s += " " + std::string(to_string(static_cast<Drop>(d))) + "=" + std::to_string(c.drops[d]);
+      s.append(" ")
+          .append(to_string(static_cast<Drop>(d)))
+          .append("=")
+          .append(std::to_string(c.drops[d]));
   return s;
 }
 

@@ -66,8 +66,8 @@ TEST(DecodeError, LongBuffer) {
   auto bytes = mad_of(Rtu{1, 2, {}});
   for (size_t extra : {1, 24, 256}) {
     SCOPED_TRACE(extra);
-    auto longer = bytes;
-    longer.resize(bytes.size() + extra);
+    std::vector<uint8_t> longer(bytes.size() + extra, 0);
+    std::copy(bytes.begin(), bytes.end(), longer.begin());
     expect_error(longer, DecodeError::LongBuffer);
   }
 }

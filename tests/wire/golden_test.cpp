@@ -47,8 +47,8 @@ MadBytes image(std::initializer_list<Run> runs) {
 }
 
 std::vector<uint8_t> gid(std::initializer_list<uint8_t> tail) {  // "::" then the tail
-  std::vector<uint8_t> g(16 - tail.size(), 0);
-  g.insert(g.end(), tail);
+  std::vector<uint8_t> g(16, 0);
+  std::copy(tail.begin(), tail.end(), g.end() - static_cast<long>(tail.size()));
   return g;
 }
 std::vector<uint8_t> fe80(uint8_t last) {  // fe80::last

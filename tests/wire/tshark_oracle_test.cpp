@@ -131,6 +131,11 @@ std::string attr(const std::string& tag, const std::string& key) {
   return tag.substr(at, tag.find('"', at) - at);
 }
 
+unsigned long number_attr(const std::string& tag, const std::string& key) {
+  std::string v = attr(tag, key);
+  return v.empty() ? 0 : std::stoul(v);
+}
+
 // The fields of each packet's InfiniBand protocol tree, in order.
 std::vector<std::vector<PdmlField>> parse_pdml(const std::string& xml) {
   std::vector<std::vector<PdmlField>> packets;
@@ -144,9 +149,8 @@ std::vector<std::vector<PdmlField>> parse_pdml(const std::string& xml) {
       size_t f = ib;
       while ((f = xml.find("<field ", f)) != std::string::npos && f < ib_end) {
         const std::string tag = xml.substr(f, xml.find('>', f) - f);
-        fields.push_back({attr(tag, "name"), std::stoul("0" + attr(tag, "pos")),
-                          std::stoul("0" + attr(tag, "size")), attr(tag, "show"),
-                          attr(tag, "value")});
+        fields.push_back({attr(tag, "name"), number_attr(tag, "pos"), number_attr(tag, "size"),
+                          attr(tag, "show"), attr(tag, "value")});
         f += tag.size();
       }
     }

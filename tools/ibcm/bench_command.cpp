@@ -51,12 +51,14 @@ std::string fmt(double v, int decimals = 0) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
   std::string s = buf;
-  // Thousands separators on the integer part.
-  size_t end = s.find('.');
-  if (end == std::string::npos) end = s.size();
-  for (size_t i = end; i > 3 && std::isdigit(static_cast<unsigned char>(s[i - 4])); i -= 3)
-    s.insert(i - 3, ",");
-  return s;
+  // Thousands separators on the integer part (after a sign).
+  const size_t end = std::min(s.find('.'), s.size()), first = s.find_first_of("0123456789");
+  std::string out = s.substr(0, first);
+  for (size_t i = first; i < s.size(); ++i) {
+    if (i > first && i < end && (end - i) % 3 == 0) out += ',';
+    out += s[i];
+  }
+  return out;
 }
 
 std::string num(double v) {

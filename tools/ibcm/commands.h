@@ -19,6 +19,8 @@ void add_sim(CLI::App& app, Runner& run);
 void add_bench(CLI::App& app, Runner& run);
 void add_daemon(CLI::App& app, Runner& run);
 void add_run(CLI::App& app, Runner& run);
+void add_man(CLI::App& app, Runner& run);         // hidden: the build writes the man pages
+void add_completion(CLI::App& app, Runner& run);  // hidden: the build writes bash completion
 
 inline void add_commands(CLI::App& app, Runner& run) {
   add_decode(app, run);
@@ -29,6 +31,8 @@ inline void add_commands(CLI::App& app, Runner& run) {
   add_bench(app, run);
   add_daemon(app, run);
   add_run(app, run);
+  add_man(app, run);
+  add_completion(app, run);
 }
 
 }  // namespace ibcm::cli

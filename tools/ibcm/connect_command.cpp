@@ -211,8 +211,7 @@ int run_connect(const ConnectOptions& o) {
           })) {
         for (Attempt& a : attempts)
           if (a.phase == Phase::Holding) {
-            s.note(now, "exit_without_disconnect", "\"local_comm_id\":" + std::to_string(a.conn),
-                   "local_comm_id=" + std::to_string(a.conn));
+            s.note(now, "exit_without_disconnect", comm_id_json(a.conn), comm_id_text(a.conn));
             done(a, true);
           }
         break;

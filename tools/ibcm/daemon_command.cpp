@@ -53,7 +53,8 @@ int run_daemon(DaemonOptions o) {
   }
   daemon::CmDaemon& cmd = **d;
   cmd.set_log([&](const std::string& line) {
-    s.note(s.rt().now(), "daemon", "\"message\":" + wire::json_quote(line), line);
+    s.note(s.rt().now(), "daemon", "\"message\":" + wire::json_quote(line),
+           "message=" + wire::text_value(line));
   });
   s.rt().on_event([&](Cm& cm, Time now, const Event& e) {
     if (o.s.json) s.print(now, e);

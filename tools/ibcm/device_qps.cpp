@@ -56,9 +56,8 @@ DeviceQps::~DeviceQps() {
 
 void DeviceQps::fail(Time now, ConnId c, const std::string& what) {
   std::fprintf(stderr, "ibcm %s: connection %u: %s\n", command_, c, what.c_str());
-  s_.note(now, "qp_error",
-          "\"local_comm_id\":" + std::to_string(c) + ",\"error\":" + wire::json_quote(what),
-          "local_comm_id=" + std::to_string(c) + " error=" + what);
+  s_.note(now, "qp_error", comm_id_json(c) + ",\"error\":" + wire::json_quote(what),
+          comm_id_text(c) + " error=" + wire::text_value(what));
 }
 
 namespace {
@@ -285,7 +284,7 @@ bool DeviceQps::report(Time now, ConnId c, const verbs::ExchangeStats& st) {
   if (!ok) ++data_failures_;
   std::string first =
       st.first_completion ? std::to_string(s_.seconds(*st.first_completion)) : "null";
-  std::string fields = "\"local_comm_id\":" + std::to_string(c) + ",\"first_completion\":" + first +
+  std::string fields = comm_id_json(c) + ",\"first_completion\":" + first +
                        ",\"messages_sent\":" + std::to_string(st.messages_sent) +
                        ",\"messages_received\":" + std::to_string(st.messages_received) +
                        ",\"bytes_sent\":" + std::to_string(st.bytes_sent) +
@@ -294,7 +293,7 @@ bool DeviceQps::report(Time now, ConnId c, const verbs::ExchangeStats& st) {
                        ",\"flushed\":" + std::to_string(st.flushed) +
                        ",\"first_error\":" + wire::json_quote(st.first_error);
   std::string human =
-      "local_comm_id=" + std::to_string(c) + " sent=" + std::to_string(st.messages_sent) + "/" +
+      comm_id_text(c) + " sent=" + std::to_string(st.messages_sent) + "/" +
       std::to_string(st.bytes_sent) + "B received=" + std::to_string(st.messages_received) + "/" +
       std::to_string(st.bytes_received) + "B errors=" + std::to_string(st.errors - st.flushed) +
       " flushed=" + std::to_string(st.flushed);

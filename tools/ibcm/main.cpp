@@ -1,14 +1,23 @@
 // The ibcm command: each subcommand registers itself from its own file (commands.h).
 #include <CLI/CLI.hpp>
 
+#include "exit_status.h"
 #include "ibcm/commands.h"
+#include "ibcm/version.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"ibcm — the InfiniBand Communication Manager in user space"};
+  CLI::App app{"The InfiniBand Communication Manager in user space", "ibcm"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every subcommand");
+  app.set_version_flag("--version", "ibcm " IBCM_VERSION);
+  app.footer(ibcm::cli::kExitStatus);
   ibcm::cli::Runner run;
   ibcm::cli::add_commands(app, run);
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version end parsing with status 0; anything else is a usage error.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
   return run ? run() : 0;
 }

@@ -212,12 +212,7 @@ void Session::print(Time now, const Event& e) {
     std::cout << event_to_json(seconds(now), e) << '\n';
     return;
   }
-  // The human form is the JSON without braces and quotes, which keeps one rendering.
-  std::string j = event_to_json(seconds(now), e);
-  std::string line;
-  for (char c : j.substr(1, j.size() - 2))
-    if (c != '"') line += c == ',' ? ' ' : (c == ':' ? '=' : c);
-  std::cout << line << '\n';
+  std::cout << event_to_text(seconds(now), e) << '\n';
 }
 
 void Session::note(Time now, const std::string& name, const std::string& json_fields,
@@ -228,8 +223,16 @@ void Session::note(Time now, const std::string& name, const std::string& json_fi
     std::cout << "{\"t\":" << t << ",\"event\":" << wire::json_quote(name)
               << (json_fields.empty() ? "" : ",") << json_fields << "}" << '\n';
   } else {
-    std::cout << "t=" << t << " " << name << (human.empty() ? "" : " ") << human << '\n';
+    std::cout << "t=" << t << " event=" << name << (human.empty() ? "" : " ") << human << '\n';
   }
+}
+
+std::string comm_id_json(ConnId c) {
+  return "\"local_comm_id\":" + wire::json_quote(wire::id_to_string(c, 32));
+}
+
+std::string comm_id_text(ConnId c) {
+  return "local_comm_id=" + wire::id_to_string(c, 32);
 }
 
 void Session::flush() {

@@ -87,4 +87,9 @@ class Session {
 // "0x1234" or "4660".
 std::optional<uint64_t> parse_number(const std::string& s);
 
+// A connection's local comm ID in a note's fields, named as events name it (event_json.h): the
+// JSON member ("local_comm_id":"0x0000abcd") and the text pair (local_comm_id=0x0000abcd).
+std::string comm_id_json(ConnId c);
+std::string comm_id_text(ConnId c);
+
 }  // namespace ibcm::cli

@@ -11,6 +11,7 @@
 #include "ibcm/sim/random_run.h"
 #include "ibcm/sim/scenario.h"
 #include "ibcm/wire/print.h"
+#include "progress.h"
 
 namespace ibcm::cli {
 
@@ -92,12 +93,15 @@ int run_random_seeds(const SimOptions& o) {
   ro.max_nodes = std::max<uint32_t>(2, o.max_nodes);
   const auto t0 = std::chrono::steady_clock::now();
   uint64_t failed = 0, runs = 0;
+  Progress progress("ibcm sim: seeds", last - first + 1, !o.json && !o.verbose);
   for (uint64_t seed = first;; ++seed) {
     ro.seed = seed;
     sim::RandomRunResult r = sim::run_random(ro);
     ++runs;
+    progress.update(runs);
     if (o.verbose && !o.json) std::cout << sim::describe(r) << "\n";
     if (!r.passed()) {
+      progress.clear();
       ++failed;
       if (o.json) {
         std::string v;
@@ -118,6 +122,7 @@ int run_random_seeds(const SimOptions& o) {
     }
     if (seed == last) break;
   }
+  progress.clear();
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (o.json)
     std::cout << "{\"seeds\":" << runs << ",\"passed\":" << runs - failed

@@ -1,13 +1,14 @@
-// `ibcm daemon`: the one CM of a node, for every rdma_cm program on it. Only one agent can own the
-// CM class on a port, and the umad device is root's, so as with the kernel CM the engine runs once
-// per node: the daemon owns the umad transport and the engine, and serves programs (through the
-// librdmacm-compatible library, src/rdmacm) over a Unix socket. Each program creates and moves
-// its own QPs with the attributes the daemon computes, as librdmacm does with the kernel's
-// rdma_init_qp_attr. When a program exits or crashes, the daemon ends its connections the way
-// the kernel does when the rdma_cm file closes (REJ, or DREQ and TIMEWAIT).
-//
-// Everything runs on the runtime's loop thread: the program sockets are watched descriptors of
-// the runtime, and on_event() must be given every engine event.
+/// @file
+/// `ibcm daemon`: the one CM of a node, for every rdma_cm program on it. Only one agent can own the
+/// CM class on a port, and the umad device is root's, so as with the kernel CM the engine runs once
+/// per node: the daemon owns the umad transport and the engine, and serves programs (through the
+/// librdmacm-compatible library, src/rdmacm) over a Unix socket. Each program creates and moves
+/// its own QPs with the attributes the daemon computes, as librdmacm does with the kernel's
+/// rdma_init_qp_attr. When a program exits or crashes, the daemon ends its connections the way
+/// the kernel does when the rdma_cm file closes (REJ, or DREQ and TIMEWAIT).
+///
+/// Everything runs on the runtime's loop thread: the program sockets are watched descriptors of
+/// the runtime, and on_event() must be given every engine event.
 #pragma once
 
 #include <cstdint>
@@ -15,65 +16,68 @@
 #include <string>
 #include <vector>
 
+#include "ibcm/api.h"
 #include "ibcm/daemon/socket.h"
 #include "ibcm/result.h"
 #include "ibcm/transport/runtime.h"
 #include "ibcm/umad/gid_table.h"
 #include "ibcm/wire/types.h"
 
+IBCM_API_BEGIN
+
 namespace ibcm::daemon {
 
-// The port the daemon serves: what programs' IDs resolve to.
+/// The port the daemon serves: what programs' IDs resolve to.
 struct ServedPort {
-  std::string device;  // "rxe0"
+  std::string device;  ///< "rxe0"
   uint8_t port_num = 1;
-  uint8_t link_layer = 2;  // IBV_LINK_LAYER_ETHERNET
+  uint8_t link_layer = 2;  ///< IBV_LINK_LAYER_ETHERNET
   wire::Mtu active_mtu = wire::Mtu::Mtu1024;
   uint16_t pkey_index = 0;
-  std::vector<umad::GidEntry> gids;  // the port's GID table
+  std::vector<umad::GidEntry> gids;  ///< the port's GID table
 };
 
-// The CM timing of the connections programs open, as rdma_cm's CMA_CM_RESPONSE_TIMEOUT and
-// CMA_MAX_CM_RETRIES (20: 4.3 s per try, 15 retries); shorter settings end a connection whose
-// peer is gone sooner.
+/// The CM timing of the connections programs open, as rdma_cm's CMA_CM_RESPONSE_TIMEOUT and
+/// CMA_MAX_CM_RETRIES (20: 4.3 s per try, 15 retries); shorter settings end a connection whose
+/// peer is gone sooner.
 struct DaemonConfig {
   uint8_t cm_response_timeout = 20;
   uint8_t max_cm_retries = 15;
 };
 
 struct DaemonCounters {
-  uint64_t programs = 0;       // connected now
-  uint64_t programs_seen = 0;  // ever
+  uint64_t programs = 0;       ///< connected now
+  uint64_t programs_seen = 0;  ///< ever
   uint64_t ids_live = 0;
   uint64_t requests = 0;
-  uint64_t bad_requests = 0;  // malformed, or for an ID of another program (dropped, logged)
+  uint64_t bad_requests = 0;  ///< malformed, or for an ID of another program (dropped, logged)
   uint64_t events = 0;
-  uint64_t events_dropped = 0;  // a channel whose program does not read: past its bound
-  uint64_t ended_by_exit = 0;   // connections a program left when it exited
+  uint64_t events_dropped = 0;  ///< a channel whose program does not read: past its bound
+  uint64_t ended_by_exit = 0;   ///< connections a program left when it exited
 };
 
 class CmDaemon {
  public:
-  // Listens on socket_path (mode 0666: programs need no privilege; the daemon checks each
-  // program's credentials and acts only on its own IDs). Fails with one line saying why.
+  /// Listens on socket_path (mode 0666: programs need no privilege; the daemon checks each
+  /// program's credentials and acts only on its own IDs). Fails with one line saying why.
   static Expected<std::unique_ptr<CmDaemon>, std::string> open(Runtime& rt, ServedPort port,
                                                                const std::string& socket_path,
                                                                DaemonConfig config = {});
-  ~CmDaemon();  // every program's connections end; the socket is removed
+  ~CmDaemon();  ///< every program's connections end; the socket is removed
   CmDaemon(const CmDaemon&) = delete;
   CmDaemon& operator=(const CmDaemon&) = delete;
 
-  // Ends every program's connections as their exit would (REJ, DREQ and TIMEWAIT) and closes
-  // their sockets; what it queued leaves with the runtime's next round. The destructor does it
-  // too, but a daemon that stops should do it while its loop still runs once more.
+  /// Ends every program's connections as their exit would (REJ, DREQ and TIMEWAIT) and closes
+  /// their sockets; what it queued leaves with the runtime's next round. The destructor does it
+  /// too, but a daemon that stops should do it while its loop still runs once more.
   void end_programs();
-  // Every engine event of the runtime (from Runtime::on_event).
+  /// Every engine event of the runtime (from Runtime::on_event).
   void on_event(Cm& cm, Time now, const Event& e);
   const DaemonCounters& counters() const;
-  // Log lines (bad requests, programs that left, dropped events): stderr by default.
+  /// Log lines (bad requests, programs that left, dropped events): stderr by default.
   void set_log(std::function<void(const std::string&)> log);
 
-  struct State;
+  struct IBCM_PRIVATE State;
 
  private:
   explicit CmDaemon(std::unique_ptr<State> s);
@@ -81,3 +85,5 @@ class CmDaemon {
 };
 
 }  // namespace ibcm::daemon
+
+IBCM_API_END

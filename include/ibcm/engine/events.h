@@ -1,12 +1,16 @@
-// What the engine tells its consumer. Each event names the connection (its local comm ID) and
-// carries the message that caused it, so private data, reasons and remote QPN/PSN are at hand.
+/// @file
+/// What the engine tells its consumer. Each event names the connection (its local comm ID) and
+/// carries the message that caused it, so private data, reasons and remote QPN/PSN are at hand.
 #pragma once
 
 #include <string_view>
 #include <variant>
 
+#include "ibcm/api.h"
 #include "ibcm/engine/types.h"
 #include "ibcm/wire/messages.h"
+
+IBCM_API_BEGIN
 
 namespace ibcm {
 
@@ -16,7 +20,7 @@ struct ReqReceived {
   ListenId listener;
   Address from;
   wire::Req req;
-  bool peer_to_peer = false;  // we had sent a REQ too and lost the collision: we are passive
+  bool peer_to_peer = false;  ///< we had sent a REQ too and lost the collision: we are passive
 };
 struct MraReceived {
   ConnId conn;
@@ -24,7 +28,7 @@ struct MraReceived {
 };
 struct RejReceived {
   ConnId conn;
-  State prior;  // the state the REJ found us in
+  State prior;  ///< the state the REJ found us in
   wire::Rej rej;
 };
 struct RepReceived {
@@ -35,7 +39,8 @@ struct RtuReceived {
   ConnId conn;
   wire::Rtu rtu;
 };
-struct Established {  // the connection entered ESTABLISHED (RTU sent or received, or establish())
+/// The connection entered ESTABLISHED (RTU sent or received, or establish()).
+struct Established {
   ConnId conn;
 };
 struct DreqReceived {
@@ -55,7 +60,7 @@ struct AprReceived {
   wire::Apr apr;
 };
 struct SidrReqReceived {
-  SidrId id;  // answer with sidr_reply(id, ...)
+  SidrId id;  ///< answer with sidr_reply(id, ...)
   ListenId listener;
   Address from;
   wire::SidrReq req;
@@ -64,34 +69,38 @@ struct SidrRepReceived {
   SidrId id;
   wire::SidrRep rep;
 };
-struct ReqTimeout {  // no REP after every retry; a REJ 4 was sent
+/// No REP after every retry; a REJ 4 was sent.
+struct ReqTimeout {
   ConnId conn;
 };
-struct RepTimeout {  // no RTU after every retry; a REJ 4 was sent; the connection is in TIMEWAIT
+/// No RTU after every retry; a REJ 4 was sent; the connection is in TIMEWAIT.
+struct RepTimeout {
   ConnId conn;
 };
 struct LapTimeout {
   ConnId conn;
 };
-struct DreqTimeout {  // no DREP after every retry: the connection went to TIMEWAIT anyway
+/// No DREP after every retry: the connection went to TIMEWAIT anyway.
+struct DreqTimeout {
   ConnId conn;
 };
 struct SidrTimeout {
   SidrId id;
 };
-struct TimeWaitExit {  // TIMEWAIT is over: the QP may be reused
+/// TIMEWAIT is over: the QP may be reused.
+struct TimeWaitExit {
   ConnId conn;
 };
-// A message proved that the peer no longer has this connection (a REQ or REP from the same remote
-// QPN and CA GUID). We sent DREQ for it (or DREP, if it was in DREQ_RCVD).
+/// A message proved that the peer no longer has this connection (a REQ or REP from the same remote
+/// QPN and CA GUID). We sent DREQ for it (or DREP, if it was in DREQ_RCVD).
 struct StaleConnection {
   ConnId conn;
   uint32_t remote_qpn;
   uint64_t remote_ca_guid;
 };
-// The engine ended a connection attempt itself, sending REJ with this reason: a REP that named a
-// stale connection (10; the connection is in TIMEWAIT), or a half-open passive connection
-// evicted from a full backlog by a newer REQ (3, NoResources; the connection is gone).
+/// The engine ended a connection attempt itself, sending REJ with this reason: a REP that named a
+/// stale connection (10; the connection is in TIMEWAIT), or a half-open passive connection
+/// evicted from a full backlog by a newer REQ (3, NoResources; the connection is gone).
 struct Aborted {
   ConnId conn;
   wire::RejReason reason;
@@ -105,9 +114,11 @@ using Event =
                  ev::ReqTimeout, ev::RepTimeout, ev::LapTimeout, ev::DreqTimeout, ev::SidrTimeout,
                  ev::TimeWaitExit, ev::StaleConnection, ev::Aborted>;
 
-// snake_case name: "req_received", "dreq_timeout", "timewait_exit", ...
+/// snake_case name: "req_received", "dreq_timeout", "timewait_exit", ...
 std::string_view event_name(const Event& e);
-// The connection an event is about (0 for SIDR events).
+/// The connection an event is about (0 for SIDR events).
 ConnId event_conn(const Event& e);
 
 }  // namespace ibcm
+
+IBCM_API_END

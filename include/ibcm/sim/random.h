@@ -1,14 +1,19 @@
-// The simulator's only source of randomness: xoshiro256** seeded through splitmix64, so a run is
-// a pure function of its seed on every platform (std::mt19937 would do, but the standard
-// distributions are not specified bit-for-bit across library implementations).
+/// @file
+/// The simulator's only source of randomness: xoshiro256** seeded through splitmix64, so a run is
+/// a pure function of its seed on every platform (std::mt19937 would do, but the standard
+/// distributions are not specified bit-for-bit across library implementations).
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 
+#include "ibcm/api.h"
+
+IBCM_API_BEGIN
+
 namespace ibcm::sim {
 
-// splitmix64's finaliser: a bijective mix, also used to derive independent seeds.
+/// splitmix64's finaliser: a bijective mix, also used to derive independent seeds.
 constexpr uint64_t mix64(uint64_t x) {
   x += 0x9e3779b97f4a7c15ull;
   x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -37,7 +42,7 @@ class Rng {
     return result;
   }
 
-  // Uniform in [0, n) (n > 0), without modulo bias (Lemire's method with rejection).
+  /// Uniform in [0, n) (n > 0), without modulo bias (Lemire's method with rejection).
   uint64_t below(uint64_t n) {
     for (;;) {
       const unsigned __int128 m = static_cast<unsigned __int128>(next()) * n;
@@ -46,18 +51,18 @@ class Rng {
     }
   }
 
-  // Uniform in [0, 1) with 53 bits.
+  /// Uniform in [0, 1) with 53 bits.
   double unit() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
 
-  // True with probability p; consumes a draw only when 0 < p < 1, so a link without faults does
-  // not shift the random stream of the links that have them.
+  /// True with probability p; consumes a draw only when 0 < p < 1, so a link without faults does
+  /// not shift the random stream of the links that have them.
   bool chance(double p) {
     if (p <= 0) return false;
     if (p >= 1) return true;
     return unit() < p;
   }
 
-  // Uniform in [0, max] nanoseconds; no draw for max <= 0.
+  /// Uniform in [0, max] nanoseconds; no draw for max <= 0.
   std::chrono::nanoseconds upto(std::chrono::nanoseconds max) {
     if (max.count() <= 0) return std::chrono::nanoseconds{0};
     return std::chrono::nanoseconds{
@@ -70,3 +75,5 @@ class Rng {
 };
 
 }  // namespace ibcm::sim
+
+IBCM_API_END

@@ -1,6 +1,7 @@
-// CM MADs through the kernel's MAD layer: an agent for class 0x07 on one port's umad device
-// (libibumad), on RoCE or InfiniBand. It replaces the kernel CM (ib_cm), which must not be
-// loaded: both cannot own the class. See docs/transports.md, "umad".
+/// @file
+/// CM MADs through the kernel's MAD layer: an agent for class 0x07 on one port's umad device
+/// (libibumad), on RoCE or InfiniBand. It replaces the kernel CM (ib_cm), which must not be
+/// loaded: both cannot own the class. See docs/transports.md, "umad".
 #pragma once
 
 #include <array>
@@ -10,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "ibcm/api.h"
 #include "ibcm/result.h"
 #include "ibcm/transport/ip_address.h"
 #include "ibcm/transport/transport.h"
@@ -17,26 +19,28 @@
 #include "ibcm/umad/umad_error.h"
 #include "ibcm/umad/umad_port.h"
 
+IBCM_API_BEGIN
+
 namespace ibcm::umad {
 
 using PortOpener = std::function<Expected<std::unique_ptr<UmadPort>, UmadError>(
     const std::string& device, uint8_t port)>;
 
 struct UmadOptions {
-  std::string device;    // "rxe0"; empty: the first device (by name) with an ACTIVE port
-  uint8_t port_num = 0;  // 0: the device's first ACTIVE port
-  // The GID to send from. Default: on RoCE the RoCEv2 GID of local_ip (or, without local_ip, the
-  // first RoCEv2 GID that is not link-local); on InfiniBand GID 0, the port GID.
+  std::string device;    ///< "rxe0"; empty: the first device (by name) with an ACTIVE port
+  uint8_t port_num = 0;  ///< 0: the device's first ACTIVE port
+  /// The GID to send from. Default: on RoCE the RoCEv2 GID of local_ip (or, without local_ip, the
+  /// first RoCEv2 GID that is not link-local); on InfiniBand GID 0, the port GID.
   std::optional<uint16_t> gid_index;
-  std::optional<IpEndpoint> local_ip;  // its port is ignored
-  uint16_t pkey = 0xFFFF;              // must be in the port's P_Key table
+  std::optional<IpEndpoint> local_ip;  ///< its port is ignored
+  uint16_t pkey = 0xFFFF;              ///< must be in the port's P_Key table
   std::string sysfs_root = kSysfsInfiniband;
-  PortOpener open_port;  // empty: open_libibumad_port; tests pass a fake
+  PortOpener open_port;  ///< empty: open_libibumad_port; tests pass a fake
 };
 
-// Ports answered the way their last MAD came (hop limit, flow label, SL, ...), remembered per
-// peer in a table of this many entries (direct-mapped: a peer whose entry another took is
-// answered with the defaults).
+/// Ports answered the way their last MAD came (hop limit, flow label, SL, ...), remembered per
+/// peer in a table of this many entries (direct-mapped: a peer whose entry another took is
+/// answered with the defaults).
 inline constexpr size_t kPeerPathSlots = 1024;
 
 struct PeerPath {
@@ -52,7 +56,7 @@ struct PeerPath {
   uint32_t flow_label = 0;
 };
 
-// What the transport knows about its port: fixed at open.
+/// What the transport knows about its port: fixed at open.
 struct LocalPort {
   std::string device;
   uint8_t port = 0;
@@ -60,14 +64,14 @@ struct LocalPort {
   uint16_t lid = 0;
   uint8_t gid_index = 0;
   wire::Gid gid{};
-  std::vector<uint16_t> pkeys;  // by index
-  uint16_t pkey_index = 0;      // our partition's
+  std::vector<uint16_t> pkeys;  ///< by index
+  uint16_t pkey_index = 0;      ///< our partition's
 };
 
 class UmadTransport final : public Transport {
  public:
   static Expected<std::unique_ptr<UmadTransport>, UmadError> open(const UmadOptions& options);
-  // Over a port already open (tests; tools that opened it themselves): registers the agent.
+  /// Over a port already open (tests; tools that opened it themselves): registers the agent.
   static Expected<std::unique_ptr<UmadTransport>, UmadError> open(std::unique_ptr<UmadPort> port,
                                                                   const LocalPort& local);
 
@@ -83,7 +87,7 @@ class UmadTransport final : public Transport {
  private:
   UmadTransport() = default;
   bool accept(const UmadMad& m, Received& out);
-  // InfiniBand: the GID of each unicast LID, learned from GRHs and from where we send.
+  /// InfiniBand: the GID of each unicast LID, learned from GRHs and from where we send.
   void learn_gid(uint16_t lid, const wire::Gid& gid);
   wire::Gid gid_of_lid(uint16_t lid) const;
   int write(UmadMad& m);
@@ -91,12 +95,14 @@ class UmadTransport final : public Transport {
   std::unique_ptr<UmadPort> port_;
   LocalPort local_;
   uint32_t agent_ = 0;
-  uint32_t next_tid_low_ = 1;  // for a MAD ib_umad refused as a duplicate TID (see send)
+  uint32_t next_tid_low_ = 1;  ///< for a MAD ib_umad refused as a duplicate TID (see send)
   TransportCounters counters_;
   std::array<PeerPath, kPeerPathSlots> peers_{};
-  std::vector<wire::Gid> lid_gids_;  // by unicast LID; InfiniBand only (768 KB, made at open)
-  UmadMad rx_;                       // one receive buffer, reused
+  std::vector<wire::Gid> lid_gids_;  ///< by unicast LID; InfiniBand only (768 KB, made at open)
+  UmadMad rx_;                       ///< one receive buffer, reused
   UmadMad tx_;
 };
 
 }  // namespace ibcm::umad
+
+IBCM_API_END

@@ -1,4 +1,5 @@
-// One port of an open RDMA device, with the protection domain every QP and MR of ibcm lives in.
+/// @file
+/// One port of an open RDMA device, with the protection domain every QP and MR of ibcm lives in.
 #pragma once
 
 #include <infiniband/verbs.h>
@@ -7,10 +8,13 @@
 #include <string>
 #include <string_view>
 
+#include "ibcm/api.h"
 #include "ibcm/result.h"
 #include "ibcm/verbs/error.h"
 #include "ibcm/verbs/verbs_api.h"
 #include "ibcm/wire/types.h"
+
+IBCM_API_BEGIN
 
 namespace ibcm::verbs {
 
@@ -25,8 +29,8 @@ struct PortInfo {
 
 class Device {
  public:
-  // Opens `name` (e.g. rxe0) and queries port `port_num`. Fails with one clear line when there is
-  // no such device (naming those there are), the port does not exist or is not ACTIVE.
+  /// Opens `name` (e.g. rxe0) and queries port `port_num`. Fails with one clear line when there is
+  /// no such device (naming those there are), the port does not exist or is not ACTIVE.
   static Expected<Device, VerbsError> open(Verbs& verbs, std::string_view name, uint8_t port_num);
 
   Device(Device&& o) noexcept;
@@ -37,9 +41,9 @@ class Device {
   const std::string& name() const { return name_; }
   uint8_t port_num() const { return port_num_; }
   const PortInfo& port() const { return port_; }
-  // Entry `index` of the port's GID table.
+  /// Entry `index` of the port's GID table.
   Expected<wire::Gid, VerbsError> gid(int index) const;
-  // The index of `pkey` in the port's P_Key table (RoCE: 0xFFFF is at 0).
+  /// The index of `pkey` in the port's P_Key table (RoCE: 0xFFFF is at 0).
   Expected<uint16_t, VerbsError> pkey_index(uint16_t pkey) const;
 
   Verbs& verbs() const { return *verbs_; }
@@ -58,3 +62,5 @@ class Device {
 };
 
 }  // namespace ibcm::verbs
+
+IBCM_API_END

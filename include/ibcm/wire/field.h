@@ -1,5 +1,6 @@
-// One descriptor per wire field (name, byte, bit, width), as in the spec's tables. A message's
-// table of descriptors drives encode, decode, printing and the tests; see schema.h.
+/// @file
+/// One descriptor per wire field (name, byte, bit, width), as in the spec's tables. A message's
+/// table of descriptors drives encode, decode, printing and the tests; see schema.h.
 #pragma once
 
 #include <cstdint>
@@ -7,21 +8,25 @@
 #include <string_view>
 #include <utility>
 
+#include "ibcm/api.h"
+
+IBCM_API_BEGIN
+
 namespace ibcm::wire {
 
 enum class FieldKind : uint8_t {
-  Uint,   // an unsigned number (or coded value) up to 64 bits
-  Id,     // an unsigned number best shown in hex (GUIDs, service IDs, Q_Keys)
-  Gid,    // 16 bytes, shown as an IPv6 address
-  Bytes,  // opaque bytes (private data, ARI), shown as hex
+  Uint,  ///< an unsigned number (or coded value) up to 64 bits
+  Id,   ///< an unsigned number best shown in hex (comm and request IDs, GUIDs, service IDs, Q_Keys)
+  Gid,  ///< 16 bytes, shown as an IPv6 address
+  Bytes,  ///< opaque bytes (private data, ARI), shown as hex
 };
 
 template <class Msg>
 struct Field {
-  std::string_view name;  // the spec's name, e.g. "PrimaryFlowLabel"
-  uint16_t byte;          // offset in the region (CM data, or the MAD for the header)
-  uint8_t bit;            // IBTA numbering: bit 0 is the most significant bit of the byte
-  uint16_t width;         // in bits
+  std::string_view name;  ///< the spec's name, e.g. "PrimaryFlowLabel"
+  uint16_t byte;          ///< offset in the region (CM data, or the MAD for the header)
+  uint8_t bit;            ///< IBTA numbering: bit 0 is the most significant bit of the byte
+  uint16_t width;         ///< in bits
   FieldKind kind;
   uint64_t (*get)(const Msg&) = nullptr;
   void (*set)(Msg&, uint64_t) = nullptr;
@@ -33,8 +38,8 @@ struct Field {
   constexpr uint32_t end_bit() const { return first_bit() + width; }
 };
 
-// A table is well formed when every field fits the region, no two fields overlap, numbers fit in
-// 64 bits within at most 8 bytes, and byte fields are whole bytes. Checked at compile time.
+/// A table is well formed when every field fits the region, no two fields overlap, numbers fit in
+/// 64 bits within at most 8 bytes, and byte fields are whole bytes. Checked at compile time.
 template <class Table>
 constexpr bool layout_ok(const Table& fields, uint32_t region_bytes) {
   for (size_t i = 0; i < fields.size(); ++i) {
@@ -56,8 +61,8 @@ constexpr bool layout_ok(const Table& fields, uint32_t region_bytes) {
 
 }  // namespace ibcm::wire
 
-// Descriptor builders for schema.h: a number field, and a byte-array field whose width is the
-// member's size.
+/// Descriptor builders for schema.h: a number field, and a byte-array field whose width is the
+/// member's size.
 #define IBCM_NUM(M, member, name, byte, bit, width, kind)                                         \
   ::ibcm::wire::Field<M> {                                                                        \
     name, byte, bit, width, ::ibcm::wire::FieldKind::kind,                                        \
@@ -73,3 +78,5 @@ constexpr bool layout_ok(const Table& fields, uint32_t region_bytes) {
         [](const M& m) -> std::span<const uint8_t> { return m.member; },         \
         [](M& m) -> std::span<uint8_t> { return m.member; }                      \
   }
+
+IBCM_API_END

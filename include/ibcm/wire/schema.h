@@ -1,6 +1,7 @@
-// The wire layout of every CM message: one descriptor per field, transcribed from IBTA Vol 1
-// ch. 12 (docs/wire.md). Offsets are inside the 232-byte CM data, except for the MAD header whose
-// offsets are inside the MAD. Gaps are reserved: written as zero, ignored on receive.
+/// @file
+/// The wire layout of every CM message: one descriptor per field, transcribed from IBTA Vol 1
+/// ch. 12 (docs/wire.md). Offsets are inside the 232-byte CM data, except for the MAD header whose
+/// offsets are inside the MAD. Gaps are reserved: written as zero, ignored on receive.
 #pragma once
 
 #include <array>
@@ -8,20 +9,23 @@
 #include <string_view>
 #include <variant>
 
+#include "ibcm/api.h"
 #include "ibcm/wire/field.h"
 #include "ibcm/wire/messages.h"
+
+IBCM_API_BEGIN
 
 namespace ibcm::wire {
 
 template <class M>
 struct Schema;
 
-// A number field that counts the bytes used of a byte field of the same message. Such a count
-// above the byte field's size is a decode error (LengthField): a receiver would index past the
-// field with it. A schema lists its length fields as `lengths`; most have none.
+/// A number field that counts the bytes used of a byte field of the same message. Such a count
+/// above the byte field's size is a decode error (LengthField): a receiver would index past the
+/// field with it. A schema lists its length fields as `lengths`; most have none.
 struct LengthOf {
-  std::string_view count;  // e.g. "RejectedInfoLength"
-  std::string_view bytes;  // e.g. "ARI"
+  std::string_view count;  ///< e.g. "RejectedInfoLength"
+  std::string_view bytes;  ///< e.g. "ARI"
 };
 
 template <>
@@ -49,7 +53,7 @@ struct Schema<Req> {
   static constexpr uint32_t region = kCmDataSize;
   using M = Req;
   static constexpr auto fields = std::to_array<Field<M>>({
-      IBCM_U(M, local_comm_id, "LocalCommID", 0, 0, 32),
+      IBCM_ID(M, local_comm_id, "LocalCommID", 0, 32),
       IBCM_U(M, vendor_id, "VendorID", 5, 0, 24),
       IBCM_ID(M, service_id, "ServiceID", 8, 64),
       IBCM_ID(M, local_ca_guid, "LocalCAGUID", 16, 64),
@@ -106,8 +110,8 @@ struct Schema<Mra> {
   static constexpr uint32_t region = kCmDataSize;
   using M = Mra;
   static constexpr auto fields = std::to_array<Field<M>>({
-      IBCM_U(M, local_comm_id, "LocalCommID", 0, 0, 32),
-      IBCM_U(M, remote_comm_id, "RemoteCommID", 4, 0, 32),
+      IBCM_ID(M, local_comm_id, "LocalCommID", 0, 32),
+      IBCM_ID(M, remote_comm_id, "RemoteCommID", 4, 32),
       IBCM_U(M, message_mraed, "MessageMRAed", 8, 0, 2),
       IBCM_U(M, service_timeout, "ServiceTimeout", 9, 0, 5),
       IBCM_BYTES(M, private_data, "PrivateData", 10, Bytes),
@@ -121,8 +125,8 @@ struct Schema<Rej> {
   static constexpr uint32_t region = kCmDataSize;
   using M = Rej;
   static constexpr auto fields = std::to_array<Field<M>>({
-      IBCM_U(M, local_comm_id, "LocalCommID", 0, 0, 32),
-      IBCM_U(M, remote_comm_id, "RemoteCommID", 4, 0, 32),
+      IBCM_ID(M, local_comm_id, "LocalCommID", 0, 32),
+      IBCM_ID(M, remote_comm_id, "RemoteCommID", 4, 32),
       IBCM_U(M, message_rejected, "MessageRejected", 8, 0, 2),
       IBCM_U(M, rejected_info_length, "RejectedInfoLength", 9, 0, 7),
       IBCM_U(M, reason, "Reason", 10, 0, 16),
@@ -139,8 +143,8 @@ struct Schema<Rep> {
   static constexpr uint32_t region = kCmDataSize;
   using M = Rep;
   static constexpr auto fields = std::to_array<Field<M>>({
-      IBCM_U(M, local_comm_id, "LocalCommID", 0, 0, 32),
-      IBCM_U(M, remote_comm_id, "RemoteCommID", 4, 0, 32),
+      IBCM_ID(M, local_comm_id, "LocalCommID", 0, 32),
+      IBCM_ID(M, remote_comm_id, "RemoteCommID", 4, 32),
       IBCM_ID(M, local_qkey, "LocalQKey", 8, 32),
       IBCM_U(M, local_qpn, "LocalQPN", 12, 0, 24),
       IBCM_U(M, vendor_id_high, "VendorIDHigh", 15, 0, 8),
@@ -167,8 +171,8 @@ struct Schema<Rtu> {
   static constexpr uint32_t region = kCmDataSize;
   using M = Rtu;
   static constexpr auto fields = std::to_array<Field<M>>({
-      IBCM_U(M, local_comm_id, "LocalCommID", 0, 0, 32),
-      IBCM_U(M, remote_comm_id, "RemoteCommID", 4, 0, 32),
+      IBCM_ID(M, local_comm_id, "LocalCommID", 0, 32),
+      IBCM_ID(M, remote_comm_id, "RemoteCommID", 4, 32),
       IBCM_BYTES(M, private_data, "PrivateData", 8, Bytes),
   });
 };
@@ -180,8 +184,8 @@ struct Schema<Dreq> {
   static constexpr uint32_t region = kCmDataSize;
   using M = Dreq;
   static constexpr auto fields = std::to_array<Field<M>>({
-      IBCM_U(M, local_comm_id, "LocalCommID", 0, 0, 32),
-      IBCM_U(M, remote_comm_id, "RemoteCommID", 4, 0, 32),
+      IBCM_ID(M, local_comm_id, "LocalCommID", 0, 32),
+      IBCM_ID(M, remote_comm_id, "RemoteCommID", 4, 32),
       IBCM_U(M, remote_qpn, "RemoteQPN", 8, 0, 24),
       IBCM_BYTES(M, private_data, "PrivateData", 12, Bytes),
   });
@@ -194,8 +198,8 @@ struct Schema<Drep> {
   static constexpr uint32_t region = kCmDataSize;
   using M = Drep;
   static constexpr auto fields = std::to_array<Field<M>>({
-      IBCM_U(M, local_comm_id, "LocalCommID", 0, 0, 32),
-      IBCM_U(M, remote_comm_id, "RemoteCommID", 4, 0, 32),
+      IBCM_ID(M, local_comm_id, "LocalCommID", 0, 32),
+      IBCM_ID(M, remote_comm_id, "RemoteCommID", 4, 32),
       IBCM_BYTES(M, private_data, "PrivateData", 8, Bytes),
   });
 };
@@ -207,7 +211,7 @@ struct Schema<SidrReq> {
   static constexpr uint32_t region = kCmDataSize;
   using M = SidrReq;
   static constexpr auto fields = std::to_array<Field<M>>({
-      IBCM_U(M, request_id, "RequestID", 0, 0, 32),
+      IBCM_ID(M, request_id, "RequestID", 0, 32),
       IBCM_U(M, partition_key, "PartitionKey", 4, 0, 16),
       IBCM_ID(M, service_id, "ServiceID", 8, 64),
       IBCM_BYTES(M, private_data, "PrivateData", 16, Bytes),
@@ -221,7 +225,7 @@ struct Schema<SidrRep> {
   static constexpr uint32_t region = kCmDataSize;
   using M = SidrRep;
   static constexpr auto fields = std::to_array<Field<M>>({
-      IBCM_U(M, request_id, "RequestID", 0, 0, 32),
+      IBCM_ID(M, request_id, "RequestID", 0, 32),
       IBCM_U(M, status, "Status", 4, 0, 8),
       IBCM_U(M, additional_information_length, "AdditionalInformationLength", 5, 0, 8),
       IBCM_U(M, qpn, "QPN", 8, 0, 24),
@@ -241,8 +245,8 @@ struct Schema<Lap> {
   static constexpr uint32_t region = kCmDataSize;
   using M = Lap;
   static constexpr auto fields = std::to_array<Field<M>>({
-      IBCM_U(M, local_comm_id, "LocalCommID", 0, 0, 32),
-      IBCM_U(M, remote_comm_id, "RemoteCommID", 4, 0, 32),
+      IBCM_ID(M, local_comm_id, "LocalCommID", 0, 32),
+      IBCM_ID(M, remote_comm_id, "RemoteCommID", 4, 32),
       IBCM_U(M, remote_qpn, "RemoteQPN", 12, 0, 24),
       IBCM_U(M, remote_cm_response_timeout, "RemoteCMResponseTimeout", 15, 0, 5),
       IBCM_U(M, alternate.local_lid, "AlternateLocalPortLID", 20, 0, 16),
@@ -267,8 +271,8 @@ struct Schema<Apr> {
   static constexpr uint32_t region = kCmDataSize;
   using M = Apr;
   static constexpr auto fields = std::to_array<Field<M>>({
-      IBCM_U(M, local_comm_id, "LocalCommID", 0, 0, 32),
-      IBCM_U(M, remote_comm_id, "RemoteCommID", 4, 0, 32),
+      IBCM_ID(M, local_comm_id, "LocalCommID", 0, 32),
+      IBCM_ID(M, remote_comm_id, "RemoteCommID", 4, 32),
       IBCM_U(M, additional_information_length, "AdditionalInformationLength", 8, 0, 8),
       IBCM_U(M, ap_status, "APStatus", 9, 0, 8),
       IBCM_BYTES(M, additional_information, "AdditionalInformation", 12, Bytes),
@@ -310,7 +314,7 @@ struct Schema<ClassPortInfo> {
   });
 };
 
-// The index in Schema<M>::fields of the field with this name, or fields.size() if there is none.
+/// The index in Schema<M>::fields of the field with this name, or fields.size() if there is none.
 template <class M>
 constexpr size_t field_index(std::string_view name) {
   size_t i = 0;
@@ -318,14 +322,14 @@ constexpr size_t field_index(std::string_view name) {
   return i;
 }
 
-// The schema field of M with this name, or nullptr.
+/// The schema field of M with this name, or nullptr.
 template <class M>
 constexpr const Field<M>* field_named(std::string_view name) {
   const size_t i = field_index<M>(name);
   return i < Schema<M>::fields.size() ? &Schema<M>::fields[i] : nullptr;
 }
 
-// Schema<M>::lengths, or none.
+/// Schema<M>::lengths, or none.
 template <class M>
 constexpr std::span<const LengthOf> length_fields() {
   if constexpr (requires { Schema<M>::lengths; })
@@ -334,8 +338,8 @@ constexpr std::span<const LengthOf> length_fields() {
     return {};
 }
 
-// A length field resolved at compile time: its index in Schema<M>::fields and the largest count
-// it may hold (the size of the byte field it counts).
+/// A length field resolved at compile time: its index in Schema<M>::fields and the largest count
+/// it may hold (the size of the byte field it counts).
 struct LengthRule {
   size_t field;
   uint64_t max;
@@ -355,8 +359,8 @@ inline constexpr auto kLengthRules = [] {
   return out;
 }();
 
-// Whether every length field of the message is within the byte field it counts (what decode()
-// checks for LengthField).
+/// Whether every length field of the message is within the byte field it counts (what decode()
+/// checks for LengthField).
 template <class M>
 constexpr bool lengths_in_range(const M& m) {
   for (const auto& r : kLengthRules<M>)
@@ -377,3 +381,5 @@ static_assert(kLayoutOk<MadHeader> && kLayoutOk<Req> && kLayoutOk<Mra> && kLayou
               "a CM field table overlaps or leaves its region");
 
 }  // namespace ibcm::wire
+
+IBCM_API_END

@@ -1,4 +1,5 @@
-// Coded values of the CM wire format (IBTA Vol 1 ch. 12, see docs/wire.md).
+/// @file
+/// Coded values of the CM wire format (IBTA Vol 1 ch. 12, see docs/wire.md).
 #pragma once
 
 #include <array>
@@ -6,10 +7,14 @@
 #include <cstring>
 #include <string_view>
 
+#include "ibcm/api.h"
+
+IBCM_API_BEGIN
+
 namespace ibcm::wire {
 
 using Gid = std::array<uint8_t, 16>;
-// a == b for GIDs as two 8-byte compares: std::array's == calls memcmp, on every MAD's source.
+/// a == b for GIDs as two 8-byte compares: std::array's == calls memcmp, on every MAD's source.
 inline bool same_gid(const Gid& a, const Gid& b) {
   uint64_t a0, a1, b0, b1;
   std::memcpy(&a0, a.data(), 8);
@@ -21,7 +26,7 @@ inline bool same_gid(const Gid& a, const Gid& b) {
 
 constexpr size_t kMadSize = 256;
 constexpr size_t kMadHeaderSize = 24;
-constexpr size_t kCmDataSize = kMadSize - kMadHeaderSize;  // 232
+constexpr size_t kCmDataSize = kMadSize - kMadHeaderSize;  ///< 232
 constexpr size_t kAriSize = 72;
 
 constexpr uint8_t kBaseVersion = 1;
@@ -35,14 +40,14 @@ enum class Method : uint8_t {
   GetResp = 0x81,
 };
 
-// MAD status (common header): bits 2..4 carry the "invalid field" code.
+/// MAD status (common header): bits 2..4 carry the "invalid field" code.
 enum class MadStatus : uint16_t {
   Ok = 0,
   Busy = 0x0001,
-  BadVersion = 0x0004,             // class version not supported
-  UnsupportedMethod = 0x0008,      // method not supported
-  UnsupportedMethodAttr = 0x000C,  // method/attribute combination not supported
-  InvalidAttrValue = 0x001C,       // invalid value in attribute or modifier
+  BadVersion = 0x0004,             ///< class version not supported
+  UnsupportedMethod = 0x0008,      ///< method not supported
+  UnsupportedMethodAttr = 0x000C,  ///< method/attribute combination not supported
+  InvalidAttrValue = 0x001C,       ///< invalid value in attribute or modifier
 };
 
 enum class AttrId : uint16_t {
@@ -72,7 +77,7 @@ enum class Mtu : uint8_t {
   Mtu4096 = 5
 };
 
-// MessageMRAed / MessageRejected.
+/// MessageMRAed / MessageRejected.
 enum class MsgRef : uint8_t { Req = 0, Rep = 1, Other = 2 };
 
 enum class RejReason : uint16_t {
@@ -146,3 +151,5 @@ std::string_view to_string(TransportType t);
 std::string_view to_string(MsgRef m);
 
 }  // namespace ibcm::wire
+
+IBCM_API_END
