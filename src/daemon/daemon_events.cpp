@@ -21,13 +21,6 @@ void copy_private(proto::ConnParam& c, const std::array<uint8_t, N>& pd, size_t 
   c.private_data_len = static_cast<uint8_t>(n);
 }
 
-proto::Event event_of(int type, int status = 0) {
-  proto::Event e;
-  e.event = type;
-  e.status = status;
-  return e;
-}
-
 // Once a connection is over for its program, DISCONNECTED is said once (cma_comp_exch).
 bool first_disconnect(Id& id) {
   if (id.state == IdState::Disconnected || id.state == IdState::Failed) return false;
@@ -69,7 +62,7 @@ void CmDaemon::State::on_event(Cm& cm, Time now, const Event& e) {
     child.route.mtu = static_cast<uint8_t>(req->req.path_mtu);
     programs[child.program].ids.insert(child.handle);
     by_conn[req->conn] = child.handle;
-    proto::Event ev = event_of(RDMA_CM_EVENT_CONNECT_REQUEST);
+    proto::Event ev = proto::event_of(RDMA_CM_EVENT_CONNECT_REQUEST);
     ev.listen_id = listener.handle;
     ev.route = child.route;
     // The REQ's side of the parameters, seen from here (cm_format_req_event swaps them).
@@ -95,7 +88,7 @@ void CmDaemon::State::on_event(Cm& cm, Time now, const Event& e) {
   if (const auto* rep = std::get_if<ev::RepReceived>(&e)) {
     if (id.state != IdState::Connecting) return;
     id.state = IdState::ConnectResponse;
-    proto::Event ev = event_of(RDMA_CM_EVENT_CONNECT_RESPONSE);
+    proto::Event ev = proto::event_of(RDMA_CM_EVENT_CONNECT_RESPONSE);
     ev.conn.responder_resources = rep->rep.initiator_depth;
     ev.conn.initiator_depth = rep->rep.responder_resources;
     ev.conn.flow_control = rep->rep.end_to_end_flow_control;
@@ -111,29 +104,29 @@ void CmDaemon::State::on_event(Cm& cm, Time now, const Event& e) {
     // The active side's ESTABLISHED is the library's: it turns CONNECT_RESPONSE into it.
     if (id.active) return;
     id.state = IdState::Connected;
-    post(id, event_of(RDMA_CM_EVENT_ESTABLISHED));
+    post(id, proto::event_of(RDMA_CM_EVENT_ESTABLISHED));
   } else if (const auto* rej = std::get_if<ev::RejReceived>(&e)) {
     id.state = IdState::Failed;
-    proto::Event ev = event_of(RDMA_CM_EVENT_REJECTED, static_cast<int>(rej->rej.reason));
+    proto::Event ev = proto::event_of(RDMA_CM_EVENT_REJECTED, static_cast<int>(rej->rej.reason));
     copy_private(ev.conn, rej->rej.private_data);
     post(id, ev);
   } else if (const auto* ab = std::get_if<ev::Aborted>(&e)) {
     id.state = IdState::Failed;
-    post(id, event_of(RDMA_CM_EVENT_REJECTED, static_cast<int>(ab->reason)));
+    post(id, proto::event_of(RDMA_CM_EVENT_REJECTED, static_cast<int>(ab->reason)));
   } else if (std::holds_alternative<ev::ReqTimeout>(e) ||
              std::holds_alternative<ev::RepTimeout>(e)) {
     id.state = IdState::Failed;
-    post(id, event_of(RDMA_CM_EVENT_UNREACHABLE, -ETIMEDOUT));
+    post(id, proto::event_of(RDMA_CM_EVENT_UNREACHABLE, -ETIMEDOUT));
   } else if (std::holds_alternative<ev::DreqReceived>(e) ||
              std::holds_alternative<ev::DrepReceived>(e) ||
              std::holds_alternative<ev::StaleConnection>(e)) {
-    if (first_disconnect(id)) post(id, event_of(RDMA_CM_EVENT_DISCONNECTED));
+    if (first_disconnect(id)) post(id, proto::event_of(RDMA_CM_EVENT_DISCONNECTED));
   } else if (std::holds_alternative<ev::DreqTimeout>(e)) {
-    if (first_disconnect(id)) post(id, event_of(RDMA_CM_EVENT_DISCONNECTED, -ETIMEDOUT));
+    if (first_disconnect(id)) post(id, proto::event_of(RDMA_CM_EVENT_DISCONNECTED, -ETIMEDOUT));
   } else if (std::holds_alternative<ev::TimeWaitExit>(e)) {
     by_conn.erase(c);
     id.conn = 0;
-    post(id, event_of(RDMA_CM_EVENT_TIMEWAIT_EXIT));
+    post(id, proto::event_of(RDMA_CM_EVENT_TIMEWAIT_EXIT));
   }
 }
 

@@ -66,13 +66,6 @@ int bind(CmDaemon::State& s, Id& id, IpEndpoint src) {
   return 0;
 }
 
-proto::Event event_of(int type, int status = 0) {
-  proto::Event e;
-  e.event = type;
-  e.status = status;
-  return e;
-}
-
 }  // namespace
 
 void CmDaemon::State::end_id(Cm& cm, Time now, Id& id) {
@@ -152,7 +145,7 @@ proto::Reply CmDaemon::State::handle(Cm& cm, Time now, int program, const proto:
       id.dst = dst;
       auto local = local_route(port, id.src);
       if (!local) {
-        post(id, event_of(RDMA_CM_EVENT_ADDR_ERROR, -ENODEV));
+        post(id, proto::event_of(RDMA_CM_EVENT_ADDR_ERROR, -ENODEV));
         return out;
       }
       id.route = *local;
@@ -161,7 +154,7 @@ proto::Reply CmDaemon::State::handle(Cm& cm, Time now, int program, const proto:
       std::copy(g.begin(), g.end(), id.route.dgid);
       id.state = IdState::AddrResolved;
       out.route = id.route;
-      proto::Event e = event_of(RDMA_CM_EVENT_ADDR_RESOLVED);
+      proto::Event e = proto::event_of(RDMA_CM_EVENT_ADDR_RESOLVED);
       e.route = id.route;
       post(id, e);
       return out;
@@ -171,7 +164,7 @@ proto::Reply CmDaemon::State::handle(Cm& cm, Time now, int program, const proto:
       complete_route(id.route, port, id.dst, id.tos);
       id.state = IdState::RouteResolved;
       out.route = id.route;
-      proto::Event e = event_of(RDMA_CM_EVENT_ROUTE_RESOLVED);
+      proto::Event e = proto::event_of(RDMA_CM_EVENT_ROUTE_RESOLVED);
       e.route = id.route;
       post(id, e);
       return out;

@@ -118,6 +118,14 @@ struct Event {
   QpAttr rts;
 };
 
+// An event of that type and status, nothing else filled in yet.
+inline Event event_of(int type, int status = 0) {
+  Event e;
+  e.event = type;
+  e.status = status;
+  return e;
+}
+
 static_assert(std::is_trivially_copyable_v<Request>);
 static_assert(std::is_trivially_copyable_v<Reply>);
 static_assert(std::is_trivially_copyable_v<Event>);

@@ -15,11 +15,6 @@ using namespace ibcm::rdmacm;
 
 namespace {
 
-int fail(int err) {
-  errno = err;
-  return -1;
-}
-
 sockaddr* copy_sockaddr(const sockaddr* a, socklen_t len) {
   auto* out = static_cast<sockaddr*>(std::malloc(len));
   if (out) std::memcpy(out, a, len);
@@ -99,7 +94,7 @@ int rdma_create_ep(rdma_cm_id** id, rdma_addrinfo* res, ibv_pd* pd,
   if (rc == 0 && qp_init_attr) {
     qp_init_attr->qp_type = static_cast<ibv_qp_type>(res->ai_qp_type);  // as librdmacm
     if (res->ai_flags & RAI_PASSIVE) {  // each request gets its QP in rdma_get_request
-      auto* p = reinterpret_cast<IdPriv*>(cm_id);
+      IdPriv* p = priv(cm_id);
       p->passive_qp = true;
       p->passive_attr = *qp_init_attr;
       p->passive_pd = pd;

@@ -59,6 +59,18 @@ int complete_connect(IdPriv& p, const Event& r) {
   return post(q);
 }
 
+// Gives the program event e, counted against owner until rdma_ack_cm_event (rdma_destroy_id
+// waits for it).
+int hand_out(EventPriv* e, IdPriv* owner, rdma_cm_event** event) {
+  e->owner = owner;
+  {
+    std::lock_guard lock(owner->mu);
+    ++owner->unacked;
+  }
+  *event = &e->event;
+  return 0;
+}
+
 }  // namespace
 
 extern "C" {
@@ -84,14 +96,8 @@ int rdma_get_cm_event(rdma_event_channel* channel, rdma_cm_event** event) {
         auto* e = new EventPriv;
         e->event.id = &gone->id;
         e->event.event = RDMA_CM_EVENT_DEVICE_REMOVAL;
-        e->owner = gone;
-        {
-          std::lock_guard lock(gone->mu);
-          ++gone->unacked;
-        }
         (void)qp_to_error(*gone);
-        *event = &e->event;
-        return 0;
+        return hand_out(e, gone, event);
       }
       errno = ENODEV;
       return -1;
@@ -129,12 +135,7 @@ int rdma_get_cm_event(rdma_event_channel* channel, rdma_cm_event** event) {
       case RDMA_CM_EVENT_CONNECT_RESPONSE:
         if (p->id.qp) {
           if (int err = complete_connect(*p, r); err != 0) {
-            Request rej;
-            rej.op = Op::Reject;
-            rej.id = p->handle;
-            Reply ignored;
-            (void)call(rej, ignored);
-            (void)qp_to_error(*p);
+            abandon(*p);
             e->event.event = RDMA_CM_EVENT_CONNECT_ERROR;
             e->event.status = -err;
           } else {
@@ -150,13 +151,7 @@ int rdma_get_cm_event(rdma_event_channel* channel, rdma_cm_event** event) {
       default:
         break;
     }
-    e->owner = listener ? listener : p;
-    {
-      std::lock_guard lock(e->owner->mu);
-      ++e->owner->unacked;
-    }
-    *event = &e->event;
-    return 0;
+    return hand_out(e, listener ? listener : p, event);
   }
 }
 

@@ -21,16 +21,10 @@ namespace verbs = ibcm::verbs;
 
 namespace {
 
-IdPriv* priv(rdma_cm_id* id) {
-  return reinterpret_cast<IdPriv*>(id);
-}
-ChannelPriv* priv(rdma_event_channel* ch) {
-  return reinterpret_cast<ChannelPriv*>(ch);
-}
-
-int fail(int err) {
-  errno = err;
-  return -1;
+// The port of an AF_INET or AF_INET6 address as it stands there (rdma_get_src_port's result).
+uint16_t port_in_network_order(const sockaddr* a) {
+  return a->sa_family == AF_INET6 ? reinterpret_cast<const sockaddr_in6*>(a)->sin6_port
+                                  : reinterpret_cast<const sockaddr_in*>(a)->sin_port;
 }
 
 Request request(Op op, rdma_cm_id* id) {
@@ -279,10 +273,7 @@ int rdma_accept(rdma_cm_id* id, rdma_conn_param* conn_param) {
       if (s == QpState::Rtr) a.qp_attr.max_dest_rd_atomic = p.responder_resources;
       if (s == QpState::Rts) a.qp_attr.max_rd_atomic = p.initiator_depth;
       if (int e = move_qp(p, a.qp_attr); e != 0) {
-        Request rej = request(Op::Reject, id);
-        Reply ignored;
-        (void)call(rej, ignored);
-        (void)qp_to_error(p);
+        abandon(p);
         return fail(e);
       }
     }
@@ -394,15 +385,11 @@ int rdma_notify(rdma_cm_id* id, ibv_event_type event) {
 }
 
 uint16_t rdma_get_src_port(rdma_cm_id* id) {
-  const sockaddr* a = &id->route.addr.src_addr;
-  return a->sa_family == AF_INET6 ? reinterpret_cast<const sockaddr_in6*>(a)->sin6_port
-                                  : reinterpret_cast<const sockaddr_in*>(a)->sin_port;
+  return port_in_network_order(&id->route.addr.src_addr);
 }
 
 uint16_t rdma_get_dst_port(rdma_cm_id* id) {
-  const sockaddr* a = &id->route.addr.dst_addr;
-  return a->sa_family == AF_INET6 ? reinterpret_cast<const sockaddr_in6*>(a)->sin6_port
-                                  : reinterpret_cast<const sockaddr_in*>(a)->sin_port;
+  return port_in_network_order(&id->route.addr.dst_addr);
 }
 
 int rdma_get_request(rdma_cm_id* listen, rdma_cm_id** id) {

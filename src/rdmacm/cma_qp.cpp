@@ -15,15 +15,6 @@ using namespace ibcm::rdmacm;
 
 namespace {
 
-IdPriv* priv(rdma_cm_id* id) {
-  return reinterpret_cast<IdPriv*>(id);
-}
-
-int fail(int err) {
-  errno = err;
-  return -1;
-}
-
 void destroy_cqs(rdma_cm_id* id) {
   if (id->recv_cq && id->recv_cq != id->send_cq) ibv_destroy_cq(id->recv_cq);
   if (id->send_cq) ibv_destroy_cq(id->send_cq);

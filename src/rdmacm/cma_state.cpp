@@ -12,6 +12,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "rdmacm/daemon_link.h"
+
 namespace ibcm::rdmacm {
 
 namespace {
@@ -179,6 +181,15 @@ int move_qp(IdPriv& p, const QpAttr& a) {
         m.attr.max_dest_rd_atomic, m.attr.max_rd_atomic, m.attr.timeout,
         rc == 0 ? "ok" : std::strerror(rc));
   return rc;
+}
+
+void abandon(IdPriv& p) {
+  daemon::proto::Request rej;
+  rej.op = daemon::proto::Op::Reject;
+  rej.id = p.handle;
+  daemon::proto::Reply ignored;
+  (void)call(rej, ignored);  // the connection may be gone already: nothing more to do then
+  (void)qp_to_error(p);
 }
 
 int qp_to_error(IdPriv& p) {

@@ -6,6 +6,7 @@
 #include <infiniband/verbs.h>
 #include <rdma/rdma_cma.h>
 
+#include <cerrno>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -53,6 +54,20 @@ struct EventPriv {
   uint8_t private_data[sizeof(daemon::proto::ConnParam::private_data)] = {};
 };
 
+// The library's records behind the program's pointers.
+inline IdPriv* priv(rdma_cm_id* id) {
+  return reinterpret_cast<IdPriv*>(id);
+}
+inline ChannelPriv* priv(rdma_event_channel* ch) {
+  return reinterpret_cast<ChannelPriv*>(ch);
+}
+
+// librdmacm's failure: errno set, -1 returned.
+inline int fail(int err) {
+  errno = err;
+  return -1;
+}
+
 // --- the registry of IDs by the daemon's handle (events name IDs by handle) ---
 void register_id(IdPriv* p);
 void unregister_id(uint32_t handle);
@@ -74,5 +89,8 @@ int move_qp(IdPriv& p, const QpAttr& a);
 // INIT's attributes (port, P_Key, and the access the connection's responder resources allow).
 QpAttr init_attr();
 int qp_to_error(IdPriv& p);
+// A connection the library cannot complete (its QP would not move): REJ through the daemon, and
+// the QP to ERR.
+void abandon(IdPriv& p);
 
 }  // namespace ibcm::rdmacm
