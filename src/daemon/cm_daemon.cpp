@@ -91,9 +91,15 @@ void CmDaemon::State::post(Id& id, proto::Event ev) {
 
 namespace {
 
-// Reads and answers every request waiting on a program's socket; false when the program is gone.
+// A program's requests served in one round of the loop. A program that posts faster than we
+// serve (cmtime's rdma_connect loop) would otherwise keep us here: its REQs would wait for the
+// end of the round to be sent, and the REPs already in for the ones before them to be read.
+constexpr int kRequestsPerRound = 16;
+
+// Reads and answers up to kRequestsPerRound requests waiting on a program's socket (the level-
+// triggered loop calls again for the rest); false when the program is gone.
 bool serve(CmDaemon::State& s, Cm& cm, Time now, int fd) {
-  for (;;) {
+  for (int served = 0; served < kRequestsPerRound; ++served) {
     proto::Request r;
     ssize_t n = ::recv(fd, &r, sizeof r, MSG_DONTWAIT);
     if (n == 0) return false;
@@ -136,13 +142,17 @@ bool serve(CmDaemon::State& s, Cm& cm, Time now, int fd) {
       reply = s.handle(cm, now, fd, r);
     }
     reply.seq = r.seq;
-    if (r.no_reply) continue;
+    if (r.no_reply) {
+      if (reply.err != 0) s.refused(fd, r, reply.err);
+      continue;
+    }
     bool sent = channel_fd >= 0 ? send_with_fd(fd, &reply, sizeof reply, channel_fd)
                                 : ::send(fd, &reply, sizeof reply, MSG_NOSIGNAL) ==
                                       static_cast<ssize_t>(sizeof reply);
     if (channel_fd >= 0) ::close(channel_fd);
     if (!sent) return false;
   }
+  return true;
 }
 
 }  // namespace

@@ -74,6 +74,11 @@ void CmDaemon::State::on_event(Cm& cm, Time now, const Event& e) {
     ev.conn.srq = req->req.srq;
     ev.conn.qp_num = req->req.local_qpn;
     copy_private(ev.conn, req->req.private_data, wire::rdma_cm::kHeaderSize);
+    // RTR and RTS as they stand before the accept (our starting PSN is the child's): the library
+    // moves the program's QP in rdma_accept without asking for them.
+    if (auto a = cm.qp_attributes(req->conn, QpState::Rtr)) ev.rtr = *a;
+    if (auto a = cm.qp_attributes(req->conn, QpState::Rts)) ev.rts = *a;
+    ev.rtr.rq_psn = ev.rts.rq_psn = child.psn;
     auto [it, _] = ids.emplace(child.handle, child);
     post(it->second, ev);
     return;

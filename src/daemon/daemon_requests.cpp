@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 #include "daemon/daemon_state.h"
 #include "daemon/route.h"
@@ -80,6 +81,19 @@ void CmDaemon::State::end_id(Cm& cm, Time now, Id& id) {
   if (id.bound_port) ports.erase({id.port_space, id.src.port()});
   if (auto p = programs.find(id.program); p != programs.end()) p->second.ids.erase(id.handle);
   ids.erase(id.handle);
+}
+
+void CmDaemon::State::refused(int program, const proto::Request& r, int err) {
+  Id* id = id_of(program, r.id);
+  // A connect the library did not wait for: the REQ never left, which the program hears as the
+  // kernel's rdma_cm reports a REQ that reached no one. Disconnect and Establish fail only when
+  // the connection is over already, which the program hears about anyway.
+  if (r.op != proto::Op::Connect || !id) return;
+  ++counters.connects_refused;
+  say("program " + std::to_string(programs[program].pid) + ": no REQ for ID " +
+      std::to_string(r.id) + " (" + std::strerror(err) + ")");
+  id->state = IdState::Failed;
+  post(*id, proto::event_of(RDMA_CM_EVENT_UNREACHABLE, -err));
 }
 
 proto::Reply CmDaemon::State::handle(Cm& cm, Time now, int program, const proto::Request& r) {

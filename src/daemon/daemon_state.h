@@ -92,6 +92,8 @@ struct CmDaemon::State {
 
   // --- requests (daemon_requests.cpp) ---
   proto::Reply handle(Cm& cm, Time now, int program, const proto::Request& r);
+  // A request the program did not wait for (no_reply) failed with err: what the program learns.
+  void refused(int program, const proto::Request& r, int err);
   void end_id(Cm& cm, Time now, Id& id);  // as DestroyId, and forgets it
   void program_gone(Cm& cm, Time now, int fd);
 

@@ -112,8 +112,8 @@ struct Event {
   int32_t status = 0;  // REJECTED: the REJ reason; errors: -errno
   Route route;
   ConnParam conn;
-  // CONNECT_RESPONSE: the attributes for RTR and RTS, so the library moves its QP and answers
-  // with Establish without asking for them.
+  // CONNECT_RESPONSE and CONNECT_REQUEST: the attributes for RTR and RTS, so the library moves
+  // its QP (then answers with Establish, or accepts) without asking for them.
   QpAttr rtr;
   QpAttr rts;
 };

@@ -35,12 +35,15 @@ void copy_conn(EventPriv& e, const ibcm::daemon::proto::ConnParam& c) {
 IdPriv* passive_id(IdPriv& listener, const Event& r) {
   auto* p = new IdPriv;
   p->handle = r.id;
+  p->has_conn = true;
   p->id.channel = listener.id.channel;
   p->id.context = listener.id.context;
   p->id.ps = listener.id.ps;
   p->id.qp_type = listener.id.qp_type;
   p->req_responder_resources = r.conn.responder_resources;
   p->req_initiator_depth = r.conn.initiator_depth;
+  p->req_rtr = r.rtr;
+  p->req_rts = r.rts;
   apply_route(*p, r.route);
   register_id(p);
   return p;

@@ -16,6 +16,7 @@ using ibcm::daemon::proto::Op;
 using ibcm::daemon::proto::Reply;
 using ibcm::daemon::proto::Request;
 using namespace ibcm::rdmacm;
+using ibcm::QpAttr;
 using ibcm::QpState;
 namespace verbs = ibcm::verbs;
 
@@ -47,10 +48,9 @@ void copy_address(sockaddr_storage& out, const sockaddr* in) {
 // parameters) mean what the device allows, and, accepting, no more than the REQ asked for.
 ibcm::daemon::proto::ConnParam wire_conn(IdPriv& p, const rdma_conn_param* c, bool accepting) {
   ibcm::daemon::proto::ConnParam out;
-  ibv_device_attr dev{};
-  if (p.id.verbs) (void)ibv_query_device(p.id.verbs, &dev);
-  auto max_resp = static_cast<uint8_t>(std::min(dev.max_qp_rd_atom, 255));
-  auto max_init = static_cast<uint8_t>(std::min(dev.max_qp_init_rd_atom, 255));
+  DeviceLimits dev = p.id.verbs ? device_limits(p.id.verbs) : DeviceLimits{};
+  uint8_t max_resp = dev.max_responder_resources;
+  uint8_t max_init = dev.max_initiator_depth;
   if (accepting) {
     max_resp = std::min(max_resp, p.req_responder_resources);
     max_init = std::min(max_init, p.req_initiator_depth);
@@ -250,10 +250,15 @@ int rdma_connect(rdma_cm_id* id, rdma_conn_param* conn_param) {
   if (!id || too_long(conn_param, kReqPrivateData)) return fail(EINVAL);
   IdPriv& p = *priv(id);
   drop_sync_event(p);
+  // What the kernel's rdma_connect refuses at once (no route, a connection already) is refused
+  // here; the rest comes as an event, so the call does not wait for the daemon (a round trip
+  // per connection was most of the time rdma_connect took). A REQ the daemon cannot send comes
+  // as UNREACHABLE.
+  if (p.route.resolved < 2 || p.has_conn) return fail(EINVAL);
   Request r = request(Op::Connect, id);
   r.conn = wire_conn(p, conn_param, false);
-  Reply out;
-  if (call_or_errno(r, out) != 0) return -1;
+  if (int e = post(r); e != 0) return fail(e);
+  p.has_conn = true;
   return wait_sync(p, RDMA_CM_EVENT_ESTABLISHED);
 }
 
@@ -265,18 +270,16 @@ int rdma_accept(rdma_cm_id* id, rdma_conn_param* conn_param) {
   // As librdmacm: the QP goes to RTR (with the access the agreed responder resources allow) and
   // RTS before the REP; it cannot send before the peer has the REP anyway.
   if (p.id.qp) {
-    for (QpState s : {QpState::Rtr, QpState::Rts}) {
-      Request q = request(Op::InitQpAttr, id);
-      q.arg = static_cast<int32_t>(s);
-      Reply a;
-      if (call_or_errno(q, a) != 0) return -1;
-      if (s == QpState::Rtr) a.qp_attr.max_dest_rd_atomic = p.responder_resources;
-      if (s == QpState::Rts) a.qp_attr.max_rd_atomic = p.initiator_depth;
-      if (int e = move_qp(p, a.qp_attr); e != 0) {
+    if (p.req_rtr.state != QpState::Rtr) return fail(EINVAL);  // not a request's ID
+    QpAttr rtr = p.req_rtr;
+    QpAttr rts = p.req_rts;
+    rtr.max_dest_rd_atomic = p.responder_resources;
+    rts.max_rd_atomic = p.initiator_depth;
+    for (const QpAttr& a : {rtr, rts})
+      if (int e = move_qp(p, a); e != 0) {
         abandon(p);
         return fail(e);
       }
-    }
   }
   Reply out;
   if (call_or_errno(r, out) != 0) {
@@ -297,10 +300,16 @@ int rdma_reject(rdma_cm_id* id, const void* private_data, uint8_t private_data_l
 
 int rdma_disconnect(rdma_cm_id* id) {
   if (!id) return fail(EINVAL);
-  (void)qp_to_error(*priv(id));  // its work requests flush, as librdmacm does
+  IdPriv& p = *priv(id);
+  // As the kernel's: EINVAL without a connection; otherwise the QP goes to ERR (its work
+  // requests flush), then a DREQ, or the DREP when the peer's DREQ came first, or nothing when
+  // the connection is over already, and the call returns 0 in each case. So the daemon is told
+  // without waiting for its answer.
+  if (!p.has_conn) return fail(EINVAL);
+  (void)qp_to_error(p);
   Request r = request(Op::Disconnect, id);
-  Reply out;
-  return call_or_errno(r, out);
+  if (int e = post(r); e != 0) return fail(e);
+  return 0;
 }
 
 int rdma_establish(rdma_cm_id* id) {

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <time.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -25,6 +26,7 @@ struct Devices {
   std::once_flag opened;
   std::vector<ibv_context*> contexts;  // null-terminated for rdma_get_devices
   std::vector<ibv_pd*> pds;
+  std::vector<DeviceLimits> limits;  // queried once at open, as librdmacm's cma_dev holds them
   std::mutex pd_mu;
 };
 Devices g_devices;
@@ -37,6 +39,12 @@ void open_devices() {
       if (ibv_context* c = ibv_open_device(list[i])) g_devices.contexts.push_back(c);
     if (list) ibv_free_device_list(list);
     g_devices.pds.assign(g_devices.contexts.size(), nullptr);
+    for (ibv_context* c : g_devices.contexts) {
+      ibv_device_attr a{};
+      (void)ibv_query_device(c, &a);
+      g_devices.limits.push_back({static_cast<uint8_t>(std::min(a.max_qp_rd_atom, 255)),
+                                  static_cast<uint8_t>(std::min(a.max_qp_init_rd_atom, 255))});
+    }
     g_devices.contexts.push_back(nullptr);
   });
 }
@@ -80,6 +88,13 @@ ibv_context* device_named(const char* name) {
   for (ibv_context* c : g_devices.contexts)
     if (c && std::strcmp(ibv_get_device_name(c->device), name) == 0) return c;
   return nullptr;
+}
+
+DeviceLimits device_limits(ibv_context* ctx) {
+  open_devices();
+  for (size_t i = 0; i + 1 < g_devices.contexts.size(); ++i)
+    if (g_devices.contexts[i] == ctx) return g_devices.limits[i];
+  return {};
 }
 
 ibv_pd* default_pd(ibv_context* ctx) {

@@ -25,6 +25,9 @@ struct IdPriv {
   rdma_cm_id id{};  // first: the program's pointer is ours
   uint32_t handle = 0;
   bool sync = false;  // created without a channel: calls wait for their event (rdma_create_ep)
+  // It has a connection, made by rdma_connect or by a request: rdma_disconnect has something to
+  // end (the kernel's cm_id.ib, which stays until the ID goes).
+  bool has_conn = false;
   ibv_sa_path_rec path{};
   daemon::proto::Route route;
   // The connection's RDMA read resources, for the INIT access flags and RTR/RTS.
@@ -33,6 +36,9 @@ struct IdPriv {
   // A passive ID: what the REQ offered (its CONNECT_REQUEST), which accept may not exceed.
   uint8_t req_responder_resources = 0xFF;
   uint8_t req_initiator_depth = 0xFF;
+  // A passive ID: RTR and RTS for its QP as the daemon gave them with the request.
+  QpAttr req_rtr;
+  QpAttr req_rts;
   // Events handed to the program for this ID and not yet acknowledged: rdma_destroy_id waits for
   // them, as librdmacm's does, so that a thread still handling one is done with it (and back
   // in rdma_get_cm_event) before the ID and its channel go.
@@ -79,6 +85,12 @@ IdPriv* next_untold_id(const rdma_event_channel* channel);
 ibv_context** device_list(int* count);
 ibv_context* device_named(const char* name);
 ibv_pd* default_pd(ibv_context* ctx);  // for rdma_create_qp without a PD
+// The RDMA read resources the device allows a QP (RDMA_MAX_RESP_RES / RDMA_MAX_INIT_DEPTH).
+struct DeviceLimits {
+  uint8_t max_responder_resources = 0;
+  uint8_t max_initiator_depth = 0;
+};
+DeviceLimits device_limits(ibv_context* ctx);
 
 // Brings an ID's route, verbs and port to what the daemon says.
 void apply_route(IdPriv& p, const daemon::proto::Route& r);

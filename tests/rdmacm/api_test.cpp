@@ -1,10 +1,12 @@
 // The API's edges: what is not supported fails cleanly with one line on stderr, event names, a
-// non-blocking channel, and synchronous IDs (no channel: each call returns after its event).
+// non-blocking channel, synchronous IDs (no channel: each call returns after its event), and
+// what a connect the daemon refuses becomes.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <rdma/rsocket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -245,6 +247,35 @@ TEST_F(Api, ConnectionCallsOnAnIdleIdFailEinval) {
   EXPECT_EQ(rdma_disconnect(id), -1);
   EXPECT_EQ(errno, EINVAL);
   EXPECT_FALSE(event_waiting(ch_));
+}
+
+// rdma_connect does not wait for the daemon: a REQ the daemon cannot send (here a second
+// connection from the same QP number, which the engine refuses) reaches the program as
+// UNREACHABLE with the errno in its status, counted and logged by the daemon; a second
+// rdma_connect on an ID that has a connection fails EINVAL at once, as the kernel's does.
+TEST_F(Api, ConnectTheDaemonRefusesComesAsUnreachable) {
+  // The peer holds the first request unanswered, so its QP number stays in use here.
+  PeerProcess peer(nodes().b->socket());
+  rdma_cm_id* first = new_id();
+  rdma_cm_id* second = new_id();
+  uint64_t refused = nodes().a->counters().connects_refused;
+  rdma_conn_param p = no_qp(0x1807, "");
+  std::string req = request_to_peer(peer, 7807, first, p);
+  ASSERT_EQ(event_name(req), "RDMA_CM_EVENT_CONNECT_REQUEST") << req;
+  errno = 0;
+  EXPECT_EQ(rdma_connect(first, &p), -1);
+  EXPECT_EQ(errno, EINVAL);
+  ASSERT_NO_FATAL_FAILURE(resolve(second, 7807));
+  ASSERT_EQ(rdma_connect(second, &p), 0) << "errno " << errno;
+  ASSERT_TRUE(expect_event(RDMA_CM_EVENT_UNREACHABLE, second, -EADDRINUSE));
+  EXPECT_EQ(nodes().a->counters().connects_refused, refused + 1);
+  std::vector<std::string> log = nodes().a->log();
+  EXPECT_TRUE(std::any_of(log.begin(), log.end(), [](const std::string& l) {
+    return l.find("no REQ for ID") != std::string::npos;
+  })) << ::testing::PrintToString(log);
+  // Each has a connection for rdma_disconnect to end (the kernel's answers 0 for both).
+  EXPECT_EQ(rdma_disconnect(first), 0);
+  EXPECT_EQ(rdma_disconnect(second), 0);
 }
 
 }  // namespace

@@ -80,9 +80,10 @@ int run_daemon(DaemonOptions o) {
   s.flush();
   const daemon::DaemonCounters c = cmd.counters();
   std::vector<std::pair<std::string, uint64_t>> extra = {
-      {"daemon.programs_seen", c.programs_seen},   {"daemon.requests", c.requests},
-      {"daemon.bad_requests", c.bad_requests},     {"daemon.events", c.events},
-      {"daemon.events_dropped", c.events_dropped}, {"daemon.ended_by_exit", c.ended_by_exit}};
+      {"daemon.programs_seen", c.programs_seen},      {"daemon.requests", c.requests},
+      {"daemon.bad_requests", c.bad_requests},        {"daemon.events", c.events},
+      {"daemon.events_dropped", c.events_dropped},    {"daemon.ended_by_exit", c.ended_by_exit},
+      {"daemon.connects_refused", c.connects_refused}};
   d->reset();
   s.print_stats(extra);
   return 0;

@@ -50,7 +50,8 @@ struct DaemonCounters {
   uint64_t programs_seen = 0;  ///< ever
   uint64_t ids_live = 0;
   uint64_t requests = 0;
-  uint64_t bad_requests = 0;  ///< malformed, or for an ID of another program (dropped, logged)
+  uint64_t bad_requests = 0;      ///< malformed, or for an ID of another program (dropped, logged)
+  uint64_t connects_refused = 0;  ///< an rdma_connect the daemon could not send (UNREACHABLE)
   uint64_t events = 0;
   uint64_t events_dropped = 0;  ///< a channel whose program does not read: past its bound
   uint64_t ended_by_exit = 0;   ///< connections a program left when it exited
