@@ -242,6 +242,7 @@ void CmDaemon::end_programs() {
 
 CmDaemon::~CmDaemon() {
   end_programs();
+  s_->close_sa();
   s_->rt->unwatch(s_->listen_fd);
   ::close(s_->listen_fd);
   ::unlink(s_->path.c_str());

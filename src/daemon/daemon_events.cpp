@@ -7,6 +7,7 @@
 #include <cerrno>
 
 #include "daemon/daemon_state.h"
+#include "daemon/ib_route.h"
 #include "daemon/route.h"
 #include "ibcm/wire/rdma_cm.h"
 
@@ -49,16 +50,27 @@ void CmDaemon::State::on_event(Cm& cm, Time now, const Event& e) {
     child.conn = req->conn;
     child.listener = listener.handle;
     child.psn = random() & 0xFFFFFF;
-    // Our address is the REQ's destination, the peer's its source (the rdma_cm header's).
-    child.src = endpoint_of(req->req.primary.remote_gid, listener.src.port());
-    child.dst = endpoint_of(req->req.primary.local_gid, hdr->src_port);
-    auto local = local_route(port, child.src);
+    // Our address is the REQ's destination, the peer's its source: on RoCE their GIDs, on
+    // InfiniBand the rdma_cm header's, and the path the REQ's.
+    const bool ib = is_infiniband(port);
+    child.src = ib ? header_endpoint(hdr->dst_addr, hdr->ip_version, listener.src.port())
+                   : endpoint_of(req->req.primary.remote_gid, listener.src.port());
+    child.dst = ib ? header_endpoint(hdr->src_addr, hdr->ip_version, hdr->src_port)
+                   : endpoint_of(req->req.primary.local_gid, hdr->src_port);
+    auto local = ib ? ib_port_route(port, req->req.primary.remote_gid, req->req.partition_key)
+                    : local_route(port, config.ipoib, child.src);
     if (!local) {
       (void)cm.reject(now, req->conn, wire::RejReason::InvalidServiceId);
       return;
     }
     child.route = *local;
-    complete_route(child.route, port, child.dst, listener.tos);
+    if (ib) {
+      child.route.src = child.src.addr;
+      child.route.dst = child.dst.addr;
+      fill_route(child.route, path_from_req(req->req));
+    } else {
+      complete_route(child.route, port, child.dst, listener.tos);
+    }
     child.route.mtu = static_cast<uint8_t>(req->req.path_mtu);
     programs[child.program].ids.insert(child.handle);
     by_conn[req->conn] = child.handle;

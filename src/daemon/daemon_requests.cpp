@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "daemon/daemon_state.h"
+#include "daemon/ib_route.h"
 #include "daemon/route.h"
 #include "ibcm/transport/rdma_cm_params.h"
 #include "ibcm/wire/rdma_cm.h"
@@ -52,7 +53,7 @@ int bind(CmDaemon::State& s, Id& id, IpEndpoint src) {
   proto::Route r;
   r.src = src.addr;
   if (!is_any(src)) {
-    auto local = local_route(s.port, src);
+    auto local = local_route(s.port, s.config.ipoib, src);
     if (!local) return EADDRNOTAVAIL;
     r = *local;
   }
@@ -70,6 +71,7 @@ int bind(CmDaemon::State& s, Id& id, IpEndpoint src) {
 }  // namespace
 
 void CmDaemon::State::end_id(Cm& cm, Time now, Id& id) {
+  cancel_route(id);
   if (id.conn != 0) {
     cm.destroy(now, id.conn);
     by_conn.erase(id.conn);
@@ -157,15 +159,19 @@ proto::Reply CmDaemon::State::handle(Cm& cm, Time now, int program, const proto:
         id.src = *via;
       }
       id.dst = dst;
-      auto local = local_route(port, id.src);
+      auto local = local_route(port, config.ipoib, id.src);
       if (!local) {
         post(id, proto::event_of(RDMA_CM_EVENT_ADDR_ERROR, -ENODEV));
         return out;
       }
+      auto dgid = peer_gid(port, config.ipoib, dst);
+      if (!dgid) {
+        post(id, proto::event_of(RDMA_CM_EVENT_ADDR_ERROR, -dgid.error()));
+        return out;
+      }
       id.route = *local;
       id.route.dst = dst.addr;
-      wire::Gid g = gid_of(dst);
-      std::copy(g.begin(), g.end(), id.route.dgid);
+      std::copy(dgid->begin(), dgid->end(), id.route.dgid);
       id.state = IdState::AddrResolved;
       out.route = id.route;
       proto::Event e = proto::event_of(RDMA_CM_EVENT_ADDR_RESOLVED);
@@ -175,6 +181,11 @@ proto::Reply CmDaemon::State::handle(Cm& cm, Time now, int program, const proto:
     }
     case proto::Op::ResolveRoute: {
       if (id.state != IdState::AddrResolved) return fail(EINVAL);
+      if (is_infiniband(port)) {  // the SA answers later: ROUTE_RESOLVED or ROUTE_ERROR
+        if (int e = query_route(now, id); e != 0) return fail(e);
+        out.route = id.route;  // the library applies it: the address part, unchanged
+        return out;
+      }
       complete_route(id.route, port, id.dst, id.tos);
       id.state = IdState::RouteResolved;
       out.route = id.route;
@@ -231,6 +242,12 @@ proto::Reply CmDaemon::State::handle(Cm& cm, Time now, int program, const proto:
       p.flow_control = r.conn.flow_control != 0;
       p.remote_cm_response_timeout = config.cm_response_timeout;
       p.max_cm_retries = config.max_cm_retries;
+      if (id.path) {  // InfiniBand: the SA's path, LID-routed; the REQ goes to the peer's LID
+        sa::apply(*id.path, p);
+        p.dest.gid = id.path->path.remote_gid;
+        p.dest.lid = id.path->path.remote_lid;
+        p.dest.pkey = id.path->pkey;
+      }
       auto c = cm.connect(now, p);
       if (!c) return fail(errno_of(c.error()));
       id.conn = *c;

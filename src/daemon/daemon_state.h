@@ -8,12 +8,15 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
 
 #include "daemon/protocol.h"
 #include "ibcm/daemon/cm_daemon.h"
+#include "ibcm/sa/path_client.h"
 #include "ibcm/transport/ip_address.h"
 
 namespace ibcm::daemon {
@@ -37,6 +40,7 @@ enum class IdState : uint8_t {
   Idle,
   AddrBound,
   AddrResolved,
+  RouteQuery,  // InfiniBand: the SA is asked for the path
   RouteResolved,
   Listening,
   Connecting,       // REQ sent
@@ -61,6 +65,8 @@ struct Id {
   IpEndpoint dst;
   bool bound_port = false;  // src's port is taken in `ports` (released with the ID)
   proto::Route route;
+  std::optional<sa::ResolvedPath> path;  // InfiniBand: the SA's, for the REQ's primary path
+  sa::QueryId route_query = 0;           // InfiniBand: the SA query running for the route
   uint8_t tos = 0;
   ConnId conn = 0;
   ListenId listen = 0;
@@ -85,6 +91,8 @@ struct CmDaemon::State {
   std::set<std::pair<uint16_t, uint16_t>> ports;  // (port space, port) bound by an ID
   uint32_t next_handle = 1;
   uint32_t random_state = 0;
+  std::unique_ptr<sa::PathClient> sa;  // InfiniBand: opened at the first route query
+  std::unordered_map<sa::QueryId, uint32_t> by_query;
 
   void say(const std::string& line) const;
   uint32_t random();  // starting PSNs and ephemeral ports
@@ -96,6 +104,15 @@ struct CmDaemon::State {
   void refused(int program, const proto::Request& r, int err);
   void end_id(Cm& cm, Time now, Id& id);  // as DestroyId, and forgets it
   void program_gone(Cm& cm, Time now, int fd);
+
+  // --- InfiniBand routes (daemon_routes.cpp) ---
+  // Asks the SA for the ID's path (ROUTE_RESOLVED or ROUTE_ERROR follow); 0, or the errno the
+  // call fails with (EAGAIN: no SA client, as the kernel's with no SM; a refused send's).
+  int query_route(Time now, Id& id);
+  // The events of the route queries that ended; the errno of `sync`'s when its send was refused.
+  int deliver_routes(sa::QueryId sync = 0);
+  void cancel_route(Id& id);
+  void close_sa();
 
   // --- events (daemon_events.cpp) ---
   void on_event(Cm& cm, Time now, const Event& e);

@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "daemon/ib_route.h"
+
 namespace ibcm::daemon {
 
 IpEndpoint endpoint(const sockaddr_storage& ss) {
@@ -46,7 +48,9 @@ Expected<IpEndpoint, int> source_for(const IpEndpoint& dst) {
   return src;
 }
 
-Expected<proto::Route, int> local_route(const ServedPort& port, const IpEndpoint& src) {
+Expected<proto::Route, int> local_route(const ServedPort& port, const IpoibLookup& ipoib,
+                                        const IpEndpoint& src) {
+  if (is_infiniband(port)) return ib_local_route(port, ipoib, src);
   proto::Route r;
   r.src = src.addr;
   auto entry = umad::find_roce_v2_gid(port.gids, src);
@@ -59,6 +63,12 @@ Expected<proto::Route, int> local_route(const ServedPort& port, const IpEndpoint
   std::copy(entry->gid.begin(), entry->gid.end(), r.sgid);
   r.resolved = 1;
   return r;
+}
+
+Expected<wire::Gid, int> peer_gid(const ServedPort& port, const IpoibLookup& ipoib,
+                                  const IpEndpoint& dst) {
+  if (is_infiniband(port)) return ib_peer_gid(ipoib, dst);
+  return gid_of(dst);
 }
 
 void complete_route(proto::Route& r, const ServedPort& port, const IpEndpoint& dst, uint8_t tos) {

@@ -25,6 +25,8 @@ uint64_t component_mask(const PathRequest& r) {
   uint64_t mask = path_mask::kSgid | path_mask::kDgid | path_mask::kPKey | path_mask::kNumbPath |
                   path_mask::kReversible;
   if (r.service_id) mask |= path_mask::kServiceId;
+  if (r.qos_class) mask |= path_mask::kQosClass;
+  if (r.traffic_class) mask |= path_mask::kTClass;
   return mask;
 }
 
@@ -39,6 +41,8 @@ wire::MadBytes encode_path_get(const PathRequest& r, uint64_t tid) {
   rec.sgid = r.sgid;
   rec.dgid = r.dgid;
   rec.pkey = r.pkey;
+  rec.qos_class = r.qos_class.value_or(0) & 0xFFF;
+  rec.traffic_class = r.traffic_class.value_or(0);
   rec.reversible = r.reversible;
   rec.numb_path = 1;
   wire::MadBytes out{};

@@ -13,7 +13,7 @@
 namespace ibcm::rdmacm::test {
 namespace {
 
-constexpr daemon::DaemonConfig kShortTimeouts{8, 2};
+const daemon::DaemonConfig kShortTimeouts{8, 2};
 
 // A UDP port on 127.0.0.1 that takes MADs and never answers.
 class Silent {

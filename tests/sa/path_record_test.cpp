@@ -56,6 +56,22 @@ TEST(SaPathRecord, ComponentMaskHasServiceIdOnlyWhenAsked) {
   EXPECT_EQ(decode_path_record(record_bytes(m)).service_id, 0u);
 }
 
+// rdma_cm asks with QoSClass (IPv4: the type of service) or TClass (IPv6: the flow info's).
+TEST(SaPathRecord, QosClassAndTClassAreAskedWhenGiven) {
+  PathRequest q = our_request();
+  q.qos_class = 0x0A5;
+  EXPECT_EQ(component_mask(q), 0x780Fu);
+  PathRecord asked = decode_path_record(record_bytes(encode_path_get(q, 7)));
+  EXPECT_EQ(asked.qos_class, 0x0A5u);
+  EXPECT_EQ(asked.traffic_class, 0u);
+  q.qos_class.reset();
+  q.traffic_class = 0x28;
+  EXPECT_EQ(component_mask(q), 0x3C0Fu);
+  asked = decode_path_record(record_bytes(encode_path_get(q, 7)));
+  EXPECT_EQ(asked.traffic_class, 0x28u);
+  EXPECT_EQ(asked.qos_class, 0u);
+}
+
 TEST(SaPathRecord, MaskBitsFollowTheTableOrder) {
   // 15.2.5.16: component i is field i of the record, ServiceID counting twice and bit 7 (a
   // reserved field) skipped. The mask constants and the field table must agree.

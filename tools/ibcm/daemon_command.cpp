@@ -32,6 +32,7 @@ int run_daemon(DaemonOptions o) {
   port.link_layer = lp.link_layer == umad::LinkLayer::InfiniBand ? IBV_LINK_LAYER_INFINIBAND
                                                                  : IBV_LINK_LAYER_ETHERNET;
   port.pkey_index = lp.pkey_index;
+  port.pkeys = lp.pkeys;
   port.gids = umad::read_gid_table(umad::kSysfsInfiniband, lp.device, lp.port);
   {
     auto verbs = verbs::libverbs();

@@ -12,13 +12,16 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "ibcm/api.h"
+#include "ibcm/daemon/ipoib.h"
 #include "ibcm/daemon/socket.h"
 #include "ibcm/result.h"
+#include "ibcm/sa/path_client.h"
 #include "ibcm/transport/runtime.h"
 #include "ibcm/umad/gid_table.h"
 #include "ibcm/wire/types.h"
@@ -31,11 +34,19 @@ namespace ibcm::daemon {
 struct ServedPort {
   std::string device;  ///< "rxe0"
   uint8_t port_num = 1;
-  uint8_t link_layer = 2;  ///< IBV_LINK_LAYER_ETHERNET
+  uint8_t link_layer = 2;  ///< IBV_LINK_LAYER_ETHERNET; IBV_LINK_LAYER_INFINIBAND (1) asks the SA
   wire::Mtu active_mtu = wire::Mtu::Mtu1024;
   uint16_t pkey_index = 0;
   std::vector<umad::GidEntry> gids;  ///< the port's GID table
+  std::vector<uint16_t> pkeys;       ///< the port's P_Key table, by index (InfiniBand)
 };
+
+/// Opens the SA client an InfiniBand port's route queries go through.
+using PathClientFactory =
+    std::function<Expected<std::unique_ptr<sa::PathClient>, std::string>(const ServedPort&)>;
+/// The default: libibumad on the served port, the SA where sysfs says the SM is.
+Expected<std::unique_ptr<sa::PathClient>, std::string> libibumad_path_client(
+    const ServedPort& port);
 
 /// The CM timing of the connections programs open, as rdma_cm's CMA_CM_RESPONSE_TIMEOUT and
 /// CMA_MAX_CM_RETRIES (20: 4.3 s per try, 15 retries); shorter settings end a connection whose
@@ -43,6 +54,10 @@ struct ServedPort {
 struct DaemonConfig {
   uint8_t cm_response_timeout = 20;
   uint8_t max_cm_retries = 15;
+  /// InfiniBand only: where IPoIB addresses are looked up, and the SA client, opened at the first
+  /// rdma_resolve_route (again at the next while it cannot open). Tests give fakes.
+  IpoibLookup ipoib = kernel_ipoib();
+  PathClientFactory open_path_client = libibumad_path_client;
 };
 
 struct DaemonCounters {

@@ -87,9 +87,14 @@ struct PathRequest {
   wire::Gid dgid{};
   uint16_t pkey = 0xFFFF;
   std::optional<uint64_t> service_id;  ///< the CM service ID the path is for (QoS policies use it)
+  /// rdma_cm asks with the ID's type of service as QoSClass for IPv4, and with the source
+  /// address's traffic class (sin6_flowinfo >> 20) as TClass for IPv6.
+  std::optional<uint16_t> qos_class;
+  std::optional<uint8_t> traffic_class;
   bool reversible = true;
 };
-/// SGID | DGID | P_Key | NumbPath | Reversible, and ServiceID when the request has one.
+/// SGID | DGID | P_Key | NumbPath | Reversible, and ServiceID, QoSClass and TClass when the
+/// request has them.
 uint64_t component_mask(const PathRequest& r);
 /// The SubnAdmGet(PathRecord) MAD for the request, with this TID (the kernel's MAD layer replaces
 /// its upper 32 bits with the agent's).
