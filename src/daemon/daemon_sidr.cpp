@@ -108,8 +108,10 @@ bool CmDaemon::State::on_sidr_event(Cm& cm, Time now, const Event& e) {
   }
   auto owner = by_sidr.find(sidr);
   if (owner == by_sidr.end()) return true;  // its ID is gone
-  Id& id = ids[owner->second];
+  auto found = ids.find(owner->second);
   by_sidr.erase(owner);
+  if (found == ids.end()) return true;
+  Id& id = found->second;
   proto::Event ev = proto::event_of(RDMA_CM_EVENT_UNREACHABLE, -ETIMEDOUT);
   if (const auto* rep = std::get_if<ev::SidrRepReceived>(&e)) {
     if (rep->rep.status == wire::SidrStatus::Success) {
