@@ -158,8 +158,11 @@ bool serve(CmDaemon::State& s, Cm& cm, Time now, int fd) {
 }  // namespace
 
 namespace {
-// A connection that the program's exit ends (one already disconnected or rejected is over).
-bool connected(IdState s) {
+// A connection that the program's exit ends (one already disconnected or rejected is over). A UD
+// ID has none to end, only a SIDR_REQ it has not answered (REJECT).
+bool connected(const Id& id) {
+  IdState s = id.state;
+  if (id.ud()) return s == IdState::ConnectRequest;
   return s == IdState::Connecting || s == IdState::ConnectResponse ||
          s == IdState::ConnectRequest || s == IdState::Accepting || s == IdState::Connected;
 }
@@ -172,7 +175,7 @@ void CmDaemon::State::program_gone(Cm& cm, Time now, int fd) {
   uint64_t ended = 0;
   for (uint32_t h : p.ids)
     if (auto id = ids.find(h); id != ids.end()) {
-      ended += connected(id->second.state);
+      ended += connected(id->second);
       end_id(cm, now, id->second);
     }
   counters.ended_by_exit += ended;

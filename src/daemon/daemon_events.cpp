@@ -9,18 +9,12 @@
 #include "daemon/daemon_state.h"
 #include "daemon/ib_route.h"
 #include "daemon/route.h"
+#include "ibcm/transport/rdma_cm_params.h"
 #include "ibcm/wire/rdma_cm.h"
 
 namespace ibcm::daemon {
 
 namespace {
-
-template <size_t N>
-void copy_private(proto::ConnParam& c, const std::array<uint8_t, N>& pd, size_t offset = 0) {
-  size_t n = std::min(N - offset, sizeof c.private_data);
-  std::copy_n(pd.begin() + offset, n, c.private_data);
-  c.private_data_len = static_cast<uint8_t>(n);
-}
 
 // Once a connection is over for its program, DISCONNECTED is said once (cma_comp_exch).
 bool first_disconnect(Id& id) {
@@ -31,52 +25,63 @@ bool first_disconnect(Id& id) {
 
 }  // namespace
 
+Id* CmDaemon::State::passive_id(Id& listener, const IpEndpoint& src, const IpEndpoint& dst,
+                                const wire::Req* req) {
+  const bool ib = is_infiniband(port) && req;
+  auto local = ib ? ib_port_route(port, req->primary.remote_gid, req->partition_key)
+                  : local_route(port, config.ipoib, src);
+  if (!local) return nullptr;
+  Id child;
+  child.handle = next_handle++;
+  child.program = listener.program;
+  child.channel = listener.channel;
+  child.port_space = listener.port_space;
+  child.qp_type = listener.qp_type;
+  child.state = IdState::ConnectRequest;
+  child.listener = listener.handle;
+  child.psn = random() & 0xFFFFFF;
+  child.src = src;
+  child.dst = dst;
+  child.route = *local;
+  if (ib) {
+    child.route.src = src.addr;
+    child.route.dst = dst.addr;
+    fill_route(child.route, path_from_req(*req));
+  } else {
+    complete_route(child.route, port, dst, listener.tos);
+  }
+  programs[child.program].ids.insert(child.handle);
+  return &ids.emplace(child.handle, child).first->second;
+}
+
 void CmDaemon::State::on_event(Cm& cm, Time now, const Event& e) {
+  if (on_sidr_event(cm, now, e)) return;
   if (const auto* req = std::get_if<ev::ReqReceived>(&e)) {
     auto l = by_listen.find(req->listener);
     auto hdr = wire::rdma_cm::decode_header(req->req.private_data);
-    if (l == by_listen.end() || !hdr) {
+    // A UD listener takes SIDR_REQs only (cma_ib_check_req_qp_type).
+    Id* child = nullptr;
+    if (l != by_listen.end() && hdr && !ids[l->second].ud()) {  // UD listeners take SIDR only
+      Id& listener = ids[l->second];
+      // Our address is the REQ's destination, the peer's its source: on RoCE their GIDs, on
+      // InfiniBand the rdma_cm header's, and the path the REQ's.
+      const bool ib = is_infiniband(port);
+      auto src = ib ? header_endpoint(*hdr, hdr->dst_addr, listener.src.port())
+                    : endpoint_of(req->req.primary.remote_gid, listener.src.port());
+      auto dst = ib ? header_endpoint(*hdr, hdr->src_addr, hdr->src_port)
+                    : endpoint_of(req->req.primary.local_gid, hdr->src_port);
+      child = passive_id(listener, src, dst, &req->req);
+    }
+    if (!child) {
       (void)cm.reject(now, req->conn, wire::RejReason::InvalidServiceId);
       return;
     }
-    Id& listener = ids[l->second];
-    Id child;
-    child.handle = next_handle++;
-    child.program = listener.program;
-    child.channel = listener.channel;
-    child.port_space = listener.port_space;
-    child.qp_type = listener.qp_type;
-    child.state = IdState::ConnectRequest;
-    child.conn = req->conn;
-    child.listener = listener.handle;
-    child.psn = random() & 0xFFFFFF;
-    // Our address is the REQ's destination, the peer's its source: on RoCE their GIDs, on
-    // InfiniBand the rdma_cm header's, and the path the REQ's.
-    const bool ib = is_infiniband(port);
-    child.src = ib ? header_endpoint(hdr->dst_addr, hdr->ip_version, listener.src.port())
-                   : endpoint_of(req->req.primary.remote_gid, listener.src.port());
-    child.dst = ib ? header_endpoint(hdr->src_addr, hdr->ip_version, hdr->src_port)
-                   : endpoint_of(req->req.primary.local_gid, hdr->src_port);
-    auto local = ib ? ib_port_route(port, req->req.primary.remote_gid, req->req.partition_key)
-                    : local_route(port, config.ipoib, child.src);
-    if (!local) {
-      (void)cm.reject(now, req->conn, wire::RejReason::InvalidServiceId);
-      return;
-    }
-    child.route = *local;
-    if (ib) {
-      child.route.src = child.src.addr;
-      child.route.dst = child.dst.addr;
-      fill_route(child.route, path_from_req(req->req));
-    } else {
-      complete_route(child.route, port, child.dst, listener.tos);
-    }
-    child.route.mtu = static_cast<uint8_t>(req->req.path_mtu);
-    programs[child.program].ids.insert(child.handle);
-    by_conn[req->conn] = child.handle;
+    child->conn = req->conn;
+    child->route.mtu = static_cast<uint8_t>(req->req.path_mtu);
+    by_conn[req->conn] = child->handle;
     proto::Event ev = proto::event_of(RDMA_CM_EVENT_CONNECT_REQUEST);
-    ev.listen_id = listener.handle;
-    ev.route = child.route;
+    ev.listen_id = child->listener;
+    ev.route = child->route;
     // The REQ's side of the parameters, seen from here (cm_format_req_event swaps them).
     ev.conn.responder_resources = req->req.initiator_depth;
     ev.conn.initiator_depth = req->req.responder_resources;
@@ -85,14 +90,13 @@ void CmDaemon::State::on_event(Cm& cm, Time now, const Event& e) {
     ev.conn.rnr_retry_count = req->req.rnr_retry_count;
     ev.conn.srq = req->req.srq;
     ev.conn.qp_num = req->req.local_qpn;
-    copy_private(ev.conn, req->req.private_data, wire::rdma_cm::kHeaderSize);
+    proto::copy_private(ev.conn, req->req.private_data, wire::rdma_cm::kHeaderSize);
     // RTR and RTS as they stand before the accept (our starting PSN is the child's): the library
     // moves the program's QP in rdma_accept without asking for them.
     if (auto a = cm.qp_attributes(req->conn, QpState::Rtr)) ev.rtr = *a;
     if (auto a = cm.qp_attributes(req->conn, QpState::Rts)) ev.rts = *a;
-    ev.rtr.rq_psn = ev.rts.rq_psn = child.psn;
-    auto [it, _] = ids.emplace(child.handle, child);
-    post(it->second, ev);
+    ev.rtr.rq_psn = ev.rts.rq_psn = child->psn;
+    post(*child, ev);
     return;
   }
 
@@ -112,7 +116,7 @@ void CmDaemon::State::on_event(Cm& cm, Time now, const Event& e) {
     ev.conn.rnr_retry_count = rep->rep.rnr_retry_count;
     ev.conn.srq = rep->rep.srq;
     ev.conn.qp_num = rep->rep.local_qpn;
-    copy_private(ev.conn, rep->rep.private_data);
+    proto::copy_private(ev.conn, rep->rep.private_data);
     if (auto a = cm.qp_attributes(id.conn, QpState::Rtr)) ev.rtr = *a;
     if (auto a = cm.qp_attributes(id.conn, QpState::Rts)) ev.rts = *a;
     ev.route = id.route;
@@ -125,7 +129,7 @@ void CmDaemon::State::on_event(Cm& cm, Time now, const Event& e) {
   } else if (const auto* rej = std::get_if<ev::RejReceived>(&e)) {
     id.state = IdState::Failed;
     proto::Event ev = proto::event_of(RDMA_CM_EVENT_REJECTED, static_cast<int>(rej->rej.reason));
-    copy_private(ev.conn, rej->rej.private_data);
+    proto::copy_private(ev.conn, rej->rej.private_data);
     post(id, ev);
   } else if (const auto* ab = std::get_if<ev::Aborted>(&e)) {
     id.state = IdState::Failed;

@@ -15,8 +15,6 @@
 
 namespace ibcm::daemon {
 
-namespace {
-
 int errno_of(Error e) {
   switch (e) {
     case Error::QpnInUse:
@@ -32,8 +30,10 @@ int errno_of(Error e) {
   }
 }
 
+namespace {
+
 bool valid_port_space(uint32_t ps) {
-  return ps == RDMA_PS_TCP || ps == RDMA_PS_IB;  // UDP (SIDR) and IPoIB: not served
+  return ps == RDMA_PS_TCP || ps == RDMA_PS_IB || ps == RDMA_PS_UDP;  // IPoIB: not served
 }
 
 // An ephemeral port for (ps), as the kernel's rdma_cm picks one: random in 32768-60999, free.
@@ -80,6 +80,7 @@ void CmDaemon::State::end_id(Cm& cm, Time now, Id& id) {
     (void)cm.unlisten(id.listen);
     by_listen.erase(id.listen);
   }
+  if (id.sidr != 0) sidr_end(cm, now, id);
   if (id.bound_port) ports.erase({id.port_space, id.src.port()});
   if (auto p = programs.find(id.program); p != programs.end()) p->second.ids.erase(id.handle);
   ids.erase(id.handle);
@@ -219,6 +220,7 @@ proto::Reply CmDaemon::State::handle(Cm& cm, Time now, int program, const proto:
       return out;
     }
     case proto::Op::Connect: {
+      if (id.ud()) return fail(sidr_connect(cm, now, id, r.conn));
       if (id.state != IdState::RouteResolved) return fail(EINVAL);
       std::array<uint8_t, 92> pd{};
       id.psn = random() & 0xFFFFFF;
@@ -257,6 +259,7 @@ proto::Reply CmDaemon::State::handle(Cm& cm, Time now, int program, const proto:
       return out;
     }
     case proto::Op::Accept: {
+      if (id.ud()) return fail(sidr_answer(cm, now, id, wire::SidrStatus::Success, r.conn));
       if (id.state != IdState::ConnectRequest) return fail(EINVAL);
       AcceptParams a;
       a.qpn = r.conn.qp_num & 0xFFFFFF;
@@ -273,6 +276,7 @@ proto::Reply CmDaemon::State::handle(Cm& cm, Time now, int program, const proto:
       return out;
     }
     case proto::Op::Reject: {
+      if (id.ud()) return fail(sidr_answer(cm, now, id, wire::SidrStatus::Rejected, r.conn));
       if (id.state != IdState::ConnectRequest && id.state != IdState::ConnectResponse)
         return fail(EINVAL);
       auto reason =
@@ -284,6 +288,9 @@ proto::Reply CmDaemon::State::handle(Cm& cm, Time now, int program, const proto:
       return out;
     }
     case proto::Op::Disconnect: {
+      // UD has no connection to end: the kernel's rdma_disconnect sends nothing and returns 0
+      // once the ID has been through SIDR (its CM ID exists), EINVAL before.
+      if (id.ud()) return fail(id.sidr != 0 ? 0 : EINVAL);
       auto st = cm.state(id.conn);
       if (!st) return fail(EINVAL);
       Status s = Ok{};
@@ -305,6 +312,11 @@ proto::Reply CmDaemon::State::handle(Cm& cm, Time now, int program, const proto:
     case proto::Op::InitQpAttr: {
       auto target = static_cast<QpState>(r.arg);
       out.responder_resources = 1;
+      if (id.ud()) {  // any state: the port space's Q_Key (cma_ib_init_qp_attr)
+        out.qp_attr.state = target;
+        out.qp_attr.qkey = wire::rdma_cm::kUdpQkey;
+        return out;
+      }
       if (target == QpState::Init || target == QpState::Err) {
         out.qp_attr.state = target;
         return out;

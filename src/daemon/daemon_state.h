@@ -2,6 +2,7 @@
 // connection or listener belongs to which ID. Shared by the files of src/daemon; one thread.
 #pragma once
 
+#include <infiniband/verbs.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -73,7 +74,15 @@ struct Id {
   uint32_t psn = 0;  // the starting PSN we advertise (our QP's receive queue expects it)
   int backlog = 0;
   uint32_t listener = 0;  // a passive ID: the listener its REQ came to
+  // A UD ID (RDMA_PS_UDP): its SIDR_REQ's RequestID (active), or the engine's handle for the
+  // SIDR_REQ it answers (passive). 0: none yet.
+  SidrId sidr = 0;
+
+  bool ud() const { return qp_type == IBV_QPT_UD; }
 };
+
+// The errno a request fails with for an engine error (daemon_requests.cpp).
+int errno_of(Error e);
 
 struct CmDaemon::State {
   Runtime* rt = nullptr;
@@ -88,6 +97,7 @@ struct CmDaemon::State {
   std::unordered_map<uint32_t, Id> ids;
   std::unordered_map<ConnId, uint32_t> by_conn;
   std::unordered_map<ListenId, uint32_t> by_listen;
+  std::unordered_map<SidrId, uint32_t> by_sidr;   // our SIDR_REQs, by RequestID
   std::set<std::pair<uint16_t, uint16_t>> ports;  // (port space, port) bound by an ID
   uint32_t next_handle = 1;
   uint32_t random_state = 0;
@@ -116,6 +126,21 @@ struct CmDaemon::State {
 
   // --- events (daemon_events.cpp) ---
   void on_event(Cm& cm, Time now, const Event& e);
+  // A passive ID for a request to `listener` from `dst` to `src` (ours), in ConnectRequest with
+  // its route: on InfiniBand a REQ's path (`req`), else the GID table's; null when `src` has no
+  // route here.
+  Id* passive_id(Id& listener, const IpEndpoint& src, const IpEndpoint& dst,
+                 const wire::Req* req = nullptr);
+
+  // --- UD IDs: SIDR (daemon_sidr.cpp) ---
+  // rdma_connect: the SIDR_REQ. 0 or the errno.
+  int sidr_connect(Cm& cm, Time now, Id& id, const proto::ConnParam& c);
+  // rdma_accept (Success) and rdma_reject (Rejected): the SIDR_REP. 0 or the errno.
+  int sidr_answer(Cm& cm, Time now, Id& id, wire::SidrStatus status, const proto::ConnParam& c);
+  // SIDR_REQ, SIDR_REP and SIDR timeouts as the program's events; false for other events.
+  bool on_sidr_event(Cm& cm, Time now, const Event& e);
+  // The ID goes: its SIDR_REQ is forgotten, a SIDR_REQ it has not answered is rejected.
+  void sidr_end(Cm& cm, Time now, Id& id);
   void post(Id& id, proto::Event ev);  // to the ID's channel
   void drain(Channel& ch);
 };

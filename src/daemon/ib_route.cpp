@@ -116,11 +116,4 @@ sa::ResolvedPath path_from_req(const wire::Req& req) {
   return out;
 }
 
-IpEndpoint header_endpoint(const std::array<uint8_t, 16>& addr, uint8_t ip_version,
-                           uint16_t port) {
-  wire::Gid g = addr;
-  if (ip_version == 4) g[10] = g[11] = 0xFF;  // IPv4-mapped, as gid_of writes an IPv4 address
-  return endpoint_of(g, port);
-}
-
 }  // namespace ibcm::daemon

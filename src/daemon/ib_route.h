@@ -38,9 +38,5 @@ void fill_route(proto::Route& r, const sa::ResolvedPath& p);
 int route_errno(const sa::QueryError& e);
 // A passive ID's path: the REQ's primary path, from our side.
 sa::ResolvedPath path_from_req(const wire::Req& req);
-// An address of the rdma_cm header (IPv4 in the last 4 bytes) with a port: on InfiniBand the
-// passive side learns both IP addresses from it (cma_save_net_info), not from the GIDs.
-IpEndpoint header_endpoint(const std::array<uint8_t, 16>& addr, uint8_t ip_version,
-                           uint16_t port);
 
 }  // namespace ibcm::daemon

@@ -99,10 +99,10 @@ std::optional<IpoibAddress> kernel_neighbour(const IpEndpoint& dst) {
   req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
   req.n.ndm_family = static_cast<uint8_t>(dst.addr.ss_family);
   std::optional<IpoibAddress> found;
-  const void* want = dst.is_v4()
-                         ? static_cast<const void*>(
-                               &reinterpret_cast<const sockaddr_in&>(dst.addr).sin_addr)
-                         : &reinterpret_cast<const sockaddr_in6&>(dst.addr).sin6_addr;
+  const void* want =
+      dst.is_v4()
+          ? static_cast<const void*>(&reinterpret_cast<const sockaddr_in&>(dst.addr).sin_addr)
+          : &reinterpret_cast<const sockaddr_in6&>(dst.addr).sin6_addr;
   const size_t want_len = dst.is_v4() ? sizeof(in_addr) : sizeof(in6_addr);
   bool done = ::send(fd, &req, sizeof req, 0) != static_cast<ssize_t>(sizeof req);
   alignas(nlmsghdr) char buf[16384];

@@ -13,6 +13,8 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <array>
 #include <cstdint>
 #include <type_traits>
 
@@ -22,7 +24,7 @@ namespace ibcm::daemon::proto {
 
 inline constexpr char kDefaultSocket[] = "/run/ibcm/cm.sock";
 inline constexpr char kSocketEnv[] = "IBCM_SOCKET";  // overrides kDefaultSocket, both ends
-inline constexpr uint32_t kVersion = 1;
+inline constexpr uint32_t kVersion = 2;              // 2: Event.qkey (UD IDs)
 
 enum class Op : uint32_t {
   Hello = 1,      // arg: kVersion
@@ -33,11 +35,11 @@ enum class Op : uint32_t {
   ResolveAddr,    // id, src (may be unset), dst, arg: timeout ms -> ADDR_RESOLVED / ADDR_ERROR
   ResolveRoute,   // id -> ROUTE_RESOLVED
   Listen,         // id, arg: backlog
-  Connect,        // id, conn (qp_num, the program's QP)
-  Accept,         // id, conn
+  Connect,        // id, conn (qp_num, the program's QP); a UD ID sends SIDR_REQ
+  Accept,         // id, conn; a UD ID answers SIDR_REP (its QP and the UDP port space's Q_Key)
   Reject,         // id, conn.private_data, arg: REJ reason (0: rdma_cm's consumer reject, 28)
-  Disconnect,     // id
-  InitQpAttr,     // id, arg: the target QpState -> reply.qp_attr
+  Disconnect,     // id (a UD ID: nothing is sent)
+  InitQpAttr,     // id, arg: the target QpState -> reply.qp_attr (a UD ID: its Q_Key)
   Establish,      // id: RTU after a CONNECT_RESPONSE (rdma_establish, or the library on a QP)
   MigrateId,      // id, channel
   SetTos,         // id, arg: the IP type of service (rdma_set_option RDMA_OPTION_ID_TOS)
@@ -55,6 +57,14 @@ struct ConnParam {
   uint32_t qp_num = 0;
   uint8_t private_data[196] = {};  // REP's room; a REQ's user part is 56, a REJ's 148
 };
+
+// Private data of a CM message (from `offset`: past rdma_cm's header) as ConnParam carries it.
+template <size_t N>
+void copy_private(ConnParam& c, const std::array<uint8_t, N>& pd, size_t offset = 0) {
+  size_t n = std::min(N - offset, sizeof c.private_data);
+  std::copy_n(pd.begin() + offset, n, c.private_data);
+  c.private_data_len = static_cast<uint8_t>(n);
+}
 
 // Where an ID's address and route stand: what rdma_cm_id.route and .verbs show the program.
 struct Route {
@@ -104,14 +114,18 @@ struct Reply {
 };
 
 // One rdma_cm_event. CONNECT_REQUEST names a new ID the daemon made for the request (`id`), on the
-// listener's channel (`listen_id`); its route is `route`.
+// listener's channel (`listen_id`); its route is `route`. A UD ID's events (SIDR) are
+// rdma_ud_param's: conn.private_data, conn.qp_num and qkey (ESTABLISHED: the peer's QP and Q_Key;
+// the library makes the address handle's attributes from the ID's route, as the kernel from its
+// path).
 struct Event {
   uint32_t id = 0;
   uint32_t listen_id = 0;
   int32_t event = 0;   // RDMA_CM_EVENT_*
-  int32_t status = 0;  // REJECTED: the REJ reason; errors: -errno
+  int32_t status = 0;  // REJECTED: the REJ reason; UNREACHABLE of a UD ID: the SIDR status; -errno
   Route route;
   ConnParam conn;
+  uint32_t qkey = 0;
   // CONNECT_RESPONSE and CONNECT_REQUEST: the attributes for RTR and RTS, so the library moves
   // its QP (then answers with Establish, or accepts) without asking for them.
   QpAttr rtr;

@@ -46,8 +46,12 @@ int rdma_getaddrinfo(const char* node, const char* service, const rdma_addrinfo*
   }
   r->ai_flags = flags;
   r->ai_family = ai->ai_family;
-  r->ai_qp_type = hints && hints->ai_qp_type ? hints->ai_qp_type : IBV_QPT_RC;
   r->ai_port_space = hints && hints->ai_port_space ? hints->ai_port_space : RDMA_PS_TCP;
+  // librdmacm asks getaddrinfo for datagrams in the UDP port spaces, and takes UD QPs from that.
+  bool datagram = r->ai_port_space == RDMA_PS_UDP || r->ai_port_space == RDMA_PS_IPOIB;
+  r->ai_qp_type = hints && hints->ai_qp_type ? hints->ai_qp_type
+                  : datagram                 ? IBV_QPT_UD
+                                             : IBV_QPT_RC;
   if (flags & RAI_PASSIVE) {
     r->ai_src_addr = copy_sockaddr(ai->ai_addr, ai->ai_addrlen);
     r->ai_src_len = ai->ai_addrlen;

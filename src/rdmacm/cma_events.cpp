@@ -1,11 +1,14 @@
 // rdma_get_cm_event / rdma_ack_cm_event: the daemon's event records as librdmacm's events. As
 // librdmacm does, a CONNECT_RESPONSE on an ID with a QP is completed here (RTR, RTS, then the
-// RTU) and reaches the program as ESTABLISHED; a REJECTED or UNREACHABLE moves the QP to ERR.
+// RTU) and reaches the program as ESTABLISHED; a REJECTED or UNREACHABLE moves the QP to ERR. A UD
+// ID's events carry rdma_ud_param and leave its QP alone.
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
+#include "ibcm/wire/rdma_cm.h"
 #include "rdmacm/cma_state.h"
 #include "rdmacm/daemon_link.h"
 
@@ -17,6 +20,12 @@ using namespace ibcm::rdmacm;
 
 namespace {
 
+// The event's own copy of the private data (null when there is none).
+const void* keep_private(EventPriv& e, const ibcm::daemon::proto::ConnParam& c) {
+  std::memcpy(e.private_data, c.private_data, c.private_data_len);
+  return c.private_data_len ? e.private_data : nullptr;
+}
+
 void copy_conn(EventPriv& e, const ibcm::daemon::proto::ConnParam& c) {
   rdma_conn_param& out = e.event.param.conn;
   out.responder_resources = c.responder_resources;
@@ -26,9 +35,38 @@ void copy_conn(EventPriv& e, const ibcm::daemon::proto::ConnParam& c) {
   out.rnr_retry_count = c.rnr_retry_count;
   out.srq = c.srq;
   out.qp_num = c.qp_num;
-  std::memcpy(e.private_data, c.private_data, c.private_data_len);
-  out.private_data = c.private_data_len ? e.private_data : nullptr;
+  out.private_data = keep_private(e, c);
   out.private_data_len = c.private_data_len;
+}
+
+// The address handle's attributes for the peer of a UD ID, from the ID's route, as the kernel's
+// from its path record (ib_init_ah_attr_from_path).
+ibv_ah_attr ud_address(const IdPriv& p) {
+  const ibcm::daemon::proto::Route& r = p.route;
+  ibcm::wire::PathInfo path;
+  std::copy_n(r.sgid, sizeof r.sgid, path.local_gid.begin());
+  std::copy_n(r.dgid, sizeof r.dgid, path.remote_gid.begin());
+  path.local_lid = r.slid;
+  path.remote_lid = r.dlid;
+  path.flow_label = r.flow_label;
+  path.traffic_class = r.traffic_class;
+  path.hop_limit = r.hop_limit;
+  path.sl = r.sl;
+  path.packet_rate = r.rate;
+  return ibcm::verbs::address_vector(path, qp_context(p));
+}
+
+// A UD ID's rdma_ud_param: the private data; ESTABLISHED (a SIDR_REP that said yes) also names
+// the peer's QP, its Q_Key and how to reach it. A CONNECT_REQUEST names none of them, as the
+// kernel's (the requester's QP comes with its first datagram).
+void copy_ud(EventPriv& e, const IdPriv& p, const Event& r) {
+  rdma_ud_param& out = e.event.param.ud;
+  out.private_data = keep_private(e, r.conn);
+  out.private_data_len = r.conn.private_data_len;
+  if (r.event != RDMA_CM_EVENT_ESTABLISHED) return;
+  out.qp_num = r.conn.qp_num;
+  out.qkey = r.qkey;
+  out.ah_attr = ud_address(p);
 }
 
 // A new ID for a connection request, on the listener's channel with its context.
@@ -129,6 +167,17 @@ int rdma_get_cm_event(rdma_event_channel* channel, rdma_cm_event** event) {
     e->event.listen_id = listener ? &listener->id : nullptr;
     e->event.event = static_cast<rdma_cm_event_type>(r.event);
     e->event.status = r.status;
+    if (p->id.qp_type == IBV_QPT_UD) {
+      copy_ud(*e, *p, r);
+      // An ID with a QP has the port space's Q_Key already: a peer that names another is
+      // refused, as the kernel's cma_set_qkey refuses it.
+      if (r.event == RDMA_CM_EVENT_ESTABLISHED && p->id.qp &&
+          r.qkey != ibcm::wire::rdma_cm::kUdpQkey) {
+        e->event.event = RDMA_CM_EVENT_ADDR_ERROR;
+        e->event.status = -EINVAL;
+      }
+      return hand_out(e, listener ? listener : p, event);  // a UD QP stays as it is
+    }
     copy_conn(*e, r.conn);
     switch (r.event) {
       case RDMA_CM_EVENT_ADDR_RESOLVED:

@@ -84,10 +84,17 @@ ibcm::daemon::proto::ConnParam wire_conn(IdPriv& p, const rdma_conn_param* c, bo
 }
 
 // The private data each message has room for: a REQ's 92 bytes less rdma_cm's 36-byte header, a
-// REP's, a REJ's. More fails EINVAL, as Linux's CM refuses it, instead of being cut short unseen.
+// REP's, a REJ's; a UD ID's SIDR_REQ (216 less the header) and SIDR_REP (accept and reject). More
+// fails EINVAL, as Linux's CM refuses it, instead of being cut short unseen.
 constexpr uint8_t kReqPrivateData = 56;
 constexpr uint8_t kRepPrivateData = 196;
 constexpr uint8_t kRejPrivateData = 148;
+constexpr uint8_t kSidrReqPrivateData = 180;
+constexpr uint8_t kSidrRepPrivateData = 136;
+
+bool ud(const rdma_cm_id* id) {
+  return id->qp_type == IBV_QPT_UD;
+}
 
 bool too_long(const rdma_conn_param* c, uint8_t room) {
   return c && c->private_data && c->private_data_len > room;
@@ -157,8 +164,8 @@ int rdma_create_id(rdma_event_channel* channel, rdma_cm_id** id, void* context,
                    rdma_port_space ps) {
   if (!id) return fail(EINVAL);
   ibv_qp_type qp_type = ps == RDMA_PS_UDP || ps == RDMA_PS_IPOIB ? IBV_QPT_UD : IBV_QPT_RC;
-  if (ps == RDMA_PS_UDP || ps == RDMA_PS_IPOIB) {
-    say_once("RDMA_PS_UDP and RDMA_PS_IPOIB (UD, SIDR) are not supported yet");
+  if (ps == RDMA_PS_IPOIB) {
+    say_once("RDMA_PS_IPOIB (its Q_Key comes from an IPoIB multicast group) is not supported");
     return fail(EPROTONOSUPPORT);
   }
   bool sync = channel == nullptr;
@@ -247,7 +254,8 @@ int rdma_listen(rdma_cm_id* id, int backlog) {
 }
 
 int rdma_connect(rdma_cm_id* id, rdma_conn_param* conn_param) {
-  if (!id || too_long(conn_param, kReqPrivateData)) return fail(EINVAL);
+  if (!id || too_long(conn_param, ud(id) ? kSidrReqPrivateData : kReqPrivateData))
+    return fail(EINVAL);
   IdPriv& p = *priv(id);
   drop_sync_event(p);
   // What the kernel's rdma_connect refuses at once (no route, a connection already) is refused
@@ -263,12 +271,18 @@ int rdma_connect(rdma_cm_id* id, rdma_conn_param* conn_param) {
 }
 
 int rdma_accept(rdma_cm_id* id, rdma_conn_param* conn_param) {
-  if (!id || too_long(conn_param, kRepPrivateData)) return fail(EINVAL);
+  if (!id || too_long(conn_param, ud(id) ? kSidrRepPrivateData : kRepPrivateData))
+    return fail(EINVAL);
   IdPriv& p = *priv(id);
   Request r = request(Op::Accept, id);
   r.conn = wire_conn(p, conn_param, true);
   // As librdmacm: the QP goes to RTR (with the access the agreed responder resources allow) and
-  // RTS before the REP; it cannot send before the peer has the REP anyway.
+  // RTS before the REP; it cannot send before the peer has the REP anyway. A UD QP is in RTS
+  // since rdma_create_qp, and its SIDR_REP is the end of it: nothing to wait for.
+  if (ud(id)) {
+    Reply out;
+    return call_or_errno(r, out);
+  }
   if (p.id.qp) {
     if (p.req_rtr.state != QpState::Rtr) return fail(EINVAL);  // not a request's ID
     QpAttr rtr = p.req_rtr;
@@ -290,7 +304,8 @@ int rdma_accept(rdma_cm_id* id, rdma_conn_param* conn_param) {
 }
 
 int rdma_reject(rdma_cm_id* id, const void* private_data, uint8_t private_data_len) {
-  if (!id || (private_data && private_data_len > kRejPrivateData)) return fail(EINVAL);
+  uint8_t room = id && ud(id) ? kSidrRepPrivateData : kRejPrivateData;
+  if (!id || (private_data && private_data_len > room)) return fail(EINVAL);
   Request r = request(Op::Reject, id);
   r.conn.private_data_len = private_data ? private_data_len : 0;
   if (private_data) std::memcpy(r.conn.private_data, private_data, r.conn.private_data_len);

@@ -1,5 +1,6 @@
 // rdma_create_qp and friends: the program's QP on the ID's device, in INIT with the port and
-// P_Key of the ID's route (no remote access until a connection agrees on it, as rdma_cm's INIT).
+// P_Key of the ID's route (no remote access until a connection agrees on it, as rdma_cm's INIT);
+// a UD ID's QP in RTS.
 // CQs the program does not give are made here, each with its own completion channel, as
 // librdmacm does, and go with the QP.
 #include <rdma/rdma_verbs.h>
@@ -8,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "ibcm/wire/rdma_cm.h"
 #include "rdmacm/cma_state.h"
 #include "rdmacm/daemon_link.h"
 
@@ -51,6 +53,19 @@ int make_cqs(rdma_cm_id* id, ibv_qp_init_attr_ex& attr) {
   return 0;
 }
 
+// INIT, as rdma_cm's. A UD QP goes on to RTR and RTS at once, with the port space's Q_Key and
+// starting PSN 0, as librdmacm's ucma_init_ud_qp: it has no connection to wait for.
+int init_qp(IdPriv& p) {
+  ibcm::QpAttr a = init_attr();
+  if (p.id.qp_type != IBV_QPT_UD) return move_qp(p, a);
+  a.qkey = ibcm::wire::rdma_cm::kUdpQkey;
+  for (ibcm::QpState s : {ibcm::QpState::Init, ibcm::QpState::Rtr, ibcm::QpState::Rts}) {
+    a.state = s;
+    if (int e = move_qp(p, a); e != 0) return e;
+  }
+  return 0;
+}
+
 }  // namespace
 
 extern "C" {
@@ -77,7 +92,7 @@ int rdma_create_qp_ex(rdma_cm_id* id, ibv_qp_init_attr_ex* attr) {
   }
   id->qp = qp;
   p.responder_resources = 0;
-  if (int e = move_qp(p, init_attr()); e != 0) {
+  if (int e = init_qp(p); e != 0) {
     ibv_destroy_qp(qp);
     id->qp = nullptr;
     if (p.own_cqs) destroy_cqs(id);

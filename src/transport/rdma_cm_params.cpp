@@ -23,6 +23,15 @@ void write_rdma_cm_header(const IpEndpoint& local, const IpEndpoint& remote, uin
   wire::rdma_cm::encode_header(h, out.first<wire::rdma_cm::kHeaderSize>());
 }
 
+IpEndpoint header_endpoint(const wire::rdma_cm::Header& h, const wire::Gid& addr, uint16_t port) {
+  wire::Gid g = addr;
+  if (h.ip_version == 4) {  // the IPv4-mapped GID of the address in the last 4 bytes
+    std::fill_n(g.begin(), 10, 0);
+    g[10] = g[11] = 0xFF;
+  }
+  return endpoint_of(g, port);
+}
+
 ConnectParams rdma_cm_connect_params(const IpEndpoint& local, const IpEndpoint& remote,
                                      uint16_t port, uint16_t src_port, uint32_t qpn, uint32_t psn,
                                      std::span<const uint8_t> user_data,

@@ -106,8 +106,8 @@ struct IbDaemon {
       return ipoib_address(sa::test::kPeerGid);
     };
     config.open_path_client =
-        [this, options](
-            const ServedPort&) -> Expected<std::unique_ptr<sa::PathClient>, std::string> {
+        [this,
+         options](const ServedPort&) -> Expected<std::unique_ptr<sa::PathClient>, std::string> {
       ++sa_opens;
       if (!sa_error.empty()) return Unexpected{sa_error};
       auto c = sa::PathClient::open(std::make_unique<sa::test::FakeSaPort>(sa_port),

@@ -104,7 +104,7 @@ TEST(IbDaemon, AddressFromIpoibThenRouteFromTheSa) {
   EXPECT_EQ(d.sa_opens, 1);
   ASSERT_EQ(d.sa_port->sent.size(), 1u);
   EXPECT_EQ(d.sa_port->sent[0].mad, expected_query());
-  EXPECT_EQ(d.sa_port->sent[0].addr.lid, 1);  // to the SM
+  EXPECT_EQ(d.sa_port->sent[0].addr.lid, 1);      // to the SM
   EXPECT_FALSE(d.IbDaemon::readable(d.channel));  // nothing until the SA answers
 
   sa::test::answer(*d.sa_port, routed_answer(), 0);
@@ -273,9 +273,9 @@ TEST(IbDaemon, APassiveIdTakesTheReqsPathAndTheHeadersAddresses) {
   const Config pc = peer_config();
   Cm peer(pc);
   std::array<uint8_t, 92> pd{};
-  ConnectParams p = rdma_cm_connect_params(*parse_endpoint("127.0.0.2", 0),
-                                           *parse_endpoint("127.0.0.1", 0), 7471, 40000, 0x55,
-                                           0x200, {}, pd);
+  ConnectParams p =
+      rdma_cm_connect_params(*parse_endpoint("127.0.0.2", 0), *parse_endpoint("127.0.0.1", 0), 7471,
+                             40000, 0x55, 0x200, {}, pd);
   p.dest.gid = kOurGid;
   p.dest.lid = 3;
   p.primary.local_gid = kPeerGid;

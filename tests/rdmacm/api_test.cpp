@@ -58,7 +58,7 @@ class StderrCapture {
 
 using Api = ProgramTest;
 
-// Multicast, rsockets and UD port spaces are not offered: each call fails with the errno an
+// Multicast, rsockets and the IPoIB port space are not offered: each call fails with the errno an
 // application checks for (ENOSYS; EPROTONOSUPPORT for the port space), says so once on stderr
 // however often it is called, and leaves the process and its IDs as they were.
 TEST_F(Api, UnsupportedCallsFailCleanlyWithOneLine) {
@@ -79,7 +79,7 @@ TEST_F(Api, UnsupportedCallsFailCleanlyWithOneLine) {
   EXPECT_EQ(errno, ENOSYS);
   rdma_cm_id* ud = nullptr;
   errno = 0;
-  EXPECT_EQ(rdma_create_id(ch_, &ud, nullptr, RDMA_PS_UDP), -1);
+  EXPECT_EQ(rdma_create_id(ch_, &ud, nullptr, RDMA_PS_IPOIB), -1);
   EXPECT_EQ(errno, EPROTONOSUPPORT);
   EXPECT_EQ(ud, nullptr);
   std::vector<std::string> lines = err.lines();
@@ -87,7 +87,7 @@ TEST_F(Api, UnsupportedCallsFailCleanlyWithOneLine) {
   for (const std::string& l : lines) EXPECT_EQ(l.rfind("librdmacm (ibcm): ", 0), 0u) << l;
   EXPECT_NE(lines[0].find("multicast"), std::string::npos) << lines[0];
   EXPECT_NE(lines[1].find("rsockets"), std::string::npos) << lines[1];
-  EXPECT_NE(lines[2].find("RDMA_PS_UDP"), std::string::npos) << lines[2];
+  EXPECT_NE(lines[2].find("RDMA_PS_IPOIB"), std::string::npos) << lines[2];
   // The ID is untouched: it still resolves.
   sockaddr_in dst = loopback(7801);
   EXPECT_EQ(rdma_resolve_addr(id, nullptr, as_sockaddr(dst), 2000), 0) << "errno " << errno;

@@ -14,6 +14,14 @@
 
 namespace ibcm::rdmacm::test {
 
+// The private data each message carries for the program (IBTA Vol 1 12.6; a REQ's and a
+// SIDR_REQ's first 36 bytes are rdma_cm's header, not the program's).
+constexpr size_t kReqUser = 56;
+constexpr size_t kRep = 196;
+constexpr size_t kRej = 148;
+constexpr size_t kSidrReqUser = 180;
+constexpr size_t kSidrRep = 136;
+
 struct AckEvent {
   void operator()(rdma_cm_event* e) const { rdma_ack_cm_event(e); }
 };

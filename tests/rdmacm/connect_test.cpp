@@ -10,11 +10,6 @@
 namespace ibcm::rdmacm::test {
 namespace {
 
-// The private data each message carries for the program (IBTA Vol 1 12.6; a REQ's first 36 bytes
-// are rdma_cm's header, not the program's).
-constexpr size_t kReqUser = 56;
-constexpr size_t kRep = 196;
-constexpr size_t kRej = 148;
 // REJ reasons as RDMA_CM_EVENT_REJECTED's status (IBTA Table 112).
 constexpr int kInvalidServiceId = 8;
 constexpr int kConsumerReject = 28;

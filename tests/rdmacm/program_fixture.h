@@ -27,10 +27,11 @@ class ProgramTest : public ::testing::Test {
     if (ch_) rdma_destroy_event_channel(ch_);
   }
 
-  // A new RDMA_PS_TCP ID on the test's channel (null channel: a synchronous ID).
-  rdma_cm_id* new_id(rdma_event_channel* ch, void* context = nullptr) {
+  // A new ID (RDMA_PS_TCP unless told) on the test's channel (null channel: a synchronous ID).
+  rdma_cm_id* new_id(rdma_event_channel* ch, void* context = nullptr,
+                     rdma_port_space ps = RDMA_PS_TCP) {
     rdma_cm_id* id = nullptr;
-    EXPECT_EQ(rdma_create_id(ch, &id, context, RDMA_PS_TCP), 0) << "errno " << errno;
+    EXPECT_EQ(rdma_create_id(ch, &id, context, ps), 0) << "errno " << errno;
     if (id) ids_.push_back(id);
     return id;
   }
@@ -68,6 +69,12 @@ class ProgramTest : public ::testing::Test {
     return e;
   }
 
+  // take_request's ID, its event acknowledged (null, and a failure, for anything else).
+  rdma_cm_id* take_request_id() {
+    EventPtr e = take_request();
+    return e ? e->id : nullptr;
+  }
+
   // rdma_resolve_addr and rdma_resolve_route to 127.0.0.1:port, each event checked.
   void resolve(rdma_cm_id* id, uint16_t port) {
     sockaddr_in dst = loopback(port);
@@ -78,8 +85,8 @@ class ProgramTest : public ::testing::Test {
   }
 
   // A listener bound to 127.0.0.1:port (null, and a failure, if it cannot listen).
-  rdma_cm_id* listen_on(uint16_t port) {
-    rdma_cm_id* id = new_id();
+  rdma_cm_id* listen_on(uint16_t port, rdma_port_space ps = RDMA_PS_TCP) {
+    rdma_cm_id* id = new_id(ch_, nullptr, ps);
     sockaddr_in addr = loopback(port);
     if (!id || rdma_bind_addr(id, as_sockaddr(addr)) != 0 || rdma_listen(id, 4) != 0) {
       ADD_FAILURE() << "cannot listen on " << port << ": errno " << errno;

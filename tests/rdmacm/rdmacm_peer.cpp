@@ -4,6 +4,7 @@
 // number in rdma_conn_param.qp_num, and the active side completes them with rdma_establish.
 //
 // It reads one command a line on stdin and answers each with one line on stdout:
+//   ps tcp|udp                the port space of the IDs made from now on (RDMA_PS_TCP at first)
 //   listen PORT               bind 127.0.0.1:PORT and listen              -> ok | error ERRNO
 //   connect PORT QPN HEX      resolve 127.0.0.1:PORT (its two events are printed), connect
 //   accept QPN HEX            accept the last CONNECT_REQUEST's ID
@@ -11,7 +12,10 @@
 //   establish | disconnect    on the connection (the last request's ID, or the connecting one)
 //   event                     wait for the next event, printed as
 //                             NAME status=S qpn=Q listen=0|1 rr=R depth=D pd=HEX
-//                             (rr, depth: param.conn's responder_resources, initiator_depth)
+//                             (rr, depth: param.conn's responder_resources, initiator_depth),
+//                             or on a UD ID (param.ud) as
+//                             NAME status=S qpn=Q listen=0|1 qkey=K global=G pd=HEX
+//                             (K in hex; G: the address handle's is_global)
 //   quit                      destroy everything and exit 0
 // HEX is private data in hex ("-": none). "ready" is printed once the daemon answered.
 #include <arpa/inet.h>
@@ -29,6 +33,7 @@ namespace {
 rdma_event_channel* g_channel = nullptr;
 rdma_cm_id* g_listener = nullptr;
 rdma_cm_id* g_conn = nullptr;  // the connection: the last request's ID, or the connecting one
+rdma_port_space g_ps = RDMA_PS_TCP;
 
 void answer(int rc) {
   if (rc == 0)
@@ -63,16 +68,25 @@ int print_event() {
     return -1;
   }
   const rdma_conn_param& c = ev->param.conn;
+  const rdma_ud_param& ud = ev->param.ud;
+  bool is_ud = ev->id->qp_type == IBV_QPT_UD;
   std::string pd;
-  const auto* bytes = static_cast<const uint8_t*>(c.private_data);
-  for (uint8_t i = 0; bytes && i < c.private_data_len; ++i) {
+  const auto* bytes = static_cast<const uint8_t*>(is_ud ? ud.private_data : c.private_data);
+  uint8_t len = is_ud ? ud.private_data_len : c.private_data_len;
+  for (uint8_t i = 0; bytes && i < len; ++i) {
     char two[3];
     std::snprintf(two, sizeof two, "%02x", bytes[i]);
     pd += two;
   }
-  std::printf("%s status=%d qpn=%u listen=%d rr=%u depth=%u pd=%s\n", rdma_event_str(ev->event),
-              ev->status, c.qp_num, ev->listen_id == g_listener && g_listener ? 1 : 0,
-              c.responder_resources, c.initiator_depth, pd.empty() ? "-" : pd.c_str());
+  int listen = ev->listen_id == g_listener && g_listener ? 1 : 0;
+  if (is_ud)
+    std::printf("%s status=%d qpn=%u listen=%d qkey=%x global=%u pd=%s\n",
+                rdma_event_str(ev->event), ev->status, ud.qp_num, listen, ud.qkey,
+                ud.ah_attr.is_global, pd.empty() ? "-" : pd.c_str());
+  else
+    std::printf("%s status=%d qpn=%u listen=%d rr=%u depth=%u pd=%s\n", rdma_event_str(ev->event),
+                ev->status, c.qp_num, listen, c.responder_resources, c.initiator_depth,
+                pd.empty() ? "-" : pd.c_str());
   int type = ev->event;
   if (type == RDMA_CM_EVENT_CONNECT_REQUEST) g_conn = ev->id;
   rdma_ack_cm_event(ev);
@@ -91,7 +105,7 @@ rdma_conn_param conn_param(const char* qpn, const char* hex, uint8_t* pd) {
 
 void connect(int port, const char* qpn, const char* hex) {
   sockaddr_in dst = loopback(port);
-  if (rdma_create_id(g_channel, &g_conn, nullptr, RDMA_PS_TCP) != 0 ||
+  if (rdma_create_id(g_channel, &g_conn, nullptr, g_ps) != 0 ||
       rdma_resolve_addr(g_conn, nullptr, reinterpret_cast<sockaddr*>(&dst), 2000) != 0 ||
       print_event() != RDMA_CM_EVENT_ADDR_RESOLVED || rdma_resolve_route(g_conn, 2000) != 0 ||
       print_event() != RDMA_CM_EVENT_ROUTE_RESOLVED) {
@@ -107,7 +121,7 @@ void connect(int port, const char* qpn, const char* hex) {
 void listen(int port) {
   sockaddr_in addr = loopback(port);
   rdma_cm_id* id = nullptr;
-  int rc = rdma_create_id(g_channel, &id, nullptr, RDMA_PS_TCP);
+  int rc = rdma_create_id(g_channel, &id, nullptr, g_ps);
   if (rc == 0) rc = rdma_bind_addr(id, reinterpret_cast<sockaddr*>(&addr));
   if (rc == 0) rc = rdma_listen(id, 8);
   answer(rc);
@@ -134,7 +148,10 @@ int main() {
     int n = std::sscanf(line, "%31s %399s %399s %399s", cmd, a, b, c);
     std::string op = n > 0 ? cmd : "";
     uint8_t pd[196];
-    if (op == "listen" && n == 2) {
+    if (op == "ps" && n == 2) {
+      g_ps = std::strcmp(a, "udp") == 0 ? RDMA_PS_UDP : RDMA_PS_TCP;
+      answer(0);
+    } else if (op == "listen" && n == 2) {
       listen(std::atoi(a));
     } else if (op == "connect" && n == 4) {
       connect(std::atoi(a), b, c);

@@ -1,9 +1,9 @@
 // CM timeouts as a program sees them (rdma_get_cm_event(3); issue 16, item 6), on a node whose
 // daemon gives its programs' connections short CM timeouts (DaemonConfig: response timeout 2^8 x
 // 4.096 us, two retries; each try then waits 2 x packet lifetime + that, about 0.55 s, so a
-// message is given up after about 1.6 s): a REQ nobody answers is UNREACHABLE with status
-// -ETIMEDOUT, a DREQ nobody answers is DISCONNECTED with status -ETIMEDOUT, then TIMEWAIT_EXIT.
-// A consumer waiting for either never hangs.
+// message is given up after about 1.6 s; a SIDR_REQ's try 2^(8-8) ms): a REQ or SIDR_REQ nobody
+// answers is UNREACHABLE with status -ETIMEDOUT, a DREQ nobody answers is DISCONNECTED with status
+// -ETIMEDOUT, then TIMEWAIT_EXIT. A consumer waiting for either never hangs.
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -40,14 +40,30 @@ class Silent {
 
 using Timeouts = ProgramTest;
 
-TEST_F(Timeouts, ReqNobodyAnswersUnreachable) {
+// A peer program on a node whose MADs reach only a port that never answers connects (a UD ID
+// when `ud`) to `port`: its next event line, or what kept it from connecting.
+std::string event_after_unanswered_connect(uint64_t ca_guid, const std::string& node, uint16_t port,
+                                           bool ud) {
   Silent nobody;
-  ASSERT_NE(nobody.port(), 0);
-  std::unique_ptr<NodeDaemon> e = make_node(0xE1, 5, "e1", kShortTimeouts, nobody.port());
-  ASSERT_TRUE(e && e->ok());
+  if (nobody.port() == 0) return "no silent port";
+  std::unique_ptr<NodeDaemon> e = make_node(ca_guid, ca_guid, node, kShortTimeouts, nobody.port());
+  if (!e || !e->ok()) return "no node";
   PeerProcess peer(e->socket());
-  ASSERT_TRUE(peer.connect(7951, "0x5951"));
-  std::string un = peer.ask("event");
+  if (!peer.ready() || (ud && peer.ask("ps udp") != "ok") || !peer.connect(port, "0x5950"))
+    return "no connect";
+  return peer.ask("event");
+}
+
+TEST_F(Timeouts, ReqNobodyAnswersUnreachable) {
+  std::string un = event_after_unanswered_connect(0xE1, "e1", 7951, false);
+  EXPECT_EQ(event_name(un), "RDMA_CM_EVENT_UNREACHABLE") << un;
+  EXPECT_EQ(field(un, "status"), std::to_string(-ETIMEDOUT));
+}
+
+// A SIDR_REQ nobody answers (a UD ID's rdma_connect): UNREACHABLE with -ETIMEDOUT, as the
+// kernel's cma_sidr_rep_handler reports its CM's SIDR timeout.
+TEST_F(Timeouts, SidrNobodyAnswersUnreachable) {
+  std::string un = event_after_unanswered_connect(0xE3, "e3", 7953, true);
   EXPECT_EQ(event_name(un), "RDMA_CM_EVENT_UNREACHABLE") << un;
   EXPECT_EQ(field(un, "status"), std::to_string(-ETIMEDOUT));
 }

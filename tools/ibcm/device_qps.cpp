@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "ibcm/wire/print.h"
+#include "ibcm/wire/rdma_cm.h"
 
 namespace ibcm::cli {
 
@@ -161,10 +162,8 @@ Expected<Ok, verbs::VerbsError> DeviceQps::post_receives(uint32_t qpn, Conn& con
   return Ok{};
 }
 
-namespace {
-// rdma_cm's Q_Key for the UDP port space (RDMA_UDP_QKEY): udaddy answers to it.
-constexpr uint32_t kUdpQkey = 0x01234567;
-}  // namespace
+// udaddy answers to rdma_cm's Q_Key for the UDP port space.
+using wire::rdma_cm::kUdpQkey;
 
 std::optional<std::pair<uint32_t, uint32_t>> DeviceQps::answer_sidr(Time now, const Address& peer) {
   if (datagram_qpn_ == 0 && !open_datagram_qp(now)) return std::nullopt;

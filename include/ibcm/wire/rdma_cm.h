@@ -30,6 +30,10 @@ struct IpService {
 /// The port space and port of an IP-based service ID, if it is one.
 std::optional<IpService> parse_service_id(uint64_t sid);
 
+/// The Q_Key of rdma_cm's UDP port space (librdmacm's RDMA_UDP_QKEY): its UD QPs take it, and its
+/// SIDR_REP names it.
+constexpr uint32_t kUdpQkey = 0x01234567;
+
 constexpr size_t kHeaderSize = 36;
 constexpr size_t kMaxReqUserData = 92 - kHeaderSize;       ///< 56
 constexpr size_t kMaxSidrReqUserData = 216 - kHeaderSize;  ///< 180
