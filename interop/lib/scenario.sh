@@ -96,6 +96,12 @@ show_qps() {
 
 lab_log() { echo "[$(date +%H:%M:%S.%N | cut -c1-12)] ${LAB_SCENARIO:-lab}/${LAB_KERNEL}: $*" >&2; }
 lab_fail() { lab_log "FAIL: $*"; exit 1; }
+# lab_figure TEXT: a measured figure of the scenario, logged and kept in $LAB_OUT/figures.txt,
+# which interop/run-scenarios prints under the scenario's result and again at the end of the run.
+lab_figure() {
+  lab_log "$*"
+  echo "$*" >>"$LAB_OUT/figures.txt"
+}
 
 # lab_init SCENARIO [TOTAL_SECONDS]: names the scenario, arms the EXIT trap and a watchdog that ends
 # the scenario (SIGTERM to this shell) after TOTAL_SECONDS (default 300).
@@ -552,7 +558,7 @@ lab_reboot_to_data() {
   r=$(printf '{"scenario":"%s","kernel":"%s","run":"%s","rebooted":"%s","power_off_to_data_s":%s,"ready_to_data_s":%s,"stale_req_to_data_s":%s}' \
     "$LAB_SCENARIO" "$LAB_KERNEL" "$1" "$2" "$(lab_diff "$3" "$t_data")" "$(lab_diff "$t_ready" "$t_data")" "$(lab_diff "$t_req" "$t_data")")
   echo "$r" >>"$LAB_OUT/reboot-to-data.txt"
-  lab_log "reboot of $2 to the first data ($1): $(lab_diff "$3" "$t_data") s from the power cut, $(lab_diff "$t_ready" "$t_data") s from READY, $(lab_diff "$t_req" "$t_data") s from the stale REQ"
+  lab_figure "reboot of $2 to the first data ($1): $(lab_diff "$3" "$t_data") s from the power cut, $(lab_diff "$t_ready" "$t_data") s from READY, $(lab_diff "$t_req" "$t_data") s from the stale REQ"
 }
 
 # lab_expect_seq [--conn NAME] [PCAP] <<EOF ... EOF: the capture's CM message sequence is exactly
