@@ -234,6 +234,7 @@ Expected<std::unique_ptr<CmDaemon>, std::string> CmDaemon::open(Runtime& rt, Ser
       });
     }
   });
+  st->open_lobby(rt.cm());
   return std::unique_ptr<CmDaemon>(new CmDaemon(std::move(s)));
 }
 
@@ -245,6 +246,7 @@ void CmDaemon::end_programs() {
 
 CmDaemon::~CmDaemon() {
   end_programs();
+  s_->close_lobby(s_->rt->cm());
   s_->close_sa();
   s_->rt->unwatch(s_->listen_fd);
   ::close(s_->listen_fd);

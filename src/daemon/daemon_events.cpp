@@ -57,6 +57,7 @@ Id* CmDaemon::State::passive_id(Id& listener, const IpEndpoint& src, const IpEnd
 void CmDaemon::State::on_event(Cm& cm, Time now, const Event& e) {
   if (on_sidr_event(cm, now, e)) return;
   if (const auto* req = std::get_if<ev::ReqReceived>(&e)) {
+    if (lobby != 0 && req->listener == lobby) return hold(cm, now, *req);
     auto l = by_listen.find(req->listener);
     auto hdr = wire::rdma_cm::decode_header(req->req.private_data);
     // A UD listener takes SIDR_REQs only (cma_ib_check_req_qp_type).

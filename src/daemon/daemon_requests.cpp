@@ -217,6 +217,7 @@ proto::Reply CmDaemon::State::handle(Cm& cm, Time now, int program, const proto:
       id.state = IdState::Listening;
       say("program " + std::to_string(programs[program].pid) + " listens on port " +
           std::to_string(id.src.port()));
+      release_held(cm, now, *l, sid);
       return out;
     }
     case proto::Op::Connect: {

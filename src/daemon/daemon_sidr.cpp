@@ -86,7 +86,10 @@ bool CmDaemon::State::on_sidr_event(Cm& cm, Time now, const Event& e) {
     }
     if (!child) {  // the kernel's rdma_cm refuses it, and its CM answers REJECT
       SidrReplyParams rp;
-      rp.status = wire::SidrStatus::Rejected;
+      // No program listens on the port (the lobby caught it): what the engine answers when no
+      // listener matches. SIDR_REQs are not held: a UD requester retries by itself.
+      rp.status = lobby != 0 && req->listener == lobby ? wire::SidrStatus::ServiceIdNotSupported
+                                                       : wire::SidrStatus::Rejected;
       (void)cm.sidr_reply(now, req->id, rp);
       return true;
     }

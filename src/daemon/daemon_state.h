@@ -101,6 +101,15 @@ struct CmDaemon::State {
   std::set<std::pair<uint16_t, uint16_t>> ports;  // (port space, port) bound by an ID
   uint32_t next_handle = 1;
   uint32_t random_state = 0;
+  // REQs to a port nobody listens on yet, in arrival order (held_requests.cpp).
+  struct HeldReq {
+    ev::ReqReceived req;
+    Time deadline;
+  };
+  static constexpr size_t kMaxHeld = 64;
+  ListenId lobby = 0;  // the engine's catch-all listener for rdma_cm services
+  std::deque<HeldReq> held;
+  int held_timer_fd = -1;
   std::unique_ptr<sa::PathClient> sa;  // InfiniBand: opened at the first route query
   std::unordered_map<sa::QueryId, uint32_t> by_query;
 
@@ -123,6 +132,15 @@ struct CmDaemon::State {
   int deliver_routes(sa::QueryId sync = 0);
   void cancel_route(Id& id);
   void close_sa();
+
+  // --- REQs held for a listener (held_requests.cpp) ---
+  void open_lobby(Cm& cm);
+  void close_lobby(Cm& cm);  // the held REQs get their REJ 8
+  void hold(Cm& cm, Time now, const ev::ReqReceived& req);
+  // A program listens now on service_id: the REQs held for it go to its listener.
+  void release_held(Cm& cm, Time now, ListenId listener, uint64_t service_id);
+  void expire_held(Cm& cm, Time now);
+  void arm_held_timer(Time now);
 
   // --- events (daemon_events.cpp) ---
   void on_event(Cm& cm, Time now, const Event& e);

@@ -1,5 +1,6 @@
 // The consumer API: each call checks the connection's state, sends, and moves the state on.
 #include <algorithm>
+#include <bit>
 
 #include "engine/impl.h"
 #include "ibcm/wire/time.h"
@@ -100,11 +101,21 @@ std::optional<LapState> Cm::lap_state(ConnId c) const {
 }
 
 std::optional<ListenId> Cm::Impl::match_listener(uint64_t sid) const {
+  // The most specific listener that matches (the most mask bits) takes the request, whatever
+  // the order they were made in: a catch-all beside exact listeners sees only what they do not.
+  std::optional<ListenId> best;
+  int best_bits = -1;
   for (uint32_t i = 0; i < listeners_.items.size(); ++i) {
     const auto& l = listeners_.items[i];
-    if (l.used && (sid & l.mask) == (l.service_id & l.mask)) return i + 1;
+    if (!l.used || (sid & l.mask) != (l.service_id & l.mask)) continue;
+    int bits = std::popcount(l.mask);
+    if (bits == 64) return i + 1;
+    if (bits > best_bits) {
+      best = i + 1;
+      best_bits = bits;
+    }
   }
-  return std::nullopt;
+  return best;
 }
 
 Expected<ListenId, Error> Cm::listen(uint64_t service_id, uint64_t mask) {

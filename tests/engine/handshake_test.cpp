@@ -211,6 +211,27 @@ TEST(Handshake, ReqAfterUnlistenGetsRej8) {
   EXPECT_TRUE(p.last<ev::ReqReceived>(p.b_events).has_value());
 }
 
+// The most specific listener takes a REQ, in whichever order the listeners were made: a
+// catch-all (a mask over the upper bytes) sees only the services nobody listens on exactly.
+TEST(Handshake, MostSpecificListenerTakesTheReq) {
+  Pair p;
+  auto wide = p.b.listen(0x1200, ~uint64_t{0xFF});
+  auto exact = p.b.listen(0x1234);
+  auto wider = p.b.listen(0x1000, ~uint64_t{0xFFF});
+  ASSERT_TRUE(wide && exact && wider);
+  auto to = [&](uint64_t sid, uint32_t qpn) {
+    EXPECT_TRUE(p.a.connect(p.now, p.params(qpn, sid)).has_value());
+    p.deliver_one();
+    auto r = p.last<ev::ReqReceived>(p.b_events);
+    return r ? r->listener : ListenId{0};
+  };
+  EXPECT_EQ(to(0x1234, 0x100), *exact);
+  EXPECT_EQ(to(0x1235, 0x101), *wide);
+  EXPECT_EQ(to(0x1335, 0x102), *wider);
+  ASSERT_TRUE(p.b.unlisten(*exact).has_value());
+  EXPECT_EQ(to(0x1234, 0x103), *wide);
+}
+
 // RD needs an end-to-end context the engine does not have, and an extended transport other than
 // XRC is unknown: such a REQ gets REJ 9 (invalid transport service type) and makes no
 // connection. UC and XRC are accepted like RC.

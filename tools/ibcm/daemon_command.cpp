@@ -16,6 +16,7 @@ struct DaemonOptions {
   SessionOptions s;
   std::string socket;
   int max_cm_retries = 15;
+  int listen_grace_ms = 200;
 };
 
 volatile std::sig_atomic_t g_stop = 0;
@@ -47,6 +48,7 @@ int run_daemon(DaemonOptions o) {
   daemon::DaemonConfig config;
   config.cm_response_timeout = static_cast<uint8_t>(o.s.cm_response_timeout);
   config.max_cm_retries = static_cast<uint8_t>(o.max_cm_retries);
+  config.listen_grace = std::chrono::milliseconds(o.listen_grace_ms);
   auto d = daemon::CmDaemon::open(s.rt(), port, path, config);
   if (!d) {
     std::fprintf(stderr, "ibcm daemon: %s\n", d.error().c_str());
@@ -81,10 +83,16 @@ int run_daemon(DaemonOptions o) {
   s.flush();
   const daemon::DaemonCounters c = cmd.counters();
   std::vector<std::pair<std::string, uint64_t>> extra = {
-      {"daemon.programs_seen", c.programs_seen},      {"daemon.requests", c.requests},
-      {"daemon.bad_requests", c.bad_requests},        {"daemon.events", c.events},
-      {"daemon.events_dropped", c.events_dropped},    {"daemon.ended_by_exit", c.ended_by_exit},
-      {"daemon.connects_refused", c.connects_refused}};
+      {"daemon.programs_seen", c.programs_seen},
+      {"daemon.requests", c.requests},
+      {"daemon.bad_requests", c.bad_requests},
+      {"daemon.events", c.events},
+      {"daemon.events_dropped", c.events_dropped},
+      {"daemon.ended_by_exit", c.ended_by_exit},
+      {"daemon.connects_refused", c.connects_refused},
+      {"daemon.reqs_held", c.reqs_held},
+      {"daemon.reqs_held_taken", c.reqs_held_taken},
+      {"daemon.reqs_held_refused", c.reqs_held_refused}};
   d->reset();
   s.print_stats(extra);
   return 0;
@@ -110,6 +118,11 @@ void add_daemon(CLI::App& app, Runner& run) {
   cmd->add_option("--max-cm-retries", o.max_cm_retries,
                   "REQ/REP/DREQ retransmissions before giving up, as rdma_cm's (15)")
       ->check(CLI::Range(0, 15))
+      ->capture_default_str();
+  cmd->add_option("--listen-grace", o.listen_grace_ms,
+                  "ms a REQ to a port nobody listens on waits for a listen before its REJ 8 (0: "
+                  "at once, as the kernel CM)")
+      ->check(CLI::Range(0, 10000))
       ->capture_default_str();
   cmd->add_flag("--json", o.s.json, "print the engine's events as JSON lines");
   cmd->add_flag("--stats", o.s.stats, "print the counters at exit");

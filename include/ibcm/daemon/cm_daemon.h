@@ -11,6 +11,7 @@
 /// the runtime, and on_event() must be given every engine event.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -54,6 +55,9 @@ Expected<std::unique_ptr<sa::PathClient>, std::string> libibumad_path_client(
 struct DaemonConfig {
   uint8_t cm_response_timeout = 20;
   uint8_t max_cm_retries = 15;
+  /// How long a REQ to an rdma_cm port nobody listens on waits for a program to listen there
+  /// before its REJ 8 (0: at once, as the kernel CM).
+  std::chrono::milliseconds listen_grace{200};
   /// InfiniBand only: where IPoIB addresses are looked up, and the SA client, opened at the first
   /// rdma_resolve_route (again at the next while it cannot open). Tests give fakes.
   IpoibLookup ipoib = kernel_ipoib();
@@ -65,8 +69,11 @@ struct DaemonCounters {
   uint64_t programs_seen = 0;  ///< ever
   uint64_t ids_live = 0;
   uint64_t requests = 0;
-  uint64_t bad_requests = 0;      ///< malformed, or for an ID of another program (dropped, logged)
-  uint64_t connects_refused = 0;  ///< an rdma_connect the daemon could not send (UNREACHABLE)
+  uint64_t bad_requests = 0;       ///< malformed, or for an ID of another program (dropped, logged)
+  uint64_t connects_refused = 0;   ///< an rdma_connect the daemon could not send (UNREACHABLE)
+  uint64_t reqs_held = 0;          ///< REQs to a port nobody listened on yet, held
+  uint64_t reqs_held_taken = 0;    ///< of those, taken by a listen within the grace
+  uint64_t reqs_held_refused = 0;  ///< REJ 8 at once: kMaxHeld REQs were held already
   uint64_t events = 0;
   uint64_t events_dropped = 0;  ///< a channel whose program does not read: past its bound
   uint64_t ended_by_exit = 0;   ///< connections a program left when it exited

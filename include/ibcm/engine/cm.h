@@ -78,7 +78,8 @@ class Cm {
 
   // --- consumer calls (ib_cm.h vocabulary) ---
   /// Listen on service_id for REQ and SIDR_REQ: a REQ matches if (REQ.ServiceID & mask) ==
-  /// (service_id & mask).
+  /// (service_id & mask). Where several match, the one whose mask has the most bits set takes
+  /// it (an exact listener before a catch-all, whichever was made first).
   Expected<ListenId, Error> listen(uint64_t service_id, uint64_t mask = ~uint64_t{0});
   Status unlisten(ListenId id);
   /// Sends REQ. Fails with QpnInTimeWait / QpnInUse if the QPN still belongs to a connection.
