@@ -259,6 +259,8 @@ void CmDaemon::on_event(Cm& cm, Time now, const Event& e) {
 
 const DaemonCounters& CmDaemon::counters() const {
   s_->counters.ids_live = s_->ids.size();
+  s_->counters.connections_live = s_->by_conn.size();
+  s_->counters.listeners_live = s_->by_listen.size();
   return s_->counters;
 }
 

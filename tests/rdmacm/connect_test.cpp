@@ -91,12 +91,7 @@ TEST_F(Connect, NobodyListensRejectedInvalidServiceId) {
 TEST_F(Connect, DestroyConnectedIdDisconnectsPeer) {
   PeerProcess peer(nodes().b->socket());
   rdma_cm_id* id = new_id();
-  std::string req = request_to_peer(peer, 7501, id, no_qp(0x1501, ""));
-  ASSERT_EQ(event_name(req), "RDMA_CM_EVENT_CONNECT_REQUEST") << req;
-  ASSERT_EQ(peer.ask("accept 0x2501 -"), "ok");
-  ASSERT_TRUE(expect_event(RDMA_CM_EVENT_CONNECT_RESPONSE, id));
-  ASSERT_EQ(rdma_establish(id), 0) << "errno " << errno;
-  ASSERT_EQ(event_name(peer.ask("event")), "RDMA_CM_EVENT_ESTABLISHED");
+  ASSERT_TRUE(connect_to_peer(peer, 7501, id, no_qp(0x1501, ""), "0x2501"));
   ASSERT_EQ(destroy(id), 0);
   std::string dis = peer.ask("event");
   EXPECT_EQ(event_name(dis), "RDMA_CM_EVENT_DISCONNECTED") << dis;

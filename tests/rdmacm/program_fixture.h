@@ -111,6 +111,19 @@ class ProgramTest : public ::testing::Test {
     return peer.ask("event");
   }
 
+  // `id` here connects (with `p`) to the peer's listener on `port`, the peer accepts with QP
+  // number peer_qpn, and both sides are ESTABLISHED (false, and a failure, when a step failed).
+  bool connect_to_peer(PeerProcess& peer, uint16_t port, rdma_cm_id* id, rdma_conn_param p,
+                       const std::string& peer_qpn) {
+    std::string req = request_to_peer(peer, port, id, p);
+    EXPECT_EQ(event_name(req), "RDMA_CM_EVENT_CONNECT_REQUEST") << req;
+    EXPECT_EQ(peer.ask("accept " + peer_qpn + " -"), "ok");
+    EXPECT_TRUE(expect_event(RDMA_CM_EVENT_CONNECT_RESPONSE, id));
+    EXPECT_EQ(rdma_establish(id), 0) << "errno " << errno;
+    EXPECT_EQ(event_name(peer.ask("event")), "RDMA_CM_EVENT_ESTABLISHED");
+    return !HasFailure();
+  }
+
   // The peer connects (QP number qpn) to our listener on `port`, and we accept: the connection's
   // ID once both sides are ESTABLISHED, or null with a failure.
   rdma_cm_id* accept_from_peer(PeerProcess& peer, uint16_t port, const std::string& qpn) {

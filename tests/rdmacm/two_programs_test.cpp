@@ -1,7 +1,10 @@
 // Two programs at once on one node (issue 16, item 2), as with the kernel CM: each has its own
-// IDs, events and ports, and one killed mid-connection ends its own connection only.
+// IDs, events and ports, and one killed mid-connection ends its own connection only; the daemon's
+// live counters follow each program and keep nothing of one that is gone.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
 #include <tuple>
 
 #include "rdmacm/program_fixture.h"
@@ -45,6 +48,47 @@ TEST_F(TwoPrograms, EachItsOwnThenOneKilled) {
   ASSERT_EQ(second.ask("disconnect"), "ok");
   EXPECT_TRUE(expect_event(RDMA_CM_EVENT_DISCONNECTED, to_second));
   EXPECT_EQ(second.quit(), 0);
+}
+
+// Node B's counters once no program is connected there any more (the peers of earlier tests
+// are killed as they end, and B hears of it a moment later); a failure after 5 s.
+daemon::DaemonCounters b_without_programs() {
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  daemon::DaemonCounters c = nodes().b->counters();
+  while (c.programs != 0 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::yield();
+    c = nodes().b->counters();
+  }
+  EXPECT_EQ(c.programs, 0u) << "node B still serves programs of earlier tests";
+  return c;
+}
+
+// What `ibcm daemon --stats` reports as daemon.programs_live, ids_live, listeners_live and
+// connections_live follows a program's IDs, and is back to nothing once the program is killed
+// holding a listener and a connection: the daemon keeps nothing of it.
+TEST_F(TwoPrograms, LiveCountersFollowAProgramAndFallBackWhenItIsKilled) {
+  const daemon::DaemonCounters before = b_without_programs();
+  EXPECT_EQ(before.ids_live, 0u);
+  EXPECT_EQ(before.listeners_live, 0u);
+  EXPECT_EQ(before.connections_live, 0u);
+  PeerProcess peer(nodes().b->socket());
+  rdma_cm_id* id = new_id();
+  ASSERT_TRUE(connect_to_peer(peer, 7763, id, no_qp(0x1763, "live"), "0x2763"));
+  const daemon::DaemonCounters live = nodes().b->counters();
+  EXPECT_EQ(live.programs, 1u);
+  EXPECT_EQ(live.ids_live, 2u);  // its listener and the connection's ID
+  EXPECT_EQ(live.listeners_live, 1u);
+  EXPECT_EQ(live.connections_live, 1u);
+
+  peer.kill();
+  // B's DREQ for the killed program's connection: sent once B has ended all it held.
+  EXPECT_TRUE(expect_event(RDMA_CM_EVENT_DISCONNECTED, id));
+  const daemon::DaemonCounters after = nodes().b->counters();
+  EXPECT_EQ(after.programs, 0u);
+  EXPECT_EQ(after.ids_live, 0u);
+  EXPECT_EQ(after.listeners_live, 0u);
+  EXPECT_EQ(after.connections_live, 0u);
+  EXPECT_EQ(after.programs_seen, before.programs_seen + 1);
 }
 
 }  // namespace

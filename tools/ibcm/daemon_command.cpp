@@ -76,6 +76,8 @@ int run_daemon(DaemonOptions o) {
     if (!s.rt().run_once(std::chrono::milliseconds(200))) return 2;
     s.flush();
   }
+  // What the programs left behind when the daemon was told to stop, before it ends it.
+  const daemon::DaemonCounters at_stop = cmd.counters();
   // Peers must not be left holding connections: the programs' connections end (DREQs) and one
   // more round sends them before the loop stops for good.
   cmd.end_programs();
@@ -83,6 +85,10 @@ int run_daemon(DaemonOptions o) {
   s.flush();
   const daemon::DaemonCounters c = cmd.counters();
   std::vector<std::pair<std::string, uint64_t>> extra = {
+      {"daemon.programs_live", at_stop.programs},
+      {"daemon.ids_live", at_stop.ids_live},
+      {"daemon.connections_live", at_stop.connections_live},
+      {"daemon.listeners_live", at_stop.listeners_live},
       {"daemon.programs_seen", c.programs_seen},
       {"daemon.requests", c.requests},
       {"daemon.bad_requests", c.bad_requests},
@@ -125,7 +131,9 @@ void add_daemon(CLI::App& app, Runner& run) {
       ->check(CLI::Range(0, 10000))
       ->capture_default_str();
   cmd->add_flag("--json", o.s.json, "print the engine's events as JSON lines");
-  cmd->add_flag("--stats", o.s.stats, "print the counters at exit");
+  cmd->add_flag("--stats", o.s.stats,
+                "print the counters at exit (daemon.*_live: what programs held when it was told "
+                "to stop)");
   cmd->callback([&run] { run = [] { return run_daemon(o); }; });
 }
 

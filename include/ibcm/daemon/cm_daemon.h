@@ -65,9 +65,11 @@ struct DaemonConfig {
 };
 
 struct DaemonCounters {
-  uint64_t programs = 0;       ///< connected now
-  uint64_t programs_seen = 0;  ///< ever
-  uint64_t ids_live = 0;
+  uint64_t programs = 0;          ///< connected now
+  uint64_t programs_seen = 0;     ///< ever
+  uint64_t ids_live = 0;          ///< the programs' rdma_cm IDs, now
+  uint64_t connections_live = 0;  ///< of those, IDs holding a connection (until its TIMEWAIT ends)
+  uint64_t listeners_live = 0;    ///< of those, IDs listening
   uint64_t requests = 0;
   uint64_t bad_requests = 0;       ///< malformed, or for an ID of another program (dropped, logged)
   uint64_t connects_refused = 0;   ///< an rdma_connect the daemon could not send (UNREACHABLE)
