@@ -112,6 +112,18 @@ int hand_out(EventPriv* e, IdPriv* owner, rdma_cm_event** event) {
   return 0;
 }
 
+// The calling thread is in rdma_get_cm_event on a channel until it returns (enter_channel).
+class InChannel {
+ public:
+  explicit InChannel(ChannelPriv& ch) : ch_(ch) { enter_channel(ch_); }
+  ~InChannel() { leave_channel(ch_); }
+  InChannel(const InChannel&) = delete;
+  InChannel& operator=(const InChannel&) = delete;
+
+ private:
+  ChannelPriv& ch_;
+};
+
 }  // namespace
 
 extern "C" {
@@ -121,6 +133,7 @@ int rdma_get_cm_event(rdma_event_channel* channel, rdma_cm_event** event) {
     errno = EINVAL;
     return -1;
   }
+  InChannel reading(*priv(channel));
   for (;;) {
     Event r;
     ssize_t n;

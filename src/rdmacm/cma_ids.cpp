@@ -155,9 +155,16 @@ void rdma_destroy_event_channel(rdma_event_channel* channel) {
   if (!channel) return;
   // Only closed: the daemon lets its end go once the program's is gone for good. Telling it to
   // close its end now would wake a thread still blocked in rdma_get_cm_event with an error,
-  // where the kernel's channel leaves it blocked (rping's event thread is, as it exits).
-  ::close(channel->fd);
-  delete priv(channel);
+  // where the kernel's channel leaves it blocked (rping's event thread is, as it exits); for the
+  // same reason a channel such a thread reads stays open until it leaves (enter_channel).
+  ChannelPriv* ch = priv(channel);
+  bool now = false;
+  {
+    std::lock_guard lock(ch->mu);
+    ch->destroyed = true;
+    now = ch->readers == 0;
+  }
+  if (now) close_channel(ch);
 }
 
 int rdma_create_id(rdma_event_channel* channel, rdma_cm_id** id, void* context,

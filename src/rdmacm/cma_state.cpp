@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -212,6 +213,25 @@ int qp_to_error(IdPriv& p) {
   ibv_qp_attr a{};
   a.qp_state = IBV_QPS_ERR;
   return ibv_modify_qp(p.id.qp, &a, IBV_QP_STATE);
+}
+
+void close_channel(ChannelPriv* ch) {
+  ::close(ch->channel.fd);
+  delete ch;
+}
+
+void enter_channel(ChannelPriv& ch) {
+  std::lock_guard lock(ch.mu);
+  ++ch.readers;
+}
+
+void leave_channel(ChannelPriv& ch) {
+  bool last = false;
+  {
+    std::lock_guard lock(ch.mu);
+    last = --ch.readers == 0 && ch.destroyed;
+  }
+  if (last) close_channel(&ch);
 }
 
 }  // namespace ibcm::rdmacm

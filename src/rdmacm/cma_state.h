@@ -19,6 +19,11 @@ namespace ibcm::rdmacm {
 struct ChannelPriv {
   rdma_event_channel channel{};  // first: the program's pointer is ours
   uint32_t handle = 0;
+  // Threads in rdma_get_cm_event on it, and whether the program destroyed it meanwhile: the
+  // last of those threads to leave closes and frees it then (leave_channel).
+  std::mutex mu;
+  int readers = 0;
+  bool destroyed = false;
 };
 
 struct IdPriv {
@@ -67,6 +72,16 @@ inline IdPriv* priv(rdma_cm_id* id) {
 inline ChannelPriv* priv(rdma_event_channel* ch) {
   return reinterpret_cast<ChannelPriv*>(ch);
 }
+
+// A thread in rdma_get_cm_event on `ch` enters and leaves it. The kernel's channel outlives its
+// close while a thread is blocked on it (the read holds the file): that thread stays blocked,
+// and what the kernel had queued for IDs destroyed since never reaches it. So a channel the
+// program destroys while a thread reads it stays open for that thread, which closes and frees it
+// when it leaves (rping's event thread, blocked as the program exits, is never woken by the last
+// DISCONNECTED of the ID the program has destroyed).
+void enter_channel(ChannelPriv& ch);
+void leave_channel(ChannelPriv& ch);
+void close_channel(ChannelPriv* ch);  // its fd closed, the record freed
 
 // librdmacm's failure: errno set, -1 returned.
 inline int fail(int err) {

@@ -7,10 +7,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "rdmacm/cma_state.h"
 #include "rdmacm/program_fixture.h"
 
 namespace ibcm::rdmacm::test {
@@ -136,6 +139,58 @@ TEST_F(Api, NonBlockingChannel) {
   errno = 0;
   EXPECT_EQ(rdma_get_cm_event(ch_, &none), -1);
   EXPECT_EQ(errno, EAGAIN);
+}
+
+// A channel destroyed while another thread waits in rdma_get_cm_event on it stays open for that
+// thread, as the kernel's does (its blocked read holds the file): rping's event thread, blocked
+// as the program exits, must not wake to an error (EBADF) when a late event of an ID the program
+// has destroyed comes in, which it would then report with exit(-1). The event of the destroyed
+// ID never reaches the thread; one of an ID still on the channel does, and the thread closes the
+// channel as it leaves.
+TEST_F(Api, DestroyedChannelStaysWithTheThreadWaitingOnIt) {
+  rdma_event_channel* ch = rdma_create_event_channel();
+  ASSERT_NE(ch, nullptr) << "errno " << errno;
+  rdma_cm_id* gone = new_id(ch);
+  rdma_cm_id* live = new_id(ch);
+  ASSERT_TRUE(gone && live);
+  sockaddr_in dst = loopback(7803);
+  // gone's ADDR_RESOLVED waits in the channel, unread, when gone is destroyed
+  ASSERT_EQ(rdma_resolve_addr(gone, nullptr, as_sockaddr(dst), 2000), 0) << "errno " << errno;
+  ASSERT_EQ(destroy(gone), 0);
+  int got = -2;
+  rdma_cm_event_type type{};
+  rdma_cm_id* of = nullptr;
+  std::thread reader([&] {
+    rdma_cm_event* e = nullptr;
+    got = rdma_get_cm_event(ch, &e);
+    if (got == 0) {
+      type = e->event;
+      of = e->id;
+      rdma_ack_cm_event(e);
+    }
+  });
+  auto inside = [&] {
+    std::lock_guard lock(priv(ch)->mu);
+    return priv(ch)->readers == 1;
+  };
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!inside() && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+  if (!inside()) {  // the channel is not the reader's to keep: wake it before failing
+    ASSERT_EQ(rdma_resolve_addr(live, nullptr, as_sockaddr(dst), 2000), 0) << "errno " << errno;
+    reader.join();
+    FAIL() << "the reader was never seen waiting";
+  }
+  int fd = ch->fd;
+  rdma_destroy_event_channel(ch);
+  EXPECT_NE(::fcntl(fd, F_GETFD), -1) << "closed under the waiting thread";
+  ASSERT_EQ(rdma_resolve_addr(live, nullptr, as_sockaddr(dst), 2000), 0) << "errno " << errno;
+  reader.join();
+  EXPECT_EQ(got, 0) << "errno " << errno;
+  EXPECT_EQ(type, RDMA_CM_EVENT_ADDR_RESOLVED);
+  EXPECT_EQ(of, live);  // not gone's
+  errno = 0;
+  EXPECT_EQ(::fcntl(fd, F_GETFD), -1);  // closed by the thread as it left
+  EXPECT_EQ(errno, EBADF);
 }
 
 // An ID created without a channel is synchronous (rdma_create_id(3)): the library makes its
