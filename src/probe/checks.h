@@ -38,10 +38,16 @@ std::span<const CheckDef> check_defs();
 
 // "0.201" and "0.201 s": a time in a `seen` text.
 std::string seconds(Time t);
-inline std::string secs(Time t) { return seconds(t) + " s"; }
+inline std::string secs(Time t) {
+  return seconds(t) + " s";
+}
 // A verdict with what was seen.
-inline Outcome pass(std::string seen) { return {Verdict::Pass, std::move(seen), 0}; }
-inline Outcome deviation(std::string seen) { return {Verdict::Deviation, std::move(seen), 0}; }
+inline Outcome pass(std::string seen) {
+  return {Verdict::Pass, std::move(seen), 0};
+}
+inline Outcome deviation(std::string seen) {
+  return {Verdict::Deviation, std::move(seen), 0};
+}
 inline Outcome not_applicable(std::string seen) {
   return {Verdict::NotApplicable, std::move(seen), 0};
 }

@@ -1,9 +1,9 @@
 // Connection establishment: a REQ the CM cannot serve, a REQ sent twice, an RTU that never comes.
 #include <algorithm>
 
+#include "ibcm/wire/time.h"
 #include "probe/checks.h"
 #include "probe/link.h"
-#include "ibcm/wire/time.h"
 
 namespace ibcm::probe {
 
@@ -21,7 +21,8 @@ void reject_rep(Conversation& c, uint32_t ours, const Got& rep) {
 
 // "3 REPs at 0.000 0.201 0.402 s"
 std::string listing(std::string_view name, const std::vector<Got>& got) {
-  std::string s = std::to_string(got.size()) + " " + std::string(name) + (got.size() == 1 ? "" : "s");
+  std::string s =
+      std::to_string(got.size()) + " " + std::string(name) + (got.size() == 1 ? "" : "s");
   if (got.empty()) return s;
   s += " at";
   for (const Got& g : got) s += " " + seconds(g.at);
@@ -58,8 +59,8 @@ Outcome check_duplicate_req(Conversation& c) {
   if (!first) return not_applicable("no REP to the first REQ (" + c.strays() + ")");
   c.send(req, tid);  // the same REQ again, as a retry whose REP crossed it
   // What answers the duplicate: the same REP again, an MRA, or nothing; never a second connection.
-  auto again = c.gather(answers_req(id), std::min(c.options().answer_wait,
-                                                  Time(wire::cm_time(kSlowAnswer) / 2)));
+  auto again = c.gather(answers_req(id),
+                        std::min(c.options().answer_wait, Time(wire::cm_time(kSlowAnswer) / 2)));
   Link l = accept_rep(c, id, qpn, *first);
   Outcome o;
   std::string seen;
@@ -97,8 +98,9 @@ Outcome check_lost_rtu(Conversation& c) {
   std::string seen = listing("REP", reps);
   seen += rej ? ", then " + describe(rej->mad) + " at " + secs(rej->at) : ", then no REJ";
   const bool retried = reps.size() >= 2 && reps.size() <= 1u + kOurMaxRetries;
-  const bool timed_out = rej && std::get<wire::Rej>(rej->mad.message).reason == wire::RejReason::Timeout &&
-                         std::get<wire::Rej>(rej->mad.message).message_rejected == wire::MsgRef::Rep;
+  const bool timed_out =
+      rej && std::get<wire::Rej>(rej->mad.message).reason == wire::RejReason::Timeout &&
+      std::get<wire::Rej>(rej->mad.message).message_rejected == wire::MsgRef::Rep;
   // Retries no sooner than our REQ allows (a quarter of a try's time is the clock's slack).
   bool spaced = true;
   for (size_t i = 1; i < reps.size(); ++i)

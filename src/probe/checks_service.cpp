@@ -7,7 +7,9 @@ namespace ibcm::probe {
 namespace {
 
 // An rdma_cm port the remote surely does not listen on: not the probed one.
-uint16_t unused_port(const Conversation& c) { return c.options().port == 1 ? 2 : 1; }
+uint16_t unused_port(const Conversation& c) {
+  return c.options().port == 1 ? 2 : 1;
+}
 
 }  // namespace
 
@@ -16,7 +18,8 @@ Outcome check_class_port_info(Conversation& c) {
   c.send(wire::ClassPortInfo{}, tid);
   auto got = c.wait(
       [tid](const wire::Mad& m) {
-        return m.header.transaction_id == tid && std::holds_alternative<wire::ClassPortInfo>(m.message);
+        return m.header.transaction_id == tid &&
+               std::holds_alternative<wire::ClassPortInfo>(m.message);
       },
       c.options().answer_wait);
   if (!got) return deviation("no GetResp within " + secs(c.options().answer_wait));

@@ -103,15 +103,19 @@ uint32_t Conversation::new_qpn() {
   return 0x100000 + static_cast<uint32_t>(splitmix(rng_) % 0xE00000);
 }
 
-uint64_t Conversation::new_tid() { return splitmix(rng_); }
+uint64_t Conversation::new_tid() {
+  return splitmix(rng_);
+}
 
-uint32_t Conversation::new_psn() { return static_cast<uint32_t>(splitmix(rng_)) & 0xFFFFFF; }
+uint32_t Conversation::new_psn() {
+  return static_cast<uint32_t>(splitmix(rng_)) & 0xFFFFFF;
+}
 
 wire::Req Conversation::req(uint32_t comm_id, uint32_t qpn, uint8_t response_timeout) {
   std::array<uint8_t, 92> pd{};
   auto src_port = static_cast<uint16_t>(32768 + splitmix(rng_) % 28232);
-  ConnectParams p = rdma_cm_connect_params(o_.local_ip, o_.remote_ip, o_.port, src_port, qpn,
-                                           new_psn(), {}, pd);
+  ConnectParams p =
+      rdma_cm_connect_params(o_.local_ip, o_.remote_ip, o_.port, src_port, qpn, new_psn(), {}, pd);
   p.max_cm_retries = kOurMaxRetries;
   p.primary.local_ack_timeout = kOurAckTimeout;
   p.packet_life_time = kOurAckTimeout - 1;
@@ -120,14 +124,13 @@ wire::Req Conversation::req(uint32_t comm_id, uint32_t qpn, uint8_t response_tim
 
 Want answers_req(uint32_t id) {
   return [rep = to_us<wire::Rep>(id), rej = to_us<wire::Rej>(id),
-          mra = to_us<wire::Mra>(id)](const wire::Mad& m) {
-    return rep(m) || rej(m) || mra(m);
-  };
+          mra = to_us<wire::Mra>(id)](const wire::Mad& m) { return rep(m) || rej(m) || mra(m); };
 }
 
 std::string describe(const wire::Mad& m) {
   std::string name(wire::name_of(m.message));
-  if (auto* r = as<wire::Rej>(m)) return name + "(" + std::to_string(static_cast<int>(r->reason)) + ")";
+  if (auto* r = as<wire::Rej>(m))
+    return name + "(" + std::to_string(static_cast<int>(r->reason)) + ")";
   if (auto* r = as<wire::SidrRep>(m))
     return name + "(" + std::to_string(static_cast<int>(r->status)) + ")";
   if (auto* r = as<wire::Apr>(m))

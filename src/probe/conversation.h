@@ -67,7 +67,6 @@ class Conversation {
   std::deque<Got> pending_;
 };
 
-
 // What the remote sends: a message of type M whose RemoteCommunicationID is ours (REP, REJ, MRA,
 // DREQ, DREP answering or naming our side of a connection).
 template <class M>

@@ -44,7 +44,8 @@ std::optional<Link> open_link(Conversation& c, std::string& why, uint32_t qpn) {
       limit = wire::cm_time(mra->service_timeout) + c.options().answer_wait;
       continue;
     }
-    if (std::holds_alternative<wire::Rep>(got->mad.message)) return accept_rep(c, l.ours, l.qpn, *got);
+    if (std::holds_alternative<wire::Rep>(got->mad.message))
+      return accept_rep(c, l.ours, l.qpn, *got);
     why = describe(got->mad) + " to the REQ";
     return std::nullopt;
   }
@@ -57,9 +58,8 @@ bool close_link(Conversation& c, const Link& l) {
   dreq.remote_qpn = l.their_qpn;
   uint64_t tid = c.new_tid();
   // The remote's own DREQ may cross ours: answering it ends the connection as well.
-  auto drep_or_dreq = [drep = to_us<wire::Drep>(l.ours), theirs = to_us<wire::Dreq>(l.ours)](const wire::Mad& m) {
-    return drep(m) || theirs(m);
-  };
+  auto drep_or_dreq = [drep = to_us<wire::Drep>(l.ours), theirs = to_us<wire::Dreq>(l.ours)](
+                          const wire::Mad& m) { return drep(m) || theirs(m); };
   for (int tries = 0; tries <= kOurMaxRetries; ++tries) {
     c.send(dreq, tid);
     if (auto got = c.wait(drep_or_dreq, one_try(c))) {

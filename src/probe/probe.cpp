@@ -12,25 +12,23 @@ namespace {
 // Where each rule is in IBTA Vol 1: chapter 12's messages and REJ reasons (12.6), its state
 // diagrams (12.9), SIDR (12.11), and ClassPortInfo in the MAD chapter (13.4.8.1).
 constexpr std::array kChecks{
-    CheckDef{{"class-port-info", "13.4.8.1",
-              "Get(ClassPortInfo) of the CM class is answered"},
+    CheckDef{{"class-port-info", "13.4.8.1", "Get(ClassPortInfo) of the CM class is answered"},
              "GetResp with status 0 and CM class version 2",
              check_class_port_info},
-    CheckDef{{"unknown-service", "12.6, 12.9",
-              "REQ for a service ID nobody listens on"},
-             "REJ with reason 8 (invalid service ID)", check_unknown_service},
-    CheckDef{{"sidr-unknown-service", "12.11",
-              "SIDR_REQ for a service ID nobody listens on"},
-             "SIDR_REP with status 1 (service ID not supported)", check_sidr_unknown_service},
+    CheckDef{{"unknown-service", "12.6, 12.9", "REQ for a service ID nobody listens on"},
+             "REJ with reason 8 (invalid service ID)",
+             check_unknown_service},
+    CheckDef{{"sidr-unknown-service", "12.11", "SIDR_REQ for a service ID nobody listens on"},
+             "SIDR_REP with status 1 (service ID not supported)",
+             check_sidr_unknown_service},
     CheckDef{{"invalid-transport", "12.6",
               "REQ for the RD transport service, which an rdma_cm listener cannot serve"},
-             "REJ with reason 9 (invalid transport service type)", check_invalid_transport},
-    CheckDef{{"duplicate-req", "12.9",
-              "the same REQ (comm ID, TID) again while its REP is out"},
+             "REJ with reason 9 (invalid transport service type)",
+             check_invalid_transport},
+    CheckDef{{"duplicate-req", "12.9", "the same REQ (comm ID, TID) again while its REP is out"},
              "the REP again, an MRA or nothing: never a second connection or a REJ",
              check_duplicate_req},
-    CheckDef{{"lost-rtu", "12.9",
-              "REP never answered with an RTU"},
+    CheckDef{{"lost-rtu", "12.9", "REP never answered with an RTU"},
              "the REP retried at the interval the REQ asked, at most MaxCMRetries times, then "
              "REJ with reason 4 (timeout) naming the REP",
              check_lost_rtu},
@@ -44,11 +42,10 @@ constexpr std::array kChecks{
              "the connection ends: a REQ from its QP is not stale (REP, or REJ 10 with no DREQ "
              "while its QPN is kept through TIMEWAIT)",
              check_rej_established},
-    CheckDef{{"dreq-unknown", "12.9",
-              "DREQ for a connection the remote does not have"},
-             "DREP, the communication IDs swapped", check_dreq_unknown},
-    CheckDef{{"dreq-unanswered", "12.9",
-              "the remote's DREQ never answered"},
+    CheckDef{{"dreq-unknown", "12.9", "DREQ for a connection the remote does not have"},
+             "DREP, the communication IDs swapped",
+             check_dreq_unknown},
+    CheckDef{{"dreq-unanswered", "12.9", "the remote's DREQ never answered"},
              "the DREQ retried at most MaxCMRetries times, then TIMEWAIT: the connection is "
              "given up (a REQ from its QP is a new connection)",
              check_dreq_unanswered},
@@ -94,9 +91,13 @@ std::string_view to_string(Verdict v) {
   return "?";
 }
 
-std::span<const CheckDef> check_defs() { return kChecks; }
+std::span<const CheckDef> check_defs() {
+  return kChecks;
+}
 
-std::span<const CheckInfo> checks() { return kInfos; }
+std::span<const CheckInfo> checks() {
+  return kInfos;
+}
 
 std::string seconds(Time t) {
   char b[32];
@@ -131,7 +132,8 @@ Expected<std::vector<CheckResult>, std::string> run(Transport& t, const ProbeOpt
     results.push_back(std::move(r));
   }
   if (counting.received == 0 && !results.empty())
-    return Unexpected<std::string>("not one MAD came back from the remote: does a CM listen there?");
+    return Unexpected<std::string>(
+        "not one MAD came back from the remote: does a CM listen there?");
   return results;
 }
 

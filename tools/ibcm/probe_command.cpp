@@ -1,4 +1,5 @@
-// ibcm probe: a conformance probe for a remote CM (include/ibcm/probe/probe.h, docs/conformance.md).
+// ibcm probe: a conformance probe for a remote CM (include/ibcm/probe/probe.h,
+// docs/conformance.md).
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
@@ -65,9 +66,9 @@ int run_probe(const ProbeCommandOptions& o) {
   po.remote_ip = *s.remote();
   po.port = o.s.port;
   po.ca_guid = s.ca_guid();
-  po.seed = o.s.seed.empty() ? static_cast<uint64_t>(
-                                   std::chrono::steady_clock::now().time_since_epoch().count())
-                             : parse_number(o.s.seed).value_or(0);
+  po.seed = o.s.seed.empty()
+                ? static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count())
+                : parse_number(o.s.seed).value_or(0);
   po.only = split_names(o.only);
   po.answer_wait = seconds_of(o.answer_wait);
   po.remote_disconnect_wait = seconds_of(o.disconnect_wait);
@@ -97,7 +98,8 @@ int run_probe(const ProbeCommandOptions& o) {
 
 std::string check_list() {
   std::string s;
-  for (const auto& c : probe::checks()) s += "\n  " + std::string(c.name) + ": " + std::string(c.summary);
+  for (const auto& c : probe::checks())
+    s += "\n  " + std::string(c.name) + ": " + std::string(c.summary);
   return s;
 }
 
@@ -116,9 +118,9 @@ void add_probe(CLI::App& app, Runner& run) {
                   "seconds to wait for the remote to disconnect on its own (dreq-unanswered)")
       ->capture_default_str();
   cmd->footer(
-      "Exit status: the number of deviations (at most 100), 0 when every check passed or was n/a; "
-      "101 the probe could not run (bad arguments, a transport that cannot be opened, not one "
-      "answer from the remote).");
+      "Exit status: 0 every check passed (or was n/a); 1 to 100 the number of deviations (100 "
+      "for more); 101 the probe could not run (a usage error, a bad argument, a transport that "
+      "cannot be opened, not one answer from the remote).");
   cmd->callback([&run] { run = [] { return run_probe(o); }; });
 }
 
