@@ -29,6 +29,7 @@ Outcome check_invalid_transport(Conversation& c);
 Outcome check_duplicate_req(Conversation& c);
 Outcome check_lost_rtu(Conversation& c);
 Outcome check_stale_req(Conversation& c);
+Outcome check_stale_req_half_open(Conversation& c);
 Outcome check_rej_established(Conversation& c);
 Outcome check_dreq_unknown(Conversation& c);
 Outcome check_dreq_unanswered(Conversation& c);

@@ -81,13 +81,13 @@ Outcome check_lost_rtu(Conversation& c) {
   uint32_t id = c.new_comm_id();
   c.send(c.req(id, c.new_qpn()), c.new_tid());
   // The REP, its retries (at most kOurMaxRetries, each after the time our REQ gave), then REJ 4.
-  Time until = c.now() + (kOurMaxRetries + 2) * one_try(c);
   std::vector<Got> reps;
   std::optional<Got> rej;
   auto rep_or_rej = [rep = to_us<wire::Rep>(id), r = to_us<wire::Rej>(id)](const wire::Mad& m) {
     return rep(m) || r(m);
   };
-  while (auto got = c.wait(rep_or_rej, std::max(until - c.now(), Time{0}))) {
+  // Until two tries' time passes with nothing more.
+  while (auto got = c.wait(rep_or_rej, 2 * one_try(c))) {
     if (std::holds_alternative<wire::Rej>(got->mad.message)) {
       rej = std::move(got);
       break;
@@ -107,12 +107,8 @@ Outcome check_lost_rtu(Conversation& c) {
     spaced = spaced && reps[i].at - reps[i - 1].at >= wire::cm_time(kOurResponseTimeout) / 4;
   Outcome o = retried && timed_out && spaced ? pass(seen) : deviation(seen);
   if (!rej) {  // the remote may still wait: end it
-    wire::Rej end;
-    end.local_comm_id = id;
-    end.remote_comm_id = std::get<wire::Rep>(reps.front().mad.message).local_comm_id;
-    end.message_rejected = wire::MsgRef::Rep;
-    end.reason = wire::RejReason::Timeout;
-    c.send(end, reps.front().mad.header.transaction_id);
+    uint32_t theirs = std::get<wire::Rep>(reps.front().mad.message).local_comm_id;
+    c.send(timeout_rej(c, id, theirs, wire::MsgRef::Rep), reps.front().mad.header.transaction_id);
   }
   return o;
 }

@@ -11,6 +11,18 @@ Time one_try(const Conversation& c) {
          c.options().answer_wait;
 }
 
+wire::Rej timeout_rej(const Conversation& c, uint32_t ours, uint32_t theirs, wire::MsgRef msg) {
+  wire::Rej rej;
+  rej.local_comm_id = ours;
+  rej.remote_comm_id = theirs;
+  rej.message_rejected = msg;
+  rej.reason = wire::RejReason::Timeout;
+  rej.rejected_info_length = 8;
+  for (int i = 0; i < 8; ++i)
+    rej.ari[static_cast<size_t>(i)] = static_cast<uint8_t>(c.options().ca_guid >> (56 - 8 * i));
+  return rej;
+}
+
 Link accept_rep(Conversation& c, uint32_t ours, uint32_t qpn, const Got& rep) {
   const auto& r = std::get<wire::Rep>(rep.mad.message);
   wire::Rtu rtu;
@@ -32,11 +44,8 @@ std::optional<Link> open_link(Conversation& c, std::string& why, uint32_t qpn) {
     auto got = c.wait(answers_req(l.ours), limit);
     if (!got) {
       why = "no answer to the REQ";
-      wire::Rej rej;  // withdraw it: nothing left half-open at the remote
-      rej.local_comm_id = l.ours;
-      rej.message_rejected = wire::MsgRef::Req;
-      rej.reason = wire::RejReason::Timeout;
-      c.send(rej, tid);
+      // Withdrawn, as our REQ's timeout would: nothing left half-open at the remote.
+      c.send(timeout_rej(c, l.ours, 0, wire::MsgRef::Req), tid);
       return std::nullopt;
     }
     if (const auto* mra = std::get_if<wire::Mra>(&got->mad.message)) {

@@ -29,6 +29,10 @@ Link accept_rep(Conversation& c, uint32_t ours, uint32_t qpn, const Got& rep);
 // still hold the connection.
 bool close_link(Conversation& c, const Link& l);
 
+// REJ with reason 4 (timeout) from us for `msg`, its ARI our CA GUID, as the spec fills it (the
+// Linux CM finds the connection by that GUID and our comm ID, not by its own comm ID).
+wire::Rej timeout_rej(const Conversation& c, uint32_t ours, uint32_t theirs, wire::MsgRef msg);
+
 // Answers a DREQ from the remote (DREP with the comm IDs swapped).
 void answer_dreq(Conversation& c, const wire::Mad& dreq);
 

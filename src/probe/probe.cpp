@@ -37,6 +37,11 @@ constexpr std::array kChecks{
              "REJ with reason 10 (stale connection), then a DREQ for the old connection naming "
              "that QPN",
              check_stale_req},
+    CheckDef{{"stale-req-half-open", "12.9",
+              "the same, while the old connection's REP still waits for its RTU (REP_SENT)"},
+             "REJ with reason 10, then a DREQ for the old connection naming that QPN: in every "
+             "state, not only when established",
+             check_stale_req_half_open},
     CheckDef{{"rej-established", "12.9",
               "REJ naming the REP of an established connection, as from a peer that gave it up"},
              "the connection ends: a REQ from its QP is not stale (REP, or REJ 10 with no DREQ "

@@ -16,7 +16,9 @@ using namespace std::chrono_literals;
 
 // UDP ports for this process (ctest runs test binaries in parallel), apart from the other CLI
 // tests' (connect_listen_cli_test.cpp takes 20000 + 20 per process).
-int port_base() { return 42000 + static_cast<int>(::getpid() % 1000) * 4; }
+int port_base() {
+  return 42000 + static_cast<int>(::getpid() % 1000) * 4;
+}
 
 TEST(ProbeCli, ReportsTheBrokenRuleAsOneDeviationInJson) {
   int p = port_base();
