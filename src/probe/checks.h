@@ -28,6 +28,7 @@ Outcome check_sidr_unknown_service(Conversation& c);
 Outcome check_invalid_transport(Conversation& c);
 Outcome check_duplicate_req(Conversation& c);
 Outcome check_lost_rtu(Conversation& c);
+Outcome check_mra_rep(Conversation& c);
 Outcome check_stale_req(Conversation& c);
 Outcome check_stale_req_half_open(Conversation& c);
 Outcome check_rej_established(Conversation& c);

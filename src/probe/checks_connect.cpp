@@ -113,4 +113,31 @@ Outcome check_lost_rtu(Conversation& c) {
   return o;
 }
 
+Outcome check_mra_rep(Conversation& c) {
+  // Our REQ asks the remote to retry its REP every ~0.2 s; the MRA asks 2^18 (1.07 s) more.
+  constexpr uint8_t kMraServiceTimeout = 18;
+  uint32_t id = c.new_comm_id();
+  uint32_t qpn = c.new_qpn();
+  c.send(c.req(id, qpn), c.new_tid());
+  auto rep = c.wait(to_us<wire::Rep>(id), c.options().answer_wait);
+  if (!rep) return not_applicable("no REP to the REQ (" + c.strays() + ")");
+  wire::Mra mra;
+  mra.local_comm_id = id;
+  mra.remote_comm_id = std::get<wire::Rep>(rep->mad.message).local_comm_id;
+  mra.message_mraed = wire::MsgRef::Rep;
+  mra.service_timeout = kMraServiceTimeout;
+  Time mra_at = c.now();
+  c.send(mra, rep->mad.header.transaction_id);
+  // Three quarters of the time asked: a REP in it is a retry the MRA should have held back.
+  auto early = c.gather(to_us<wire::Rep>(id), wire::cm_time(kMraServiceTimeout) * 3 / 4);
+  Link l = accept_rep(c, id, qpn, *rep);
+  bool established = close_link(c, l);
+  std::string seen = "MRA sent at " + secs(mra_at) + "; " + listing("REP", early) +
+                     " in the next " + secs(wire::cm_time(kMraServiceTimeout) * 3 / 4) + "; RTU, " +
+                     (established ? "then DREQ answered by DREP" : "then DREQ unanswered");
+  Outcome o = early.empty() && established ? pass(seen) : deviation(seen);
+  if (!established) o.left_open = 1;
+  return o;
+}
+
 }  // namespace ibcm::probe

@@ -32,6 +32,11 @@ constexpr std::array kChecks{
              "the REP retried at the interval the REQ asked, at most MaxCMRetries times, then "
              "REJ with reason 4 (timeout) naming the REP",
              check_lost_rtu},
+    CheckDef{
+        {"mra-rep", "12.6, 12.9", "MRA for the REP (more time asked before the RTU), then the RTU"},
+        "no REP retry while the MRA's service time runs; the RTU then establishes the "
+        "connection (its DREQ gets a DREP)",
+        check_mra_rep},
     CheckDef{{"stale-req", "12.9",
               "REQ from a QP (and CA GUID) that still has a connection, as after a reboot"},
              "REJ with reason 10 (stale connection), then a DREQ for the old connection naming "
