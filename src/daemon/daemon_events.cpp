@@ -50,8 +50,26 @@ Id* CmDaemon::State::passive_id(Id& listener, const IpEndpoint& src, const IpEnd
   } else {
     complete_route(child.route, port, dst, listener.tos);
   }
+  child.in_backlog = true;
+  ++listener.pending;
   programs[child.program].ids.insert(child.handle);
   return &ids.emplace(child.handle, child).first->second;
+}
+
+bool CmDaemon::State::backlog_full(const Id& listener) {
+  if (listener.pending < listener.backlog) return false;
+  ++counters.reqs_over_backlog;
+  say("program " + std::to_string(programs[listener.program].pid) + ": a request to port " +
+      std::to_string(listener.src.port()) + " past its listen backlog of " +
+      std::to_string(listener.backlog) + " requests not yet read, refused");
+  return true;
+}
+
+void CmDaemon::State::leave_backlog(Id& id) {
+  if (!id.in_backlog) return;
+  id.in_backlog = false;
+  auto l = ids.find(id.listener);
+  if (l != ids.end() && l->second.pending > 0) --l->second.pending;
 }
 
 void CmDaemon::State::on_event(Cm& cm, Time now, const Event& e) {
@@ -64,6 +82,10 @@ void CmDaemon::State::on_event(Cm& cm, Time now, const Event& e) {
     Id* child = nullptr;
     if (l != by_listen.end() && hdr && !ids[l->second].ud()) {  // UD listeners take SIDR only
       Id& listener = ids[l->second];
+      if (backlog_full(listener)) {  // the kernel's CM rejects as its consumer: REJ 28
+        (void)cm.reject(now, req->conn, wire::RejReason::ConsumerDefined);
+        return;
+      }
       // Our address is the REQ's destination, the peer's its source: on RoCE their GIDs, on
       // InfiniBand the rdma_cm header's, and the path the REQ's.
       const bool ib = is_infiniband(port);
@@ -106,6 +128,7 @@ void CmDaemon::State::on_event(Cm& cm, Time now, const Event& e) {
   auto i = ids.find(c->second);
   if (i == ids.end()) return;
   Id& id = i->second;
+  leave_backlog(id);  // a passive ID hears from the engine only once it is answered or over
 
   if (const auto* rep = std::get_if<ev::RepReceived>(&e)) {
     if (id.state != IdState::Connecting) return;

@@ -46,6 +46,12 @@ uint16_t take_port(CmDaemon::State& s, uint16_t ps, uint16_t want) {
   return 0;
 }
 
+// rdma_listen's backlog as the kernel's rdma_ucm takes it: 0, negative or past its maximum is
+// the maximum.
+int listen_backlog(int32_t asked) {
+  return asked > 0 && asked < kMaxBacklog ? asked : kMaxBacklog;
+}
+
 // Binds an ID to `src` (its port 0: an ephemeral one). 0 or the errno.
 int bind(CmDaemon::State& s, Id& id, IpEndpoint src) {
   if (id.state != IdState::Idle) return EINVAL;
@@ -72,6 +78,7 @@ int bind(CmDaemon::State& s, Id& id, IpEndpoint src) {
 
 void CmDaemon::State::end_id(Cm& cm, Time now, Id& id) {
   cancel_route(id);
+  leave_backlog(id);
   if (id.conn != 0) {
     cm.destroy(now, id.conn);
     by_conn.erase(id.conn);
@@ -203,7 +210,7 @@ proto::Reply CmDaemon::State::handle(Cm& cm, Time now, int program, const proto:
         if (int e = bind(*this, id, any); e != 0) return fail(e);
       }
       if (id.state == IdState::Listening) {
-        id.backlog = r.arg;
+        id.backlog = listen_backlog(r.arg);
         return out;
       }
       if (id.state != IdState::AddrBound) return fail(EINVAL);
@@ -213,7 +220,7 @@ proto::Reply CmDaemon::State::handle(Cm& cm, Time now, int program, const proto:
       if (!l) return fail(EADDRINUSE);
       id.listen = *l;
       by_listen[*l] = id.handle;
-      id.backlog = r.arg;
+      id.backlog = listen_backlog(r.arg);
       id.state = IdState::Listening;
       say("program " + std::to_string(programs[program].pid) + " listens on port " +
           std::to_string(id.src.port()));
@@ -260,6 +267,7 @@ proto::Reply CmDaemon::State::handle(Cm& cm, Time now, int program, const proto:
       return out;
     }
     case proto::Op::Accept: {
+      leave_backlog(id);
       if (id.ud()) return fail(sidr_answer(cm, now, id, wire::SidrStatus::Success, r.conn));
       if (id.state != IdState::ConnectRequest) return fail(EINVAL);
       AcceptParams a;
@@ -277,6 +285,7 @@ proto::Reply CmDaemon::State::handle(Cm& cm, Time now, int program, const proto:
       return out;
     }
     case proto::Op::Reject: {
+      leave_backlog(id);
       if (id.ud()) return fail(sidr_answer(cm, now, id, wire::SidrStatus::Rejected, r.conn));
       if (id.state != IdState::ConnectRequest && id.state != IdState::ConnectResponse)
         return fail(EINVAL);
@@ -335,6 +344,25 @@ proto::Reply CmDaemon::State::handle(Cm& cm, Time now, int program, const proto:
       id.state = IdState::Connected;
       return out;
     }
+    case proto::Op::Notify: {
+      // The kernel's ib_cm_notify: COMM_EST establishes a passive connection whose RTU has not
+      // come (EISCONN once established), PATH_MIG makes the alternate path the primary; any
+      // other state or event is EINVAL.
+      if (id.ud() || id.conn == 0) return fail(EINVAL);
+      if (static_cast<proto::NotifyEvent>(r.arg) == proto::NotifyEvent::CommEst) {
+        if (cm.state(id.conn) == ibcm::State::Established) return fail(EISCONN);
+        if (auto s = cm.establish(now, id.conn); !s) return fail(errno_of(s.error()));
+        return out;
+      }
+      if (static_cast<proto::NotifyEvent>(r.arg) == proto::NotifyEvent::PathMig) {
+        if (auto s = cm.migrate(id.conn); !s) return fail(errno_of(s.error()));
+        return out;
+      }
+      return fail(EINVAL);
+    }
+    case proto::Op::RequestRead:
+      leave_backlog(id);
+      return out;
     case proto::Op::MigrateId: {
       auto ch = channels.find(r.channel);
       if (ch == channels.end() || ch->second.program != program) return fail(EINVAL);

@@ -80,6 +80,12 @@ bool CmDaemon::State::on_sidr_event(Cm& cm, Time now, const Event& e) {
     Id* child = nullptr;
     if (l != by_listen.end() && hdr && ids[l->second].ud()) {
       Id& listener = ids[l->second];
+      if (backlog_full(listener)) {  // the kernel's CM answers REJECT
+        SidrReplyParams rp;
+        rp.status = wire::SidrStatus::Rejected;
+        (void)cm.sidr_reply(now, req->id, rp);
+        return true;
+      }
       // A SIDR_REQ has no path: the header alone names both addresses, ours its destination.
       child = passive_id(listener, header_endpoint(*hdr, hdr->dst_addr, listener.src.port()),
                          header_endpoint(*hdr, hdr->src_addr, hdr->src_port));

@@ -54,6 +54,10 @@ enum class IdState : uint8_t {
   Failed,         // REJECTED, UNREACHABLE: nothing more will happen
 };
 
+// rdma_listen's backlog when it is 0, negative or larger: the kernel's rdma_ucm default
+// (net.rdma_ucm.max_backlog).
+inline constexpr int kMaxBacklog = 1024;
+
 struct Id {
   uint32_t handle = 0;
   int program = -1;
@@ -72,8 +76,12 @@ struct Id {
   ConnId conn = 0;
   ListenId listen = 0;
   uint32_t psn = 0;  // the starting PSN we advertise (our QP's receive queue expects it)
-  int backlog = 0;
-  uint32_t listener = 0;  // a passive ID: the listener its REQ came to
+  // A listener: at most `backlog` CONNECT_REQUESTs sent to its program and not yet read there
+  // (or answered, or ended by the peer), as the kernel's rdma_ucm counts them; `pending` now.
+  int backlog = kMaxBacklog;
+  int pending = 0;
+  uint32_t listener = 0;    // a passive ID: the listener its REQ came to
+  bool in_backlog = false;  // a passive ID, counted in its listener's `pending`
   // A UD ID (RDMA_PS_UDP): its SIDR_REQ's RequestID (active), or the engine's handle for the
   // SIDR_REQ it answers (passive). 0: none yet.
   SidrId sidr = 0;
@@ -149,6 +157,11 @@ struct CmDaemon::State {
   // route here.
   Id* passive_id(Id& listener, const IpEndpoint& src, const IpEndpoint& dst,
                  const wire::Req* req = nullptr);
+  // The listener's program has `backlog` requests not yet read: this one is refused (counted,
+  // logged), as the kernel's rdma_ucm refuses a connect event past the backlog.
+  bool backlog_full(const Id& listener);
+  // A passive ID's request is read, answered or over: its listener's backlog has room again.
+  void leave_backlog(Id& id);
 
   // --- UD IDs: SIDR (daemon_sidr.cpp) ---
   // rdma_connect: the SIDR_REQ. 0 or the errno.

@@ -24,7 +24,7 @@ namespace ibcm::daemon::proto {
 
 inline constexpr char kDefaultSocket[] = "/run/ibcm/cm.sock";
 inline constexpr char kSocketEnv[] = "IBCM_SOCKET";  // overrides kDefaultSocket, both ends
-inline constexpr uint32_t kVersion = 2;              // 2: Event.qkey (UD IDs)
+inline constexpr uint32_t kVersion = 3;  // 2: Event.qkey (UD IDs); 3: Op::Notify, RequestRead
 
 enum class Op : uint32_t {
   Hello = 1,      // arg: kVersion
@@ -43,6 +43,14 @@ enum class Op : uint32_t {
   Establish,      // id: RTU after a CONNECT_RESPONSE (rdma_establish, or the library on a QP)
   MigrateId,      // id, channel
   SetTos,         // id, arg: the IP type of service (rdma_set_option RDMA_OPTION_ID_TOS)
+  Notify,         // id, arg: NotifyEvent (rdma_notify: the QP's asynchronous event)
+  RequestRead,    // id: the program has read this CONNECT_REQUEST (its listener's backlog)
+};
+
+// rdma_notify's events that the CM acts on, as the kernel's ib_cm_notify does.
+enum class NotifyEvent : uint32_t {
+  CommEst = 1,  // data came before the RTU: REP_SENT/MRA_REP_RCVD -> ESTABLISHED
+  PathMig = 2,  // the QP migrated to its alternate path: it becomes the primary
 };
 
 // rdma_conn_param, by value.

@@ -138,6 +138,38 @@ Status Cm::unlisten(ListenId id) {
   return Ok{};
 }
 
+wire::Req req_of(const ConnectParams& p, uint32_t local_comm_id, uint64_t ca_guid,
+                 uint8_t local_cm_response_timeout) {
+  wire::Req r;
+  r.local_comm_id = local_comm_id;
+  r.vendor_id = p.vendor_id & k24;
+  r.service_id = p.service_id;
+  r.local_ca_guid = ca_guid;
+  r.local_qkey = p.qkey;
+  r.local_qpn = p.qpn;
+  r.responder_resources = p.responder_resources;
+  r.initiator_depth = p.initiator_depth;
+  r.remote_cm_response_timeout = p.remote_cm_response_timeout & 31;
+  r.transport_service_type = p.transport;
+  r.end_to_end_flow_control = p.flow_control;
+  r.starting_psn = p.psn;
+  r.local_cm_response_timeout = local_cm_response_timeout & 31;
+  r.retry_count = p.retry_count & 7;
+  r.partition_key = p.pkey;
+  r.path_mtu = p.mtu;
+  r.rnr_retry_count = p.rnr_retry_count & 7;
+  r.max_cm_retries = p.max_cm_retries;
+  r.srq = p.srq;
+  r.extended_transport_type = p.extended;
+  r.primary = p.primary;
+  // No ACK timeout given: one that covers about two packet lifetimes.
+  if (r.primary.local_ack_timeout == 0)
+    r.primary.local_ack_timeout = static_cast<uint8_t>(std::min(31, (p.packet_life_time & 31) + 1));
+  if (p.alternate) r.alternate = *p.alternate;
+  copy_pd(r.private_data, p.private_data);
+  return r;
+}
+
 Expected<ConnId, Error> Cm::connect(Time now, const ConnectParams& p) {
   Impl& m = *impl_;
   m.handle_timeout(now);
@@ -159,33 +191,7 @@ Expected<ConnId, Error> Cm::connect(Time now, const ConnectParams& p) {
   c.max_retries = c.retries_left = p.max_cm_retries;
   m.bind_local_qpn(c, idx, p.qpn);
 
-  wire::Req r;
-  r.local_comm_id = c.local_id;
-  r.vendor_id = p.vendor_id & k24;
-  r.service_id = p.service_id;
-  r.local_ca_guid = m.cfg_.ca_guid;
-  r.local_qkey = p.qkey;
-  r.local_qpn = p.qpn;
-  r.responder_resources = p.responder_resources;
-  r.initiator_depth = p.initiator_depth;
-  r.remote_cm_response_timeout = c.peer_resp;
-  r.transport_service_type = p.transport;
-  r.end_to_end_flow_control = p.flow_control;
-  r.starting_psn = p.psn;
-  r.local_cm_response_timeout = m.cfg_.cm_response_timeout & 31;
-  r.retry_count = p.retry_count & 7;
-  r.partition_key = p.pkey;
-  r.path_mtu = p.mtu;
-  r.rnr_retry_count = p.rnr_retry_count & 7;
-  r.max_cm_retries = p.max_cm_retries;
-  r.srq = p.srq;
-  r.extended_transport_type = p.extended;
-  r.primary = p.primary;
-  // No ACK timeout given: one that covers about two packet lifetimes.
-  if (r.primary.local_ack_timeout == 0)
-    r.primary.local_ack_timeout = static_cast<uint8_t>(std::min(31, c.plt + 1));
-  if (p.alternate) r.alternate = *p.alternate;
-  copy_pd(r.private_data, p.private_data);
+  wire::Req r = req_of(p, c.local_id, m.cfg_.ca_guid, m.cfg_.cm_response_timeout);
 
   Setup& s = m.setup_[idx];
   s.primary = r.primary;

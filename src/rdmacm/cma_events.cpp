@@ -171,6 +171,12 @@ int rdma_get_cm_event(rdma_event_channel* channel, rdma_cm_event** event) {
         continue;
       }
       p = passive_id(*listener, r);
+      // Read now: its listener's backlog has room for another (the kernel's ucma counts the
+      // requests not yet read).
+      Request read;
+      read.op = Op::RequestRead;
+      read.id = r.id;
+      (void)post(read);
     } else {
       p = find_id(r.id);
       if (!p) continue;  // an ID the program destroyed: its late events go nowhere

@@ -409,10 +409,18 @@ int rdma_set_option(rdma_cm_id* id, int level, int optname, void* optval, size_t
 
 int rdma_notify(rdma_cm_id* id, ibv_event_type event) {
   if (!id) return fail(EINVAL);
-  // IBV_EVENT_COMM_EST: data came before the RTU. The engine establishes on the RTU's retry or
-  // the peer's; nothing is lost by waiting for it.
-  (void)event;
-  return 0;
+  // IBV_EVENT_COMM_EST: data came before the RTU, so the passive side is ESTABLISHED now rather
+  // than when the REP's retry brings the RTU again; IBV_EVENT_PATH_MIG: the alternate path is
+  // the primary now. The CM acts on no other event (EINVAL, as the kernel's ib_cm_notify).
+  Request r = request(Op::Notify, id);
+  if (event == IBV_EVENT_COMM_EST)
+    r.arg = static_cast<int32_t>(ibcm::daemon::proto::NotifyEvent::CommEst);
+  else if (event == IBV_EVENT_PATH_MIG)
+    r.arg = static_cast<int32_t>(ibcm::daemon::proto::NotifyEvent::PathMig);
+  else
+    return fail(EINVAL);
+  Reply out;
+  return call_or_errno(r, out);
 }
 
 uint16_t rdma_get_src_port(rdma_cm_id* id) {

@@ -4,6 +4,7 @@
 // and rdma_disconnect(3) document.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 
 #include "rdmacm/program_fixture.h"
 
@@ -150,6 +151,78 @@ TEST_F(Connect, PeerConnectsThenIsKilled) {
   EXPECT_EQ(nodes().b->counters().ended_by_exit, ended + 1);
   ASSERT_EQ(rdma_disconnect(conn), 0) << "errno " << errno;  // the DREP
   EXPECT_TRUE(expect_event(RDMA_CM_EVENT_TIMEWAIT_EXIT, conn));
+}
+
+// rdma_notify(3) with IBV_EVENT_COMM_EST, as a program calls it when data reaches its QP before the
+// RTU: the accepted connection is ESTABLISHED at once (the kernel's ib_cm_notify), not when the
+// REP's retry brings the RTU; a second notify is EISCONN, and the RTU that comes later gives no
+// second ESTABLISHED. Before a connection, and for an event the CM does not act on: EINVAL.
+TEST_F(Connect, NotifyCommEstablishedBeforeTheRtu) {
+  rdma_cm_id* listener = listen_on(7451);
+  ASSERT_NE(listener, nullptr);
+  EXPECT_EQ(rdma_notify(listener, IBV_EVENT_COMM_EST), -1);
+  EXPECT_EQ(errno, EINVAL);
+
+  PeerProcess peer(nodes().b->socket());
+  ASSERT_TRUE(peer.connect(7451, "0x3451"));
+  rdma_cm_id* conn = take_request_id();
+  ASSERT_NE(conn, nullptr);
+  EXPECT_EQ(rdma_notify(conn, IBV_EVENT_COMM_EST), -1);  // REQ_RCVD: nothing sent yet
+  EXPECT_EQ(errno, EINVAL);
+  rdma_conn_param p = no_qp(0x4451, "");
+  ASSERT_EQ(rdma_accept(conn, &p), 0) << "errno " << errno;
+  EXPECT_EQ(event_name(peer.ask("event")), "RDMA_CM_EVENT_CONNECT_RESPONSE");
+  EXPECT_FALSE(event_waiting(ch_));
+
+  EXPECT_EQ(rdma_notify(conn, IBV_EVENT_QP_FATAL), -1);
+  EXPECT_EQ(errno, EINVAL);
+  ASSERT_EQ(rdma_notify(conn, IBV_EVENT_COMM_EST), 0) << "errno " << errno;
+  EXPECT_TRUE(expect_event(RDMA_CM_EVENT_ESTABLISHED, conn));
+  EXPECT_EQ(rdma_notify(conn, IBV_EVENT_COMM_EST), -1);
+  EXPECT_EQ(errno, EISCONN);
+
+  ASSERT_EQ(peer.ask("establish"), "ok");  // its RTU, now to an ESTABLISHED connection
+  ASSERT_EQ(rdma_disconnect(conn), 0) << "errno " << errno;
+  EXPECT_EQ(event_name(peer.ask("event")), "RDMA_CM_EVENT_DISCONNECTED");
+  ASSERT_EQ(peer.ask("disconnect"), "ok");
+  EXPECT_TRUE(expect_event(RDMA_CM_EVENT_DISCONNECTED, conn));  // no ESTABLISHED before it
+  EXPECT_TRUE(expect_event(RDMA_CM_EVENT_TIMEWAIT_EXIT, conn));
+}
+
+// rdma_listen(3)'s backlog, as the kernel's rdma_ucm keeps it: at most that many requests not yet
+// read by the program. Past it the REQ is refused as the kernel refuses it (REJ 28, consumer
+// defined: REJECTED with status 28 at the connecting side) and counted; reading one makes room.
+TEST_F(Connect, ListenBacklogCountsRequestsNotYetRead) {
+  rdma_cm_id* listener = new_id();
+  sockaddr_in addr = loopback(7461);
+  ASSERT_EQ(rdma_bind_addr(listener, as_sockaddr(addr)), 0) << "errno " << errno;
+  ASSERT_EQ(rdma_listen(listener, 1), 0) << "errno " << errno;
+  uint64_t refused = nodes().a->counters().reqs_over_backlog;
+
+  PeerProcess first(nodes().b->socket());
+  ASSERT_TRUE(first.connect(7461, "0x3461"));
+  pollfd ready{ch_->fd, POLLIN, 0};
+  ASSERT_EQ(::poll(&ready, 1, 5000), 1);  // its CONNECT_REQUEST waits here, unread
+
+  PeerProcess second(nodes().b->socket());
+  ASSERT_TRUE(second.connect(7461, "0x3462"));
+  std::string rej = second.ask("event");
+  EXPECT_EQ(event_name(rej), "RDMA_CM_EVENT_REJECTED") << rej;
+  EXPECT_EQ(field(rej, "status"), std::to_string(kConsumerReject));
+  EXPECT_EQ(nodes().a->counters().reqs_over_backlog, refused + 1);
+
+  rdma_cm_id* one = take_request_id();  // read: room for one more, though not yet answered
+  ASSERT_NE(one, nullptr);
+  PeerProcess third(nodes().b->socket());
+  ASSERT_TRUE(third.connect(7461, "0x3463"));
+  EventPtr e = take_request();
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->param.conn.qp_num, 0x3463u);
+  EXPECT_EQ(nodes().a->counters().reqs_over_backlog, refused + 1);
+  ASSERT_EQ(rdma_reject(e->id, nullptr, 0), 0) << "errno " << errno;
+  ASSERT_EQ(rdma_reject(one, nullptr, 0), 0) << "errno " << errno;
+  EXPECT_EQ(event_name(first.ask("event")), "RDMA_CM_EVENT_REJECTED");
+  EXPECT_EQ(event_name(third.ask("event")), "RDMA_CM_EVENT_REJECTED");
 }
 
 // Issue 16 item 6, the seed's story as a program sees it: B's program is connected to ours when B

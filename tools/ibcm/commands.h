@@ -11,10 +11,14 @@ namespace ibcm::cli {
 
 using Runner = std::function<int()>;
 
+// `ibcm probe`'s status when it cannot run (its others count deviations, 0 to 100).
+inline constexpr int kProbeCannotRun = 101;
+
 void add_decode(CLI::App& app, Runner& run);
 void add_connect(CLI::App& app, Runner& run);
 void add_listen(CLI::App& app, Runner& run);
 void add_sidr(CLI::App& app, Runner& run);
+void add_probe(CLI::App& app, Runner& run);
 void add_sim(CLI::App& app, Runner& run);
 void add_bench(CLI::App& app, Runner& run);
 void add_daemon(CLI::App& app, Runner& run);
@@ -27,6 +31,7 @@ inline void add_commands(CLI::App& app, Runner& run) {
   add_connect(app, run);
   add_listen(app, run);
   add_sidr(app, run);
+  add_probe(app, run);
   add_sim(app, run);
   add_bench(app, run);
   add_daemon(app, run);

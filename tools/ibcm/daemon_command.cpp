@@ -98,7 +98,8 @@ int run_daemon(DaemonOptions o) {
       {"daemon.connects_refused", c.connects_refused},
       {"daemon.reqs_held", c.reqs_held},
       {"daemon.reqs_held_taken", c.reqs_held_taken},
-      {"daemon.reqs_held_refused", c.reqs_held_refused}};
+      {"daemon.reqs_held_refused", c.reqs_held_refused},
+      {"daemon.reqs_over_backlog", c.reqs_over_backlog}};
   d->reset();
   s.print_stats(extra);
   return 0;

@@ -26,6 +26,7 @@ struct ListenOptions {
   double hold = -1;  // >= 0: disconnect (DREQ) this long after ESTABLISHED
   double timeout = 0;
   DataOptions data;
+  std::vector<std::string> mutations;
 };
 
 volatile std::sig_atomic_t g_interrupted = 0;
@@ -43,7 +44,13 @@ std::optional<wire::RejReason> parse_reason(const std::string& s) {
   return std::nullopt;
 }
 
-int run_listen(const ListenOptions& o) {
+int run_listen(ListenOptions o) {
+  for (const auto& m : o.mutations)
+    if (!parse_mutation(m, o.s.mutations)) {
+      std::fprintf(stderr, "ibcm listen: unknown mutation '%s' (%s)\n", m.c_str(),
+                   mutation_list().c_str());
+      return 2;
+    }
   std::optional<wire::RejReason> reject;
   if (!o.reject.empty()) {
     reject = parse_reason(o.reject);
@@ -242,6 +249,10 @@ void add_listen(CLI::App& app, Runner& run) {
   cmd->add_option("--qpn", o.qpn, "QPN for the first accepted connection (then +1 each)");
   cmd->add_option("--timeout", o.timeout, "give up after this many seconds (0: never)");
   add_data_options(*cmd, o.data);
+  cmd->add_option("--mutation", o.mutations,
+                  "break this engine rule on purpose, for testing a conformance tester such as "
+                  "`ibcm probe` (" +
+                      mutation_list() + ")");
   cmd->callback([&run] { run = [] { return run_listen(o); }; });
 }
 

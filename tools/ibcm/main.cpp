@@ -16,8 +16,12 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    // --help and --version end parsing with status 0; anything else is a usage error.
-    return app.exit(e) == 0 ? 0 : 2;
+    // --help and --version end parsing with status 0; anything else is a usage error, which
+    // `ibcm probe` reports above its deviation counts.
+    if (app.exit(e) == 0) return 0;
+    for (const CLI::App* sub : app.get_subcommands())
+      if (sub->get_name() == "probe") return ibcm::cli::kProbeCannotRun;
+    return 2;
   }
   return run ? run() : 0;
 }

@@ -57,8 +57,9 @@ void options(std::ostream& out, const CLI::App& app) {
   }
 }
 
-void trailer(std::ostream& out, const std::string& see_also) {
-  out << ".SH EXIT STATUS\n" << roff(kExitStatus) << "\n";
+void trailer(std::ostream& out, const std::string& see_also,
+             const std::string& exit_status = kExitStatus) {
+  out << ".SH EXIT STATUS\n" << roff(exit_status) << "\n";
   out << ".SH SEE ALSO\n" << see_also << "\n";
 }
 
@@ -68,11 +69,13 @@ std::string command_page(const CLI::App& cmd) {
   header(out, page, cmd.get_description());
   out << ".SH SYNOPSIS\n.B ibcm " << roff(cmd.get_name()) << "\n[\\fIOPTIONS\\fR]\n";
   out << ".SH DESCRIPTION\n" << roff(cmd.get_description()) << "\n";
-  // The footer a command inherits is the exit status, which has its own section.
-  if (std::string footer = cmd.get_footer(); !footer.empty() && footer != kExitStatus)
-    out << ".PP\n" << roff(footer) << "\n";
+  // The footer a command inherits is the exit status, which has its own section; a command whose
+  // statuses differ (probe) says its own there.
+  std::string footer = cmd.get_footer();
+  std::string status = footer.rfind("Exit status:", 0) == 0 ? footer : kExitStatus;
+  if (!footer.empty() && footer != status) out << ".PP\n" << roff(footer) << "\n";
   options(out, cmd);
-  trailer(out, ".BR ibcm (1)");
+  trailer(out, ".BR ibcm (1)", status);
   return out.str();
 }
 

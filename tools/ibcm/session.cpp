@@ -8,6 +8,7 @@
 #include <random>
 
 #include "ibcm/engine/event_json.h"
+#include "ibcm/sim/random_run.h"
 #include "ibcm/transport/roce_transport.h"
 #include "ibcm/transport/udp_transport.h"
 #include "ibcm/wire/print.h"
@@ -21,6 +22,22 @@ std::optional<uint64_t> parse_number(const std::string& s) {
   uint64_t v = std::strtoull(s.c_str(), &end, 0);
   if (*end != '\0') return std::nullopt;
   return v;
+}
+
+bool parse_mutation(const std::string& name, uint32_t& bits) {
+  for (const auto& m : sim::mutation_names())
+    if (m.name == name) {
+      bits |= static_cast<uint32_t>(m.mutation);
+      return true;
+    }
+  return false;
+}
+
+std::string mutation_list() {
+  std::string names;
+  for (const auto& m : sim::mutation_names())
+    names += (names.empty() ? "" : ", ") + std::string(m.name);
+  return names;
 }
 
 namespace {
@@ -66,7 +83,51 @@ void add_session_options(CLI::App& cmd, SessionOptions& o, bool with_remote) {
                  "seed of the comm IDs, for runs that repeat (default: random from getrandom)");
 }
 
-std::unique_ptr<Session> Session::open(const SessionOptions& o, const char* command) {
+void Session::capture(const Address& src, const Address& dst, std::span<const uint8_t> mad) {
+  if (!pcap_.is_open() || !pcap_error_.empty()) return;
+  wire::roce::Datagram d;
+  d.src_gid = src.gid;
+  d.dst_gid = dst.gid;
+  // Shown as RoCEv2 (destination port 4791) whatever the transport, so any RoCE dissector reads
+  // it; the source port keeps the sender's real port.
+  d.src_port = src.port ? src.port : wire::roce::kUdpPort;
+  d.dst_port = wire::roce::kUdpPort;
+  d.payload = mad;
+  uint8_t frame[wire::roce::kMaxFrameSize];
+  size_t n = wire::roce::build_ethernet_frame(d, frame);
+  if (n == 0) return;
+  auto wall = std::chrono::system_clock::now().time_since_epoch();
+  pcap_error_ = pcap_.write(std::chrono::duration_cast<Time>(wall).count(), {frame, n});
+  if (!pcap_error_.empty()) report_pcap_error();
+}
+
+// A session's transport for a command that sends and receives MADs itself (no engine): what
+// passes through goes to --pcap, as the runtime's taps write it for the others.
+class Session::TappedTransport final : public Transport {
+ public:
+  TappedTransport(std::unique_ptr<Transport> t, Session& s) : t_(std::move(t)), s_(s) {}
+  int fd() const override { return t_->fd(); }
+  size_t receive(std::span<Received> out) override {
+    size_t n = t_->receive(out);
+    for (size_t i = 0; i < n; ++i)
+      if (out[i].length == wire::kMadSize) s_.capture(out[i].from, t_->local(), out[i].mad);
+    return n;
+  }
+  void send(std::span<const Transmit> batch) override {
+    for (const Transmit& tx : batch) s_.capture(t_->local(), tx.to, tx.mad);
+    t_->send(batch);
+  }
+  Address local() const override { return t_->local(); }
+  const TransportCounters& counters() const override { return t_->counters(); }
+  std::string name() const override { return t_->name(); }
+
+ private:
+  std::unique_ptr<Transport> t_;
+  Session& s_;
+};
+
+std::unique_ptr<Session> Session::open(const SessionOptions& o, const char* command,
+                                       bool with_runtime) {
   auto fail = [&](const std::string& msg) {
     std::fprintf(stderr, "ibcm %s: %s\n", command, msg.c_str());
     return nullptr;
@@ -146,43 +207,30 @@ std::unique_ptr<Session> Session::open(const SessionOptions& o, const char* comm
     if (!r) return fail(r.error());
     t = std::move(r.value());
   }
-  Config cfg;
-  cfg.ca_guid = s->guid_;
-  cfg.cm_response_timeout = static_cast<uint8_t>(o.cm_response_timeout & 31);
-  cfg.seed = seed ? *seed : random_seed();
-  s->rt_ = std::make_unique<Runtime>(cfg, std::move(t));
   if (!o.pcap.empty()) {
     std::string err = s->pcap_.open(o.pcap);
     if (!err.empty()) {
       s->pcap_error_ = err;  // reported here, not again when the session closes
       return fail("cannot write --pcap: " + err);
     }
+  }
+  if (!with_runtime) {
+    s->raw_ = std::make_unique<TappedTransport>(std::move(t), *s);
+    return s;
+  }
+  Config cfg;
+  cfg.ca_guid = s->guid_;
+  cfg.cm_response_timeout = static_cast<uint8_t>(o.cm_response_timeout & 31);
+  cfg.seed = seed ? *seed : random_seed();
+  cfg.mutations = o.mutations;
+  s->rt_ = std::make_unique<Runtime>(cfg, std::move(t));
+  if (!o.pcap.empty()) {
     Session* self = s.get();
-    auto write = [self](Time now, const Address& src, const Address& dst,
-                        std::span<const uint8_t> mad) {
-      wire::roce::Datagram d;
-      d.src_gid = src.gid;
-      d.dst_gid = dst.gid;
-      // Shown as RoCEv2 (destination port 4791) whatever the transport, so any RoCE dissector
-      // reads it; the source port keeps the sender's real port.
-      d.src_port = src.port ? src.port : wire::roce::kUdpPort;
-      d.dst_port = wire::roce::kUdpPort;
-      (void)dst;
-      d.payload = mad;
-      uint8_t frame[wire::roce::kMaxFrameSize];
-      size_t n = wire::roce::build_ethernet_frame(d, frame);
-      auto wall = std::chrono::system_clock::now().time_since_epoch();
-      (void)now;
-      if (n == 0 || !self->pcap_error_.empty()) return;
-      self->pcap_error_ =
-          self->pcap_.write(std::chrono::duration_cast<Time>(wall).count(), {frame, n});
-      if (!self->pcap_error_.empty()) self->report_pcap_error();
-    };
-    s->rt_->on_transmit([self, write](Time now, const Transmit& t) {
-      write(now, self->rt_->transport().local(), t.to, t.mad);
+    s->rt_->on_transmit([self](Time, const Transmit& t) {
+      self->capture(self->rt_->transport().local(), t.to, t.mad);
     });
-    s->rt_->on_receive([self, write](Time now, const Received& r) {
-      if (r.length == wire::kMadSize) write(now, r.from, self->rt_->transport().local(), r.mad);
+    s->rt_->on_receive([self](Time, const Received& r) {
+      if (r.length == wire::kMadSize) self->capture(r.from, self->rt_->transport().local(), r.mad);
     });
   }
   return s;

@@ -33,6 +33,7 @@ struct SessionOptions {
   std::string device;
   int port_num = 0;
   int gid_index = -1;
+  uint32_t mutations = 0;  // Config::mutations (listen --mutation): rules broken on purpose
 };
 
 // Adds --transport, --local, --port, --json, --stats, --pcap, --ca-guid, --interface, --seed,
@@ -41,11 +42,15 @@ void add_session_options(CLI::App& cmd, SessionOptions& o, bool with_remote);
 
 class Session {
  public:
-  // Opens the transport and the runtime; on failure prints a clear error and returns nullopt.
-  static std::unique_ptr<Session> open(const SessionOptions& o, const char* command);
+  // Opens the transport and the runtime (without_runtime: the transport alone, for a command
+  // that speaks MADs itself); on failure prints a clear error and returns nullopt.
+  static std::unique_ptr<Session> open(const SessionOptions& o, const char* command,
+                                       bool with_runtime = true);
   ~Session();
 
   Runtime& rt() { return *rt_; }
+  // The transport of a session opened without a runtime (its MADs go to --pcap too).
+  Transport& raw_transport() { return *raw_; }
   const IpEndpoint& local() const { return local_; }
   std::optional<IpEndpoint> remote() const { return remote_; }
   // The remote CM's Address (its GID and, for UDP, its port).
@@ -70,8 +75,11 @@ class Session {
   const SessionOptions& options() const { return o_; }
 
  private:
+  class TappedTransport;
   Session() = default;
   void report_pcap_error() const;
+  // Writes one MAD to --pcap, if it is open, as a RoCEv2 frame from src to dst.
+  void capture(const Address& src, const Address& dst, std::span<const uint8_t> mad);
   SessionOptions o_;
   const char* command_ = "";
   uint64_t send_errors_reported_ = 0;
@@ -80,12 +88,18 @@ class Session {
   uint64_t guid_ = 0;
   umad::UmadTransport* device_ = nullptr;  // owned by rt_
   std::unique_ptr<Runtime> rt_;
+  std::unique_ptr<Transport> raw_;  // without a runtime
   wire::pcap::Writer pcap_;
   std::string pcap_error_;  // the first write error of --pcap (later frames are not written)
 };
 
 // "0x1234" or "4660".
 std::optional<uint64_t> parse_number(const std::string& s);
+
+// An engine rule broken on purpose (ibcm::Mutation), by the name `--mutation` takes: the
+// simulator's self-test, and a target that `ibcm probe` must catch. False for an unknown name.
+bool parse_mutation(const std::string& name, uint32_t& bits);
+std::string mutation_list();  // "skip-stale-dreq, ..."
 
 // A connection's local comm ID in a note's fields, named as events name it (event_json.h): the
 // JSON member ("local_comm_id":"0x0000abcd") and the text pair (local_comm_id=0x0000abcd).

@@ -12,6 +12,7 @@
 #include "ibcm/sim/scenario.h"
 #include "ibcm/wire/print.h"
 #include "progress.h"
+#include "session.h"
 
 namespace ibcm::cli {
 
@@ -59,23 +60,6 @@ bool parse_seeds(const std::string& s, uint64_t& first, uint64_t& last) {
   } catch (const std::exception&) {
     return false;
   }
-}
-
-// The simulation's self-test: break one engine rule on purpose (see ibcm::Mutation).
-bool parse_mutation(const std::string& name, uint32_t& bits) {
-  for (const auto& m : sim::mutation_names())
-    if (m.name == name) {
-      bits |= static_cast<uint32_t>(m.mutation);
-      return true;
-    }
-  return false;
-}
-
-std::string mutation_list() {
-  std::string names;
-  for (const auto& m : sim::mutation_names())
-    names += (names.empty() ? "" : ", ") + std::string(m.name);
-  return names;
 }
 
 int run_random_seeds(const SimOptions& o) {

@@ -76,6 +76,8 @@ struct DaemonCounters {
   uint64_t reqs_held = 0;          ///< REQs to a port nobody listened on yet, held
   uint64_t reqs_held_taken = 0;    ///< of those, taken by a listen within the grace
   uint64_t reqs_held_refused = 0;  ///< REJ 8 at once: kMaxHeld REQs were held already
+  uint64_t reqs_over_backlog =
+      0;  ///< refused: its listener's backlog of requests was unread (REJ 28)
   uint64_t events = 0;
   uint64_t events_dropped = 0;  ///< a channel whose program does not read: past its bound
   uint64_t ended_by_exit = 0;   ///< connections a program left when it exited

@@ -100,6 +100,11 @@ struct QpAttr {
   uint8_t max_rd_atomic = 0;
 };
 
+/// The REQ that connect() sends for `p`, with our communication ID, CA GUID and CM response time
+/// (exponent): one mapping, for the engine and for whoever speaks raw MADs (the probe).
+wire::Req req_of(const ConnectParams& p, uint32_t local_comm_id, uint64_t ca_guid,
+                 uint8_t local_cm_response_timeout);
+
 }  // namespace ibcm
 
 IBCM_API_END

@@ -1,0 +1,150 @@
+// The probe's run: its checks in order, each its own conversation, and what became of each.
+#include <algorithm>
+#include <array>
+#include <cstdio>
+
+#include "probe/checks.h"
+
+namespace ibcm::probe {
+
+namespace {
+
+// Where each rule is in IBTA Vol 1: chapter 12's messages and REJ reasons (12.6), its state
+// diagrams (12.9), SIDR (12.11), and ClassPortInfo in the MAD chapter (13.4.8.1).
+constexpr std::array kChecks{
+    CheckDef{{"class-port-info", "13.4.8.1", "Get(ClassPortInfo) of the CM class is answered"},
+             "GetResp with status 0 and CM class version 2",
+             check_class_port_info},
+    CheckDef{{"unknown-service", "12.6, 12.9", "REQ for a service ID nobody listens on"},
+             "REJ with reason 8 (invalid service ID)",
+             check_unknown_service},
+    CheckDef{{"sidr-unknown-service", "12.11", "SIDR_REQ for a service ID nobody listens on"},
+             "SIDR_REP with status 1 (service ID not supported)",
+             check_sidr_unknown_service},
+    CheckDef{{"invalid-transport", "12.6",
+              "REQ for the RD transport service, which an rdma_cm listener cannot serve"},
+             "REJ with reason 9 (invalid transport service type)",
+             check_invalid_transport},
+    CheckDef{{"duplicate-req", "12.9", "the same REQ (comm ID, TID) again while its REP is out"},
+             "the REP again, an MRA or nothing: never a second connection or a REJ",
+             check_duplicate_req},
+    CheckDef{{"lost-rtu", "12.9", "REP never answered with an RTU"},
+             "the REP retried at the interval the REQ asked, at most MaxCMRetries times, then "
+             "REJ with reason 4 (timeout) naming the REP",
+             check_lost_rtu},
+    CheckDef{
+        {"mra-rep", "12.6, 12.9", "MRA for the REP (more time asked before the RTU), then the RTU"},
+        "no REP retry while the MRA's service time runs; the RTU then establishes the "
+        "connection (its DREQ gets a DREP)",
+        check_mra_rep},
+    CheckDef{{"stale-req", "12.9",
+              "REQ from a QP (and CA GUID) that still has a connection, as after a reboot"},
+             "REJ with reason 10 (stale connection), then a DREQ for the old connection naming "
+             "that QPN",
+             check_stale_req},
+    CheckDef{{"stale-req-half-open", "12.9",
+              "the same, while the old connection's REP still waits for its RTU (REP_SENT)"},
+             "REJ with reason 10, then a DREQ for the old connection naming that QPN: in every "
+             "state, not only when established",
+             check_stale_req_half_open},
+    CheckDef{{"rej-established", "12.9",
+              "REJ naming the REP of an established connection, as from a peer that gave it up"},
+             "the connection ends: a REQ from its QP is not stale (REP, or REJ 10 with no DREQ "
+             "while its QPN is kept through TIMEWAIT)",
+             check_rej_established},
+    CheckDef{{"dreq-unknown", "12.9", "DREQ for a connection the remote does not have"},
+             "DREP, the communication IDs swapped",
+             check_dreq_unknown},
+    CheckDef{{"dreq-unanswered", "12.9", "the remote's DREQ never answered"},
+             "the DREQ retried at most MaxCMRetries times, then TIMEWAIT: the connection is "
+             "given up (a REQ from its QP is a new connection)",
+             check_dreq_unanswered},
+};
+
+constexpr auto kInfos = [] {
+  std::array<CheckInfo, kChecks.size()> a{};
+  for (size_t i = 0; i < kChecks.size(); ++i) a[i] = kChecks[i].info;
+  return a;
+}();
+
+// The remote's MADs are counted across checks: a run that heard nothing at all could not run.
+class CountingTransport final : public Transport {
+ public:
+  explicit CountingTransport(Transport& t) : t_(t) {}
+  int fd() const override { return t_.fd(); }
+  size_t receive(std::span<Received> out) override {
+    size_t n = t_.receive(out);
+    received += n;
+    return n;
+  }
+  void send(std::span<const Transmit> batch) override { t_.send(batch); }
+  Address local() const override { return t_.local(); }
+  const TransportCounters& counters() const override { return t_.counters(); }
+  std::string name() const override { return t_.name(); }
+  uint64_t received = 0;
+
+ private:
+  Transport& t_;
+};
+
+}  // namespace
+
+std::string_view to_string(Verdict v) {
+  switch (v) {
+    case Verdict::Pass:
+      return "pass";
+    case Verdict::Deviation:
+      return "deviation";
+    case Verdict::NotApplicable:
+      return "n/a";
+  }
+  return "?";
+}
+
+std::span<const CheckDef> check_defs() {
+  return kChecks;
+}
+
+std::span<const CheckInfo> checks() {
+  return kInfos;
+}
+
+std::string seconds(Time t) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.3f", std::chrono::duration<double>(t).count());
+  return b;
+}
+
+Expected<std::vector<CheckResult>, std::string> run(Transport& t, const ProbeOptions& o) {
+  for (const std::string& name : o.only) {
+    bool known = false;
+    for (const CheckDef& d : kChecks) known = known || d.info.name == name;
+    if (!known) return Unexpected<std::string>("no check named '" + name + "'");
+  }
+  CountingTransport counting(t);
+  uint64_t rng = o.seed;
+  std::vector<CheckResult> results;
+  for (const CheckDef& d : kChecks) {
+    if (!o.only.empty() && std::find(o.only.begin(), o.only.end(), d.info.name) == o.only.end())
+      continue;
+    Conversation c(counting, o, rng);
+    Outcome out = d.run(c);
+    (void)c.strays();  // late answers of this check are not the next one's
+    CheckResult r;
+    r.check = d.info.name;
+    r.section = d.info.section;
+    r.expected = d.expected;
+    r.seen = std::move(out.seen);
+    r.result = out.verdict;
+    r.seconds = std::chrono::duration<double>(c.now()).count();
+    r.left_open = out.left_open;
+    if (o.on_result) o.on_result(r);
+    results.push_back(std::move(r));
+  }
+  if (counting.received == 0 && !results.empty())
+    return Unexpected<std::string>(
+        "not one MAD came back from the remote: does a CM listen there?");
+  return results;
+}
+
+}  // namespace ibcm::probe

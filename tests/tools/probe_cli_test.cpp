@@ -1,0 +1,60 @@
+// `ibcm probe` as a user runs it: against `ibcm listen` with one rule broken on purpose, its
+// JSON lines and its exit status (the number of deviations; 101 when it cannot run).
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "tools/cli_process.h"
+#include "tools/cli_run.h"
+
+namespace {
+
+using ibcm::test::CliProcess;
+using ibcm::test::run;
+using namespace std::chrono_literals;
+
+// UDP ports for this process (ctest runs test binaries in parallel), apart from the other CLI
+// tests' (connect_listen_cli_test.cpp takes 20000 + 20 per process).
+int port_base() {
+  return 42000 + static_cast<int>(::getpid() % 1000) * 4;
+}
+
+TEST(ProbeCli, ReportsTheBrokenRuleAsOneDeviationInJson) {
+  int p = port_base();
+  CliProcess listener("listen --transport udp --local 127.0.0.1:" + std::to_string(p) +
+                      " --port 7174 --hold 1.5 --count 1000 --mutation ignore-rej-on-established");
+  ASSERT_TRUE(listener.started());
+  ASSERT_TRUE(listener.wait_for("listening", 10s));
+  auto r = run("probe --transport udp --local 127.0.0.1:" + std::to_string(p + 1) +
+               " --remote 127.0.0.1:" + std::to_string(p) +
+               " --port 7174 --only dreq-unknown,rej-established --json");
+  EXPECT_EQ(r.exit_code, 1);  // one deviation
+  ASSERT_EQ(r.lines.size(), 2u);
+  std::vector<std::string> results;
+  for (const auto& line : r.lines) {
+    auto j = nlohmann::json::parse(line);
+    for (const char* key : {"check", "section", "expected", "seen", "result"})
+      EXPECT_TRUE(j.contains(key)) << key << " in " << line;
+    results.push_back(j["check"].get<std::string>() + "=" + j["result"].get<std::string>());
+  }
+  EXPECT_EQ(results, (std::vector<std::string>{"rej-established=deviation", "dreq-unknown=pass"}));
+}
+
+TEST(ProbeCli, CannotRunIs101) {
+  int p = port_base() + 2;
+  // Nobody listens there: not one answer.
+  auto silent = run("probe --transport udp --local 127.0.0.1:" + std::to_string(p) +
+                    " --remote 127.0.0.1:" + std::to_string(p + 1) +
+                    " --only dreq-unknown --answer-wait 0.1 2>/dev/null");
+  EXPECT_EQ(silent.exit_code, 101);
+  EXPECT_EQ(run("probe --transport udp --local 127.0.0.1:0 --remote 127.0.0.1:9 "
+                "--only no-such-check 2>/dev/null")
+                .exit_code,
+            101);
+  EXPECT_EQ(run("probe --no-such-option 2>/dev/null").exit_code, 101);  // a usage error
+  EXPECT_EQ(run("probe --transport udp --local 127.0.0.1:0 2>/dev/null").exit_code,
+            101);  // no --remote
+}
+
+}  // namespace
