@@ -8,14 +8,14 @@
 #include <vector>
 
 #include "engine/flat_map.h"
-#include "engine/timer_wheel.h"
+#include "ibcm/engine/timer_wheel.h"
 #include "perf/timers.h"
 
 namespace {
 
+using ibcm::Time;
+using ibcm::TimerWheel;
 using ibcm::engine::FlatMap;
-using ibcm::engine::Time;
-using ibcm::engine::TimerWheel;
 using ibcm::perf::ArmedWheel;
 using ibcm::perf::draw_delays;
 using ibcm::perf::kRing;

@@ -23,7 +23,9 @@ if(BUILD_SHARED_LIBS)
   set(CPACK_COMPONENT_RUNTIME_DESCRIPTION
       "InfiniBand Communication Manager in user space: shared libraries\n The CM engine (sans I/O), simulator, transports, umad and verbs layers.")
   set(ibcm_runtime "libibcm${IBCM_SOVERSION} (= ${PROJECT_VERSION})")
-  set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS "${ibcm_runtime}, libibverbs-dev")
+  # The verbs headers include <infiniband/verbs.h>; ibcm-umad.pc requires libibumad (privately,
+  # which pkg-config still needs to find).
+  set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS "${ibcm_runtime}, libibverbs-dev, libibumad-dev")
   set(CPACK_DEBIAN_TOOLS_PACKAGE_DEPENDS "${ibcm_runtime}")
 else()
   set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS "libibverbs-dev, libibumad-dev")

@@ -6,12 +6,12 @@
 
 namespace ibcm::perf {
 
-std::vector<engine::Time> draw_delays(uint64_t seed) {
+std::vector<Time> draw_delays(uint64_t seed) {
   std::mt19937_64 rng(seed);
-  std::vector<engine::Time> out(kRing);
-  for (engine::Time& d : out) {
+  std::vector<Time> out(kRing);
+  for (Time& d : out) {
     unsigned bits = 10 + static_cast<unsigned>(rng() % 33);
-    d = engine::Time(static_cast<int64_t>(rng() % (uint64_t{1} << bits)) + 1000);
+    d = Time(static_cast<int64_t>(rng() % (uint64_t{1} << bits)) + 1000);
   }
   return out;
 }

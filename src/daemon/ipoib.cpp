@@ -109,7 +109,8 @@ std::optional<IpoibAddress> kernel_neighbour(const IpEndpoint& dst) {
   while (!done) {
     ssize_t n = ::recv(fd, buf, sizeof buf, 0);
     if (n <= 0) break;
-    int left = static_cast<int>(n);
+    // Unsigned, as nlmsg_len is: NLMSG_OK compares the two (clang's -Wsign-compare).
+    uint32_t left = static_cast<uint32_t>(n);
     for (auto* h = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
       if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) {
         done = true;

@@ -72,8 +72,7 @@ std::vector<ConnectionInfo> Cm::connections() const {
   for (const Conn& c : impl_->conns_.items) {
     if (c.local_id == 0) continue;  // a free slot (live IDs are never 0)
     out.push_back(ConnectionInfo{c.local_id, c.state, c.active, c.local_qpn, c.remote_qpn,
-                                 c.remote_id, c.remote_guid, c.peer,
-                                 c.timer != engine::TimerWheel::kNone});
+                                 c.remote_id, c.remote_guid, c.peer, c.timer != TimerWheel::kNone});
   }
   return out;
 }

@@ -14,8 +14,8 @@
 #include "engine/local_ids.h"
 #include "engine/qpn_index.h"
 #include "engine/state_table.h"
-#include "engine/timer_wheel.h"
 #include "ibcm/engine/cm.h"
+#include "ibcm/engine/timer_wheel.h"
 #include "ibcm/wire/mad.h"
 #include "ibcm/wire/schema.h"
 
@@ -204,7 +204,7 @@ class Cm::Impl {
   Counters counters_;
   Logger log_;
   uint64_t rng_;
-  engine::TimerWheel timers_;
+  TimerWheel timers_;
   engine::Fifo<Transmit> tx_queue_;
   engine::Fifo<Event> events_;
   wire::Mad rx_;  // the MAD being handled (decoded in place)

@@ -4,10 +4,10 @@
 
 #include <vector>
 
-#include "engine/timer_wheel.h"
+#include "ibcm/engine/timer_wheel.h"
 
-using ibcm::engine::Time;
-using ibcm::engine::TimerWheel;
+using ibcm::Time;
+using ibcm::TimerWheel;
 
 TEST(TimerWheelHold, NotReadyStopsBeforeTheTimerAndTheNextAdvanceGoesOn) {
   TimerWheel w(Time{0});

@@ -2,7 +2,7 @@
 // under long random sequences of arm / cancel / rearm / advance, including arms, cancels and
 // rearms from inside fire callbacks, jumps from 1 ns to hours and the ends of the 64-bit range.
 // Fire times are checked exactly: inside a callback the wheel's now() is the time it fires at.
-#include "engine/timer_wheel.h"
+#include "ibcm/engine/timer_wheel.h"
 
 #include <gtest/gtest.h>
 
@@ -15,8 +15,8 @@
 #include <unordered_map>
 #include <vector>
 
-using ibcm::engine::Time;
-using ibcm::engine::TimerWheel;
+using ibcm::Time;
+using ibcm::TimerWheel;
 using std::chrono::hours;
 using std::chrono::microseconds;
 using std::chrono::nanoseconds;

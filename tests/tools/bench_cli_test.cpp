@@ -1,5 +1,6 @@
 // `ibcm bench --linux FILE`: the targets measured against the Linux kernel CM in the interop guest
-// come from bench/linux-cm-compare's report and are printed, pass or fail, in the same table.
+// come from bench/linux-cm-compare's report and are printed, pass or fail, in the same table. And
+// its progress line, on a terminal only.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -90,6 +91,29 @@ TEST_F(BenchLinux, TheReportGoesIntoTheJson) {
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_THAT(text, HasSubstr("\"name\":\"linux_6.1_engine_ratio\""));
   EXPECT_THAT(text, HasSubstr("\"linux_6.1\":{"));
+}
+
+// A progress line goes to a terminal only (`script` gives the command one): the measurement
+// running, those left, an estimate of the time left; none on a pipe.
+TEST(BenchCli, ProgressOnATerminalOnly) {
+  const std::string args = " bench --quick --only timers,stale";
+  CliRun tty = run_shell("script -qec '" + std::string(IBCM_CLI) + args + "' /dev/null");
+  if (tty.exit_code == 127) GTEST_SKIP() << "needs script (util-linux)";
+  EXPECT_EQ(tty.exit_code, 0);
+  std::string all;
+  for (const auto& l : tty.lines) all += l + "\n";
+  EXPECT_THAT(all, HasSubstr("ibcm bench: timers (1 of 2; stale left), "));
+  EXPECT_THAT(all, HasSubstr("ibcm bench: stale (2 of 2), "));
+  EXPECT_THAT(all, HasSubstr(" left"));
+  EXPECT_THAT(all, HasSubstr("timers: arm + cancel"));
+
+  CliRun piped = run(args.substr(1) + " 2>&1");
+  EXPECT_EQ(piped.exit_code, 0);
+  std::string text;
+  for (const auto& l : piped.lines) text += l + "\n";
+  EXPECT_THAT(text, HasSubstr("ibcm bench: timers...\nibcm bench: stale...\n"));
+  EXPECT_EQ(text.find(" left"), std::string::npos) << text;
+  EXPECT_EQ(text.find("\033["), std::string::npos) << text;
 }
 
 TEST_F(BenchLinux, ANonReportIsAClearError) {

@@ -16,11 +16,13 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ibcm/commands.h"
 #include "ibcm/wire/print.h"
 #include "perf/perf.h"
+#include "progress.h"
 
 namespace ibcm::cli {
 
@@ -102,6 +104,9 @@ class Report {
   void detail(std::string key, std::string json) {
     details_.push_back({std::move(key), std::move(json)});
   }
+  // A line for stderr, printed once the measurement is over; take_notes() hands them out.
+  void note(std::string line) { notes_.push_back(std::move(line)); }
+  std::vector<std::string> take_notes() { return std::exchange(notes_, {}); }
   bool failed() const {
     for (const Row& r : rows_)
       if (r.verdict == "FAIL") return true;
@@ -148,7 +153,31 @@ class Report {
   }
   std::vector<Row> rows_;
   std::vector<std::pair<std::string, std::string>> details_;
+  std::vector<std::string> notes_;
 };
+
+// Each measurement's sizes.
+size_t engine_handshakes(const BenchOptions& o) {
+  return o.quick ? 200'000 : 2'000'000;
+}
+size_t scale_top(const BenchOptions& o) {
+  return o.live ? o.live : (o.quick ? 100'000 : 1'000'000);
+}
+size_t timers_armed(const BenchOptions& o) {
+  return o.quick ? 1'000'000 : 10'000'000;
+}
+uint64_t timer_ops(const BenchOptions& o) {
+  return o.quick ? 10'000'000 : 50'000'000;
+}
+double wire_seconds(const BenchOptions& o) {
+  return o.seconds > 0 ? o.seconds : (o.quick ? 0.2 : 0.6);
+}
+int wire_rounds(const BenchOptions& o) {
+  return o.quick ? 1 : 5;
+}
+uint64_t stale_seeds(const BenchOptions& o) {
+  return o.quick ? 1 : 10;
+}
 
 std::string percentiles_json(const perf::Percentiles& p) {
   return "{\"p50\":" + num(p.p50) + ",\"p90\":" + num(p.p90) + ",\"p99\":" + num(p.p99) +
@@ -156,7 +185,7 @@ std::string percentiles_json(const perf::Percentiles& p) {
 }
 
 void run_engine(const BenchOptions& o, Report& rep) {
-  uint64_t n = o.quick ? 200'000 : 2'000'000;
+  uint64_t n = engine_handshakes(o);
   size_t samples = o.quick ? 20'000 : 200'000;
   perf::EngineResult r = perf::measure_engine(n, 1024, samples);
   rep.add("engine_handshakes_per_s", "engine: handshakes/s, one core (REQ+REP+RTU, both sides)",
@@ -185,7 +214,7 @@ void run_engine(const BenchOptions& o, Report& rep) {
 }
 
 void run_scale(const BenchOptions& o, Report& rep) {
-  size_t top = o.live ? o.live : (o.quick ? 100'000 : 1'000'000);
+  size_t top = scale_top(o);
   std::vector<size_t> sizes;
   for (size_t n = 1000; n < top; n *= 10) sizes.push_back(n);
   sizes.push_back(top);
@@ -229,8 +258,7 @@ void run_scale(const BenchOptions& o, Report& rep) {
 }
 
 void run_timers(const BenchOptions& o, Report& rep) {
-  size_t armed = o.quick ? 1'000'000 : 10'000'000;
-  perf::TimerResult r = perf::measure_timers(armed, o.quick ? 10'000'000 : 50'000'000);
+  perf::TimerResult r = perf::measure_timers(timers_armed(o), timer_ops(o));
   rep.add("timer_arm_cancel_ns", "timers: arm + cancel, ns, " + size_text(r.armed) + " armed",
           "≤ " + fmt(kTimerNs), r.arm_cancel_ns, fmt(r.arm_cancel_ns, 1),
           r.arm_cancel_ns <= kTimerNs);
@@ -242,8 +270,8 @@ void run_timers(const BenchOptions& o, Report& rep) {
 void run_wire(const BenchOptions& o, Report& rep) {
   // Phases alternate (raw, handshakes both ways, one way, raw, ...); each rate is the best of its
   // rounds, so a round slowed by other work on the machine counts less.
-  double seconds = o.seconds > 0 ? o.seconds : (o.quick ? 0.2 : 0.6);
-  int rounds = o.quick ? 1 : 5;
+  double seconds = wire_seconds(o);
+  int rounds = wire_rounds(o);
   std::string details;
   for (perf::WireKind kind : {perf::WireKind::Udp, perf::WireKind::Roce}) {
     std::string name = kind == perf::WireKind::Udp ? "udp" : "roce";
@@ -254,7 +282,7 @@ void run_wire(const BenchOptions& o, Report& rep) {
     std::string target = "≥ " + fmt(kWireRatio * 100) + " %";
     if (!r.ran) {
       rep.skip("wire_" + name + "_ratio", what, target, "skipped: " + r.skipped);
-      std::cerr << "ibcm bench: " << label << " skipped: " << r.skipped << "\n";
+      rep.note("ibcm bench: " + label + " skipped: " + r.skipped + "\n");
     } else {
       rep.info("wire_" + name + "_handshakes_per_s",
                "wire, " + label + ": handshakes/s, both ways (each process connects)",
@@ -292,7 +320,7 @@ void run_wire(const BenchOptions& o, Report& rep) {
 
 void run_stale(const BenchOptions& o, Report& rep) {
   // The simulator is deterministic per seed; several seeds show the count does not depend on it.
-  uint64_t seeds = o.quick ? 1 : 10;
+  uint64_t seeds = stale_seeds(o);
   perf::StaleResult worst;
   bool passed = true;
   for (uint64_t s = 1; s <= seeds; ++s) {
@@ -366,6 +394,19 @@ std::string machine_json() {
          ",\"load_average_1min\":" + (load.empty() ? "null" : load) + "}";
 }
 
+// How long it takes with them on the machine docs/performance.md
+// describes (--quick: 0.2, 0.3, 0.1, 1.3 and 0 s; the full run 1.7, 2.1, 0.6, 18.5 and 0 s), for
+// the progress line's estimate. The wire phases run for a set wall-clock time.
+PhaseProgress::Phase expected(const std::string& name, const BenchOptions& o) {
+  auto d = [](auto v) { return static_cast<double>(v); };
+  if (name == "engine") return {name, d(engine_handshakes(o)) * 8.5e-7};
+  if (name == "scale") return {name, d(scale_top(o)) * 2.1e-6};
+  if (name == "timers") return {name, d(timers_armed(o)) * 3e-8 + d(timer_ops(o)) * 6e-9};
+  // Two transports, three phases a round, and each transport's set-up.
+  if (name == "wire") return {name, 2 * (3 * wire_rounds(o) * wire_seconds(o) + 0.05), true};
+  return {name, d(stale_seeds(o)) * 1e-3};
+}
+
 int run_bench(const BenchOptions& o) {
   auto wanted = [&](const char* what) {
     if (o.only.empty()) return true;
@@ -379,20 +420,32 @@ int run_bench(const BenchOptions& o) {
             << std::flush;
   Report rep;
   double started = perf::wall_seconds();
-  try {
-    using Step = void (*)(const BenchOptions&, Report&);
-    const std::pair<const char*, Step> steps[] = {{"engine", run_engine},
-                                                  {"scale", run_scale},
-                                                  {"timers", run_timers},
-                                                  {"wire", run_wire},
-                                                  {"stale", run_stale}};
-    for (const auto& [name, step] : steps) {
-      if (!wanted(name)) continue;
-      std::cerr << "ibcm bench: " << name << "...\n";
-      step(o, rep);
+  using Step = void (*)(const BenchOptions&, Report&);
+  const std::pair<const char*, Step> all_steps[] = {{"engine", run_engine},
+                                                    {"scale", run_scale},
+                                                    {"timers", run_timers},
+                                                    {"wire", run_wire},
+                                                    {"stale", run_stale}};
+  std::vector<std::pair<const char*, Step>> steps;
+  std::vector<PhaseProgress::Phase> phases;
+  for (const auto& step : all_steps)
+    if (wanted(step.first)) {
+      steps.push_back(step);
+      phases.push_back(expected(step.first, o));
     }
+  // On a terminal: what runs, what is left, and about how long it will take.
+  PhaseProgress progress("ibcm bench", phases, true);
+  try {
+    for (size_t i = 0; i < steps.size(); ++i) {
+      progress.print("ibcm bench: " + std::string(steps[i].first) + "...\n");
+      progress.start(i);
+      steps[i].second(o, rep);
+      for (const std::string& line : rep.take_notes()) progress.print(line);
+    }
+    progress.finish();
     for (const auto& path : o.linux_reports) add_linux_report(path, rep);
   } catch (const std::exception& e) {
+    progress.finish();
     std::cerr << "ibcm bench: " << e.what() << "\n";
     return 1;
   }

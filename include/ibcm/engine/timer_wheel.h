@@ -1,23 +1,29 @@
-// A hierarchical timing wheel for millions of live CM timers (retransmissions, MRA waits,
-// TIMEWAIT), with injected time.
-//
-// Resolution: 1 ns. Deadlines are kept exactly, so a timer fires exactly at its deadline when
-// advance() is called at the times next_wakeup() names; simulated runs depend on that.
-//
-// Layout: 11 levels of 64 slots cover the whole 64-bit nanosecond range, so there is no overflow
-// list and no horizon. A timer with deadline t sits at the level of the highest 6-bit digit in
-// which t differs from the wheel's cursor, in the slot named by t's digit there. Hence every
-// timer at level L shares the cursor's digits above L and has a larger digit at L, which gives
-// the two properties everything rests on: the first occupied slot of the lowest occupied level
-// holds the earliest timers, and moving the cursor within [cursor, start of that slot) leaves
-// every timer correctly placed. advance() therefore jumps from occupied slot to occupied slot
-// (found with one count-trailing-zeros per level bitmap), never tick by tick, and each timer
-// moves down at most 10 times in its life.
-//
-// Memory: timers are 24-byte nodes in one vector, linked into per-slot circular lists by 32-bit
-// indices; the slot heads are sentinel nodes at the start of the same vector, so list surgery
-// never branches on "is this a head". Freed nodes go on a free list: arming allocates only when
-// the pool grows.
+/// @file
+/// The engine's timer wheel: a hierarchical timing wheel for millions of live timers with
+/// injected time, header-only and standard library only. `ibcm::Cm` keeps its retransmission,
+/// MRA and TIMEWAIT timers in one; an embedding that keeps timers of its own on the same clock
+/// (per-QP timeouts, keep-alives, its own retries) may use it too, and `ibcm bench` measures it
+/// (docs/performance.md, "Timers").
+///
+/// Resolution: 1 ns. Deadlines are kept exactly, so a timer fires exactly at its deadline when
+/// advance() is called at the times next_wakeup() names; simulated runs depend on that.
+///
+/// Layout: 11 levels of 64 slots cover the whole 64-bit nanosecond range, so there is no overflow
+/// list and no horizon. A timer with deadline t sits at the level of the highest 6-bit digit in
+/// which t differs from the wheel's cursor, in the slot named by t's digit there. Hence every
+/// timer at level L shares the cursor's digits above L and has a larger digit at L, which gives
+/// the two properties everything rests on: the first occupied slot of the lowest occupied level
+/// holds the earliest timers, and moving the cursor within [cursor, start of that slot) leaves
+/// every timer correctly placed. advance() therefore jumps from occupied slot to occupied slot
+/// (found with one count-trailing-zeros per level bitmap), never tick by tick, and each timer
+/// moves down at most 10 times in its life.
+///
+/// Memory: timers are 24-byte nodes in one vector, linked into per-slot circular lists by 32-bit
+/// indices; the slot heads are sentinel nodes at the start of the same vector, so list surgery
+/// never branches on "is this a head". Freed nodes go on a free list: arming allocates only when
+/// the pool grows.
+///
+/// Not thread-safe: one thread at a time, as for a Cm.
 #pragma once
 
 #include <algorithm>
@@ -31,26 +37,38 @@
 #include <utility>
 #include <vector>
 
-namespace ibcm::engine {
+#include "ibcm/api.h"
+#include "ibcm/engine/types.h"
 
-using Time = std::chrono::nanoseconds;  // since an arbitrary epoch; may be negative
+IBCM_API_BEGIN
 
+namespace ibcm {
+
+/// Timers with deadlines in `ibcm::Time` (nanoseconds since an epoch of the caller's choosing;
+/// it may be negative), each carrying a 64-bit cookie that advance() hands back when it fires:
+///
+///     ibcm::TimerWheel wheel(now);
+///     ibcm::TimerWheel::Id id = wheel.arm(now + std::chrono::milliseconds(500), cookie);
+///     ...                                   // wheel.cancel(id) if it is no longer wanted
+///     // when the clock reaches *wheel.next_wakeup():
+///     wheel.advance(now, [&](uint64_t cookie) { ... });
 class TimerWheel {
  public:
-  // A handle valid from arm() until the timer fires or is cancelled. Handles are reused after
-  // that (most recently freed first), so a caller must forget a handle once its timer is gone: a
-  // stale handle that has been reused names someone else's timer. A stale handle that has not
-  // been reused is caught (see cancel()).
+  /// A handle valid from arm() until the timer fires or is cancelled. Handles are reused after
+  /// that (most recently freed first), so a caller must forget a handle once its timer is gone: a
+  /// stale handle that has been reused names someone else's timer. A stale handle that has not
+  /// been reused is caught (see cancel()).
   using Id = uint32_t;
-  static constexpr Id kNone = UINT32_MAX;
+  static constexpr Id kNone = UINT32_MAX;  ///< no timer: never a handle arm() returns
 
+  /// An empty wheel whose time is `now`.
   explicit TimerWheel(Time now) : cur_(to_tick(now)) {
     nodes_.resize(kFirstNode);
     for (uint32_t i = 0; i < kFirstNode; ++i) nodes_[i].prev = nodes_[i].next = i;
   }
 
-  // O(1). A deadline <= now() is due at now(): it fires first in the next advance(), with timers
-  // that were due together firing in arm order (their deadlines are not compared).
+  /// O(1). A deadline <= now() is due at now(): it fires first in the next advance(), with timers
+  /// that were due together firing in arm order (their deadlines are not compared).
   Id arm(Time deadline, uint64_t cookie) {
     uint32_t i = take_node();
     nodes_[i].when = to_tick(deadline);
@@ -60,8 +78,8 @@ class TimerWheel {
     return i;
   }
 
-  // O(1). Cancelling a handle whose timer has already fired or been cancelled is a programming
-  // error: it asserts in debug builds and is ignored otherwise.
+  /// O(1). Cancelling a handle whose timer has already fired or been cancelled is a programming
+  /// error: it asserts in debug builds and is ignored otherwise.
   void cancel(Id id) {
     if (!armed(id)) {
       assert(false && "TimerWheel::cancel: timer is not armed");
@@ -72,8 +90,8 @@ class TimerWheel {
     --size_;
   }
 
-  // O(1): moves an armed timer to a new deadline (same handle, same cookie). Returns false and
-  // does nothing if the timer is not armed, so callers can fall back to arm().
+  /// O(1): moves an armed timer to a new deadline (same handle, same cookie). Returns false and
+  /// does nothing if the timer is not armed, so callers can fall back to arm().
   bool rearm(Id id, Time deadline) {
     if (!armed(id)) return false;
     unlink(id);
@@ -82,29 +100,30 @@ class TimerWheel {
     return true;
   }
 
-  // Fires every timer whose deadline is <= now, calling fire(cookie) once each, in deadline order
-  // (equal deadlines in no promised order). Returns how many fired.
-  //
-  // While fire() runs, now() is that timer's deadline (or, for a timer armed already due, the
-  // time it was armed at), not the `now` passed in. fire() may arm, rearm and cancel timers: one
-  // whose deadline is <= the `now` passed in fires in this same call, in order; one armed with a
-  // deadline <= now() fires in this call too, after the timers already due at now(). A fire()
-  // that keeps arming due timers therefore never lets advance() return. advance() must not be
-  // called from fire().
-  //
-  // Cost: O(1) per call plus, per timer, one fire and at most 10 moves down a level over its
-  // life. The cursor visits only occupied slots, so a jump of hours costs no more than one of 1 ns.
-  // Time must not go backwards: an earlier `now` asserts in debug builds and is treated as now().
+  /// Fires every timer whose deadline is <= now, calling fire(cookie) once each, in deadline order
+  /// (equal deadlines in no promised order). Returns how many fired.
+  ///
+  /// While fire() runs, now() is that timer's deadline (or, for a timer armed already due, the
+  /// time it was armed at), not the `now` passed in. fire() may arm, rearm and cancel timers: one
+  /// whose deadline is <= the `now` passed in fires in this same call, in order; one armed with a
+  /// deadline <= now() fires in this call too, after the timers already due at now(). A fire()
+  /// that keeps arming due timers therefore never lets advance() return. advance() must not be
+  /// called from fire().
+  ///
+  /// Cost: O(1) per call plus, per timer, one fire and at most 10 moves down a level over its
+  /// life. The cursor visits only occupied slots, so a jump of hours costs no more than one of 1
+  /// ns. Time must not go backwards: an earlier `now` asserts in debug builds and is treated as
+  /// now().
   template <class F>
   size_t advance(Time now, F&& fire) {
     auto always = [] { return true; };
     return advance_while(now, always, fire);
   }
 
-  // As advance(), but asks ready() before firing each due timer, and when it answers false
-  // stops there: that timer and all later ones stay armed, now() stays at that timer's deadline
-  // (so next_wakeup() is now()), and the next advance() fires them first, in the same order. The
-  // engine holds its timers this way while its output queues are full.
+  /// As advance(), but asks ready() before firing each due timer, and when it answers false
+  /// stops there: that timer and all later ones stay armed, now() stays at that timer's deadline
+  /// (so next_wakeup() is now()), and the next advance() fires them first, in the same order. The
+  /// engine holds its timers this way while its output queues are full.
   template <class R, class F>
   size_t advance_while(Time now, R&& ready, F&& fire) {
     assert(!advancing_ && "TimerWheel::advance is not reentrant");
@@ -151,10 +170,10 @@ class TimerWheel {
     return fired;
   }
 
-  // A time at which advance() should next be called: now() if a timer is due; otherwise never
-  // later than the earliest deadline and later than now(); nullopt when no timer is armed. O(1).
-  // It is the exact earliest deadline unless the earliest timer of its slot was cancelled or
-  // rearmed (the slot keeps a lower bound, not a heap); waking early then costs one cascade.
+  /// A time at which advance() should next be called: now() if a timer is due; otherwise never
+  /// later than the earliest deadline and later than now(); nullopt when no timer is armed. O(1).
+  /// It is the exact earliest deadline unless the earliest timer of its slot was cancelled or
+  /// rearmed (the slot keeps a lower bound, not a heap); waking early then costs one cascade.
   std::optional<Time> next_wakeup() const {
     if (nodes_[kDue].next != kDue) return now();
     if (levels_ == 0) return std::nullopt;
@@ -163,14 +182,18 @@ class TimerWheel {
     return to_time(slot_min_[level * kSlots + slot]);
   }
 
+  /// How many timers are armed.
   size_t size() const { return size_; }
+  /// The wheel's time: the `now` of the last advance() (or of the constructor), or, inside
+  /// fire(), the deadline of the timer firing.
   Time now() const { return to_time(cur_); }
 
+  /// Whether `id` names an armed timer (see Id for handles that were reused).
   bool armed(Id id) const {
     return id >= kFirstNode && id < nodes_.size() && nodes_[id].prev != kFreeMark;
   }
 
-  // Grows the pool so that n timers can be armed without allocating.
+  /// Grows the pool so that n timers can be armed without allocating.
   void reserve(size_t n) { nodes_.reserve(kFirstNode + n); }
 
  private:
@@ -290,4 +313,6 @@ class TimerWheel {
   bool advancing_ = false;
 };
 
-}  // namespace ibcm::engine
+}  // namespace ibcm
+
+IBCM_API_END
