@@ -21,12 +21,19 @@ void reject_rep(Conversation& c, uint32_t ours, const Got& rep) {
 
 // "3 REPs at 0.000 0.201 0.402 s"
 std::string listing(std::string_view name, const std::vector<Got>& got) {
-  std::string s =
-      std::to_string(got.size()) + " " + std::string(name) + (got.size() == 1 ? "" : "s");
+  // Appended piece by piece: GCC 12 -O3 misreads "literal" + std::string&& (-Wrestrict).
+  std::string s = std::to_string(got.size());
+  s += ' ';
+  s += name;
+  if (got.size() != 1) s += 's';
   if (got.empty()) return s;
   s += " at";
-  for (const Got& g : got) s += " " + seconds(g.at);
-  return s + " s";
+  for (const Got& g : got) {
+    s += ' ';
+    s += seconds(g.at);
+  }
+  s += " s";
+  return s;
 }
 
 }  // namespace

@@ -86,7 +86,10 @@ std::string Conversation::strays() {
   // Whatever is still on its way counts too.
   (void)pump(now());
   std::string s;
-  for (const Got& g : pending_) s += (s.empty() ? "" : " ") + describe(g.mad);
+  for (const Got& g : pending_) {
+    if (!s.empty()) s += ' ';  // appended: GCC 12 -O3 misreads "literal" + std::string&&
+    s += describe(g.mad);
+  }
   pending_.clear();
   return s;
 }
