@@ -119,7 +119,7 @@ Expected<std::vector<CheckResult>, std::string> run(Transport& t, const ProbeOpt
   for (const std::string& name : o.only) {
     bool known = false;
     for (const CheckDef& d : kChecks) known = known || d.info.name == name;
-    if (!known) return Unexpected<std::string>("no check named '" + name + "'");
+    if (!known) return Unexpected{"no check named '" + name + "'"};
   }
   CountingTransport counting(t);
   uint64_t rng = o.seed;
@@ -142,8 +142,8 @@ Expected<std::vector<CheckResult>, std::string> run(Transport& t, const ProbeOpt
     results.push_back(std::move(r));
   }
   if (counting.received == 0 && !results.empty())
-    return Unexpected<std::string>(
-        "not one MAD came back from the remote: does a CM listen there?");
+    return Unexpected{
+        std::string("not one MAD came back from the remote: does a CM listen there?")};
   return results;
 }
 
