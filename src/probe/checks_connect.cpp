@@ -9,16 +9,6 @@ namespace ibcm::probe {
 
 namespace {
 
-// Ends a connection the remote accepted that the check did not mean to keep (a REJ for its REP).
-void reject_rep(Conversation& c, uint32_t ours, const Got& rep) {
-  wire::Rej rej;
-  rej.local_comm_id = ours;
-  rej.remote_comm_id = std::get<wire::Rep>(rep.mad.message).local_comm_id;
-  rej.message_rejected = wire::MsgRef::Rep;
-  rej.reason = wire::RejReason::ConsumerDefined;
-  c.send(rej, rep.mad.header.transaction_id);
-}
-
 // "3 REPs at 0.000 0.201 0.402 s"
 std::string listing(std::string_view name, const std::vector<Got>& got) {
   // Appended piece by piece: GCC 12 -O3 misreads "literal" + std::string&& (-Wrestrict).

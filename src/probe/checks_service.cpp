@@ -1,6 +1,7 @@
 // Checks that need no connection: ClassPortInfo, and requests for a service nobody listens on.
 #include "ibcm/wire/rdma_cm.h"
 #include "probe/checks.h"
+#include "probe/link.h"
 
 namespace ibcm::probe {
 
@@ -46,15 +47,8 @@ Outcome check_unknown_service(Conversation& c) {
   if (rej && rej->reason == wire::RejReason::InvalidServiceId)
     return pass("REJ(8) at " + secs(got->at));
   Outcome o = deviation(describe(got->mad) + " at " + secs(got->at));
-  if (std::holds_alternative<wire::Rep>(got->mad.message)) {
-    // A listener after all: end what it opened.
-    wire::Rej end;
-    end.local_comm_id = id;
-    end.remote_comm_id = std::get<wire::Rep>(got->mad.message).local_comm_id;
-    end.message_rejected = wire::MsgRef::Rep;
-    end.reason = wire::RejReason::ConsumerDefined;
-    c.send(end, got->mad.header.transaction_id);
-  }
+  // A listener after all: end what it opened.
+  if (std::holds_alternative<wire::Rep>(got->mad.message)) reject_rep(c, id, *got);
   return o;
 }
 

@@ -5,19 +5,13 @@
 #include <algorithm>
 #include <array>
 
+#include "engine/comm_id.h"
 #include "ibcm/transport/rdma_cm_params.h"
 #include "ibcm/wire/rdma_cm.h"
 
 namespace ibcm::probe {
 
 namespace {
-
-uint64_t splitmix(uint64_t& s) {
-  uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
 
 template <class M>
 const M* as(const wire::Mad& m) {
@@ -96,27 +90,27 @@ std::string Conversation::strays() {
 
 uint32_t Conversation::new_comm_id() {
   uint32_t id;
-  do id = static_cast<uint32_t>(splitmix(rng_));
+  do id = static_cast<uint32_t>(engine::splitmix64(rng_));
   while (id == 0);
   return id;
 }
 
 uint32_t Conversation::new_qpn() {
   // Away from 0 and 1 (the SMI and GSI QPs) and from where real HCAs start.
-  return 0x100000 + static_cast<uint32_t>(splitmix(rng_) % 0xE00000);
+  return 0x100000 + static_cast<uint32_t>(engine::splitmix64(rng_) % 0xE00000);
 }
 
 uint64_t Conversation::new_tid() {
-  return splitmix(rng_);
+  return engine::splitmix64(rng_);
 }
 
 uint32_t Conversation::new_psn() {
-  return static_cast<uint32_t>(splitmix(rng_)) & 0xFFFFFF;
+  return static_cast<uint32_t>(engine::splitmix64(rng_)) & 0xFFFFFF;
 }
 
 wire::Req Conversation::req(uint32_t comm_id, uint32_t qpn, uint8_t response_timeout) {
   std::array<uint8_t, 92> pd{};
-  auto src_port = static_cast<uint16_t>(32768 + splitmix(rng_) % 28232);
+  auto src_port = static_cast<uint16_t>(32768 + engine::splitmix64(rng_) % 28232);
   ConnectParams p =
       rdma_cm_connect_params(o_.local_ip, o_.remote_ip, o_.port, src_port, qpn, new_psn(), {}, pd);
   p.max_cm_retries = kOurMaxRetries;

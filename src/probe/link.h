@@ -33,6 +33,10 @@ bool close_link(Conversation& c, const Link& l);
 // Linux CM finds the connection by that GUID and our comm ID, not by its own comm ID).
 wire::Rej timeout_rej(const Conversation& c, uint32_t ours, uint32_t theirs, wire::MsgRef msg);
 
+// Ends a connection the remote accepted that the check did not mean to make: a REJ (consumer
+// defined) for its REP to our REQ `ours`.
+void reject_rep(Conversation& c, uint32_t ours, const Got& rep);
+
 // Answers a DREQ from the remote (DREP with the comm IDs swapped).
 void answer_dreq(Conversation& c, const wire::Mad& dreq);
 
