@@ -54,7 +54,7 @@ BENCHMARK(BM_ConnectionLifecycle)->Arg(1024);
 // Latency percentiles of single handshakes and teardowns, in ns (counters).
 void BM_Latency(benchmark::State& state) {
   ibcm::perf::EngineResult r;
-  for (auto _ : state) r = ibcm::perf::measure_engine(1, 1, 100000);
+  for (auto _ : state) r = ibcm::perf::measure_engine(1, 1, 1, 100000);
   state.counters["handshake_p50_ns"] = r.handshake_latency.p50;
   state.counters["handshake_p99_ns"] = r.handshake_latency.p99;
   state.counters["handshake_p999_ns"] = r.handshake_latency.p999;

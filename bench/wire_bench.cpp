@@ -16,9 +16,9 @@ void report(benchmark::State& state, ibcm::perf::WireKind kind) {
   }
   state.counters["handshakes_per_s"] = r.handshakes.per_s;
   state.counters["round_trips_per_s"] = r.round_trips.per_s;
-  state.counters["ratio"] = r.ratio();
-  state.counters["cpu_ratio"] = r.cpu_ratio();
-  state.counters["one_way_ratio"] = r.one_way_ratio();
+  state.counters["ratio"] = r.ratio.median;
+  state.counters["cpu_ratio"] = r.cpu_ratio.median;
+  state.counters["one_way_ratio"] = r.one_way_ratio.median;
 }
 
 void BM_WireUdp(benchmark::State& state) {

@@ -48,6 +48,18 @@ size_t resident_bytes() {
   return static_cast<size_t>(resident) * static_cast<size_t>(sysconf(_SC_PAGESIZE));
 }
 
+Spread spread_of(std::vector<double> v) {
+  Spread s;
+  if (v.empty()) return s;
+  std::sort(v.begin(), v.end());
+  s.rounds = v.size();
+  s.min = v.front();
+  s.max = v.back();
+  const size_t n = v.size();
+  s.median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  return s;
+}
+
 Percentiles percentiles(std::vector<double> v) {
   Percentiles p;
   if (v.empty()) return p;
@@ -64,7 +76,8 @@ Percentiles percentiles(std::vector<double> v) {
   return p;
 }
 
-EngineResult measure_engine(uint64_t handshakes, size_t batch, size_t latency_samples) {
+EngineResult measure_engine(uint64_t handshakes, size_t batch, size_t rounds,
+                            size_t latency_samples) {
   EngineResult r;
   Duo d;
   std::vector<ConnId> ids;
@@ -76,16 +89,31 @@ EngineResult measure_engine(uint64_t handshakes, size_t batch, size_t latency_sa
     d.disconnect(ids);
   }
   check(d, "warm-up");
-  while (r.handshakes < handshakes) {
-    ids.clear();
-    double t0 = thread_cpu_seconds();
-    r.handshakes += d.connect(batch, 1, &ids);
-    double t1 = thread_cpu_seconds();
-    r.teardowns += d.disconnect(ids);
-    double t2 = thread_cpu_seconds();
-    r.handshake_cpu_s += t1 - t0;
-    r.teardown_cpu_s += t2 - t1;
+  rounds = std::max<size_t>(rounds, 1);
+  const uint64_t per_round = std::max<uint64_t>(handshakes / rounds, 1);
+  std::vector<double> handshake_rates, teardown_rates;
+  for (size_t i = 0; i < rounds; ++i) {
+    uint64_t hs = 0, td = 0;
+    double hs_s = 0, td_s = 0;
+    while (hs < per_round) {
+      ids.clear();
+      double t0 = thread_cpu_seconds();
+      hs += d.connect(batch, 1, &ids);
+      double t1 = thread_cpu_seconds();
+      td += d.disconnect(ids);
+      double t2 = thread_cpu_seconds();
+      hs_s += t1 - t0;
+      td_s += t2 - t1;
+    }
+    handshake_rates.push_back(static_cast<double>(hs) / hs_s);
+    teardown_rates.push_back(static_cast<double>(td) / td_s);
+    r.handshakes += hs;
+    r.teardowns += td;
+    r.handshake_cpu_s += hs_s;
+    r.teardown_cpu_s += td_s;
   }
+  r.handshake_rate = spread_of(std::move(handshake_rates));
+  r.teardown_rate = spread_of(std::move(teardown_rates));
   check(d, "the rate rounds");
 
   // One at a time, in CPU time. The thread CPU clock is a system call (about 0.5 us here, as long
@@ -191,8 +219,9 @@ ScaleResult measure_scale(const std::vector<size_t>& sizes, size_t batch, size_t
   }
   for (size_t s = 0; s < k; ++s) {
     check(*duos[s], "the measured handshakes");
-    r.points[s].handshake_ns = percentiles(cost[s]).p50;
-    r.points[s].over_smallest = percentiles(over_smallest[s]).p50;
+    r.points[s].handshake_ns = spread_of(cost[s]).median;
+    r.points[s].over_smallest_spread = spread_of(over_smallest[s]);
+    r.points[s].over_smallest = r.points[s].over_smallest_spread.median;
   }
   // Everything a pair holds is in its CMs (the harness keeps no per-connection state).
   r.rss_after = resident_bytes();

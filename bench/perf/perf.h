@@ -26,14 +26,23 @@ struct Percentiles {
 };
 Percentiles percentiles(std::vector<double> samples_ns);
 
+// One measurement over its rounds: a target is judged on the median, and the spread shows how
+// much a round can move it.
+struct Spread {
+  double min = 0, median = 0, max = 0;
+  size_t rounds = 0;
+};
+Spread spread_of(std::vector<double> per_round);
+
 // --- 1. the engine, both sides in one thread, zero latency, no faults ---
 struct EngineResult {
   uint64_t handshakes = 0;  // REQ, REP, RTU: both sides ESTABLISHED
   double handshake_cpu_s = 0;
   uint64_t teardowns = 0;  // DREQ, DREP, both TIMEWAITs run out: both records freed
   double teardown_cpu_s = 0;
-  double handshakes_per_s() const { return handshakes / handshake_cpu_s; }
-  double teardowns_per_s() const { return teardowns / teardown_cpu_s; }
+  Spread handshake_rate, teardown_rate;  // per second of CPU time, over the rounds
+  double handshakes_per_s() const { return handshake_rate.median; }
+  double teardowns_per_s() const { return teardown_rate.median; }
   // One handshake at a time, from connect() to ESTABLISHED on both sides, in CPU time: samples
   // from blocks the thread was preempted in are dropped (and the blocks counted).
   Percentiles handshake_latency;
@@ -41,9 +50,11 @@ struct EngineResult {
   size_t latency_samples = 0;
   size_t latency_blocks_preempted = 0;
 };
-// Rounds of `batch` handshakes then `batch` teardowns until `handshakes` of each ran; then
-// `latency_samples` single handshakes and teardowns, each timed on its own (CPU time).
-EngineResult measure_engine(uint64_t handshakes, size_t batch, size_t latency_samples);
+// `rounds` rounds, each of batches of `batch` handshakes then `batch` teardowns until
+// handshakes / rounds of each ran; then `latency_samples` single handshakes and teardowns, each
+// timed on its own (CPU time).
+EngineResult measure_engine(uint64_t handshakes, size_t batch, size_t rounds,
+                            size_t latency_samples);
 
 // --- 2. scale: many live ESTABLISHED connections ---
 struct ScalePoint {
@@ -51,6 +62,7 @@ struct ScalePoint {
   double handshake_ns = 0;  // CPU time of one more handshake with `live` held (median)
   // This size's cost over the smallest size's in the same round (median over the rounds).
   double over_smallest = 0;
+  Spread over_smallest_spread;
   double handshakes_per_s() const { return 1e9 / handshake_ns; }
 };
 struct ScaleResult {
@@ -67,11 +79,12 @@ struct ScaleResult {
   // The cost of one more handshake at the largest size over that at the smallest, and the worst
   // of all sizes over the smallest, each paired round by round.
   double growth() const { return points.back().over_smallest; }
-  double worst_growth() const {
-    double worst = 0;
-    for (const auto& p : points) worst = std::max(worst, p.over_smallest);
-    return worst;
+  const ScalePoint& worst() const {
+    return *std::max_element(points.begin(), points.end(), [](const auto& a, const auto& b) {
+      return a.over_smallest < b.over_smallest;
+    });
   }
+  double worst_growth() const { return worst().over_smallest; }
 };
 // One pair of CMs per size in `sizes` (ascending), each grown to its size (the largest one's
 // set-up timed); then `rounds` rounds in which every size in turn runs `batch` handshakes on top
@@ -82,14 +95,16 @@ ScaleResult measure_scale(const std::vector<size_t>& sizes, size_t batch, size_t
 struct TimerResult {
   size_t armed = 0;
   uint64_t ops = 0;
-  double arm_cancel_ns = 0;  // one arm and one cancel
+  double arm_cancel_ns = 0;  // one arm and one cancel (median over the rounds)
+  Spread arm_cancel;
 };
-TimerResult measure_timers(size_t armed, uint64_t ops);
+// `ops` arms and cancels with `armed` timers armed, in `rounds` timed rounds.
+TimerResult measure_timers(size_t armed, uint64_t ops, size_t rounds);
 
 // --- 4. over the wire: two processes on loopback ---
 enum class WireKind { Udp, Roce };
 // A rate per second of wall-clock time and per CPU second of both processes (user + system),
-// each the best of the rounds.
+// each the median of the rounds.
 struct WireRate {
   double per_s = 0;
   double per_cpu_s = 0;
@@ -107,11 +122,9 @@ struct WireResult {
   // One way: one process connects (the whole window), the other accepts. It makes two of a
   // handshake's three sends, so its core limits the rate (information only).
   WireRate one_way;
-  static double over(double a, double b) { return b > 0 ? a / b : 0; }
-  double ratio() const { return over(handshakes.per_s, round_trips.per_s); }
-  double cpu_ratio() const { return over(handshakes.per_cpu_s, round_trips.per_cpu_s); }
-  double one_way_ratio() const { return over(one_way.per_s, round_trips.per_s); }
-  double one_way_cpu_ratio() const { return over(one_way.per_cpu_s, round_trips.per_cpu_s); }
+  // Handshakes over raw round trips, each round's phases paired: wall-clock and CPU rates, both
+  // ways and one way. The targets are judged on the medians.
+  Spread ratio, cpu_ratio, one_way_ratio, one_way_cpu_ratio;
 };
 // Alternates `rounds` times: raw round trips, handshakes both ways, handshakes one way, each for
 // `seconds`. RoCEv2 needs raw sockets (root or CAP_NET_RAW); without them the result says so and

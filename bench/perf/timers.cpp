@@ -1,5 +1,6 @@
 #include "perf/timers.h"
 
+#include <algorithm>
 #include <random>
 
 #include "perf/perf.h"
@@ -25,16 +26,24 @@ ArmedWheel::ArmedWheel(size_t armed) : delays(draw_delays(1)) {
   for (uint32_t& p : picks) p = static_cast<uint32_t>(rng() % (armed ? armed : 1));
 }
 
-TimerResult measure_timers(size_t armed, uint64_t ops) {
+TimerResult measure_timers(size_t armed, uint64_t ops, size_t rounds) {
   ArmedWheel w(armed);
   for (size_t k = 0; k < 100000; ++k) w.arm_cancel(k);  // warm-up
-  double t0 = thread_cpu_seconds();
-  for (uint64_t k = 0; k < ops; ++k) w.arm_cancel(k);
-  double t1 = thread_cpu_seconds();
+  rounds = std::max<size_t>(rounds, 1);
+  const uint64_t per_round = std::max<uint64_t>(ops / rounds, 1);
+  std::vector<double> ns;
+  uint64_t k = 0;
+  for (size_t i = 0; i < rounds; ++i) {
+    double t0 = thread_cpu_seconds();
+    for (uint64_t end = k + per_round; k < end; ++k) w.arm_cancel(k);
+    double t1 = thread_cpu_seconds();
+    ns.push_back((t1 - t0) * 1e9 / static_cast<double>(per_round));
+  }
   TimerResult r;
   r.armed = w.wheel.size();
-  r.ops = ops;
-  r.arm_cancel_ns = (t1 - t0) * 1e9 / static_cast<double>(ops);
+  r.ops = k;
+  r.arm_cancel = spread_of(std::move(ns));
+  r.arm_cancel_ns = r.arm_cancel.median;
   return r;
 }
 

@@ -62,10 +62,15 @@ Expected<Pair, std::string> open_pair(WireKind kind) {
   return p;
 }
 
+// Room for the connections a phase makes (they are never torn down): the phase measures the
+// wire path, not the tables growing (the scale measurement has those at every size).
+constexpr uint32_t kExpectedConnections = 1u << 20;
+
 Config config_of(uint8_t n) {
   Config c;
   c.ca_guid = 0x0002c90300000000ull | n;
   c.seed = 2000 + n;
+  c.expected_connections = kExpectedConnections;
   return c;
 }
 
@@ -150,10 +155,11 @@ bool send_byte(int ctrl, char b) {
 void say_ready(int ctrl) {
   send_byte(ctrl, 'r');
 }
-// Reads the child's 8-byte count (up to 1 s).
-bool read_count(int ctrl, uint64_t* n) {
+// Reads a child's report, a T (up to 1 s).
+template <class T>
+bool read_report(int ctrl, T* r) {
   pollfd p{ctrl, POLLIN, 0};
-  return ::poll(&p, 1, 1000) == 1 && ::read(ctrl, n, sizeof *n) == sizeof *n;
+  return ::poll(&p, 1, 1000) == 1 && ::read(ctrl, r, sizeof *r) == sizeof *r;
 }
 
 bool ctrl_readable(int ctrl) {  // a command, or the parent gone (EOF)
@@ -297,12 +303,16 @@ class Side {
 };
 
 // The child's side of a handshake phase, driven over ctrl: it says it is ready, starts on 'g',
-// stops starting handshakes on 's' and answers with how many of its own it completed, and exits
-// when the parent closes ctrl.
+// stops starting handshakes on 's' and answers with how many of its own it completed and the CPU
+// time it used in between (its set-up is not the phase's), and exits when the parent closes ctrl.
+struct ChildReport {
+  uint64_t done = 0;
+  double cpu_s = 0;
+};
 int child_side(std::unique_ptr<Transport> t, const Address& peer, size_t window, int ctrl) {
   Side side(2, std::move(t), peer, window);
   say_ready(ctrl);
-  double checked = wall_seconds();
+  double checked = wall_seconds(), cpu0 = 0;
   for (;;) {
     side.run_once(std::chrono::milliseconds(10));
     double now = wall_seconds();
@@ -311,11 +321,14 @@ int child_side(std::unique_ptr<Transport> t, const Address& peer, size_t window,
     if (!ctrl_readable(ctrl)) continue;
     char cmd = 0;
     if (::read(ctrl, &cmd, 1) != 1) return 0;
-    if (cmd == 'g') side.start();
+    if (cmd == 'g') {
+      cpu0 = process_cpu_seconds();
+      side.start();
+    }
     if (cmd == 's') {
       side.stop();
-      uint64_t n = side.done();
-      if (::write(ctrl, &n, sizeof n) != sizeof n) return 1;
+      const ChildReport r{side.done(), process_cpu_seconds() - cpu0};
+      if (::write(ctrl, &r, sizeof r) != sizeof r) return 1;
     }
   }
 }
@@ -336,8 +349,8 @@ Phase handshakes(Pair p, double seconds, size_t window, bool both_ways) {
     finish(c);
     return {};
   }
-  const double cpu0 = process_cpu_seconds();
   Side side(1, std::move(p.active), p.passive_address, own_window);
+  const double cpu0 = process_cpu_seconds();
   const double start = wall_seconds(), end = start + seconds;
   double last = start, now = start;
   uint64_t seen = 0;
@@ -352,11 +365,11 @@ Phase handshakes(Pair p, double seconds, size_t window, bool both_ways) {
     }
   }
   side.stop();
-  uint64_t child_done = 0;
-  ok =
-      ok && now - last < kStallSeconds && send_byte(c.ctrl, 's') && read_count(c.ctrl, &child_done);
+  ChildReport child;
+  ok = ok && now - last < kStallSeconds && send_byte(c.ctrl, 's') && read_report(c.ctrl, &child);
   const double cpu = process_cpu_seconds() - cpu0;
-  return phase_result(side.done() + child_done, now - start, cpu + finish(c), ok);
+  finish(c);
+  return phase_result(side.done() + child.done, now - start, cpu + child.cpu_s, ok);
 }
 
 }  // namespace
@@ -365,27 +378,52 @@ WireResult measure_wire(WireKind kind, double seconds, int rounds, size_t window
   WireResult r;
   r.kind = kind;
   r.window = window;
-  auto keep = [](WireRate& rate, const Phase& m) {
-    rate.count += m.done;
-    rate.per_s = std::max(rate.per_s, m.wall_rate);
-    rate.per_cpu_s = std::max(rate.per_cpu_s, m.cpu_rate);
-  };
+  // Each round's handshake phases over its own raw phase, so that a slow spell of the machine
+  // moves both sides of a ratio alike.
+  std::vector<double> raw_wall, raw_cpu, both_wall, both_cpu, one_wall, one_cpu;
+  std::vector<double> ratio, cpu_ratio, one_ratio, one_cpu_ratio;
   for (int i = 0; i < rounds; ++i) {
+    Phase m[3];
     for (int phase = 0; phase < 3; ++phase) {
       auto pair = open_pair(kind);
       if (!pair) {
         r.skipped = pair.error();
         return r;
       }
-      if (phase == 0)
-        keep(r.round_trips, raw_round_trips(std::move(*pair), seconds, window));
-      else
-        keep(phase == 1 ? r.handshakes : r.one_way,
-             handshakes(std::move(*pair), seconds, window, phase == 1));
+      m[phase] = phase == 0 ? raw_round_trips(std::move(*pair), seconds, window)
+                            : handshakes(std::move(*pair), seconds, window, phase == 1);
+      if (m[phase].wall_rate <= 0) {
+        r.skipped = "a phase stalled (no progress for 3 s)";
+        return r;
+      }
     }
+    r.round_trips.count += m[0].done;
+    r.handshakes.count += m[1].done;
+    r.one_way.count += m[2].done;
+    raw_wall.push_back(m[0].wall_rate);
+    raw_cpu.push_back(m[0].cpu_rate);
+    both_wall.push_back(m[1].wall_rate);
+    both_cpu.push_back(m[1].cpu_rate);
+    one_wall.push_back(m[2].wall_rate);
+    one_cpu.push_back(m[2].cpu_rate);
+    ratio.push_back(m[1].wall_rate / m[0].wall_rate);
+    cpu_ratio.push_back(m[1].cpu_rate / m[0].cpu_rate);
+    one_ratio.push_back(m[2].wall_rate / m[0].wall_rate);
+    one_cpu_ratio.push_back(m[2].cpu_rate / m[0].cpu_rate);
   }
-  r.ran = r.round_trips.per_s > 0 && r.handshakes.per_s > 0 && r.one_way.per_s > 0;
-  if (!r.ran) r.skipped = "a phase stalled (no progress for 3 s)";
+  auto median = [](std::vector<double> v) { return spread_of(std::move(v)).median; };
+  r.round_trips.per_s = median(raw_wall);
+  r.round_trips.per_cpu_s = median(raw_cpu);
+  r.handshakes.per_s = median(both_wall);
+  r.handshakes.per_cpu_s = median(both_cpu);
+  r.one_way.per_s = median(one_wall);
+  r.one_way.per_cpu_s = median(one_cpu);
+  r.ratio = spread_of(std::move(ratio));
+  r.cpu_ratio = spread_of(std::move(cpu_ratio));
+  r.one_way_ratio = spread_of(std::move(one_ratio));
+  r.one_way_cpu_ratio = spread_of(std::move(one_cpu_ratio));
+  r.ran = rounds > 0;
+  if (!r.ran) r.skipped = "no rounds";
   return r;
 }
 

@@ -27,6 +27,13 @@ Cm::Impl::Impl(const Config& c)
       by_rqpn_(RemoteQpnOf{&conns_.items}, QpKeyHash{hash_seed_}) {
   event_limit_ = std::max<size_t>(c.max_pending_events, kMadEvents);
   tx_limit_ = std::max<size_t>(c.max_pending_tx, kMadTx);
+  if (const size_t n = std::min(c.expected_connections, c.max_connections)) {
+    conns_.items.reserve(n);
+    setup_.reserve(n);
+    by_local_.reserve(n);
+    by_remote_.reserve(n);
+    by_rqpn_.reserve(n);
+  }
 }
 
 void Cm::Impl::log(LogLevel level, const std::string& msg) {

@@ -112,6 +112,13 @@ class IndexTable {
 
   uint64_t hash(const Key& k) const { return hash_(k); }
 
+  // Makes room for n entries, so that inserts up to that many never grow the table.
+  void reserve(size_t n) {
+    size_t cap = cap_ < kMinCapacity ? kMinCapacity : cap_;
+    while (max_load(cap) < n) cap *= 2;
+    if (cap != cap_) resize(cap);
+  }
+
   // Starts loading k's home slot into the cache, for a find or insert soon after.
   void prefetch(const Key& k) const { prefetch_hashed(hash(k)); }
   void prefetch_hashed(uint64_t h) const {
@@ -172,8 +179,8 @@ class IndexTable {
     }
   }
 
-  void grow() {
-    size_t cap = cap_ < kMinCapacity ? kMinCapacity : cap_ * 2;
+  void grow() { resize(cap_ < kMinCapacity ? kMinCapacity : cap_ * 2); }
+  void resize(size_t cap) {
     std::unique_ptr<Slot[]> old(new Slot[cap]());
     old.swap(slots_);
     const size_t old_cap = cap_;

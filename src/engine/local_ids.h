@@ -87,6 +87,13 @@ class LocalIds {
   size_t size() const { return size_; }
   size_t capacity() const { return cap_; }
 
+  // Makes room for n IDs, so that taking up to that many never grows the index.
+  void reserve(size_t n) {
+    size_t cap = cap_ == 0 ? kMinCapacity : cap_;
+    while (max_load(cap) < n) cap *= 2;
+    if (cap != cap_) resize(cap);
+  }
+
  private:
   static constexpr size_t kMinCapacity = 64;  // one bitmap word
   static size_t max_load(size_t cap) { return cap - cap / 4; }
@@ -110,12 +117,13 @@ class LocalIds {
     return w << 6 | static_cast<size_t>(std::countr_zero(free));
   }
 
-  // Doubles the slots. The IDs keep their counters, and counters in distinct slots of the old
-  // array stay distinct modulo the new size.
-  void grow() {
+  // Grows the slots to cap, a larger power of two. The IDs keep their counters, and counters in
+  // distinct slots of the old array stay distinct modulo the new size.
+  void grow() { resize(cap_ == 0 ? kMinCapacity : cap_ * 2); }
+  void resize(size_t cap) {
     const size_t old_cap = cap_;
     std::unique_ptr<uint32_t[]> old = std::move(slots_);
-    cap_ = old_cap == 0 ? kMinCapacity : old_cap * 2;
+    cap_ = cap;
     slots_ = std::make_unique<uint32_t[]>(cap_);
     used_ = std::make_unique<uint64_t[]>(cap_ >> 6);  // zeroed
     for (size_t i = 0; i < cap_; ++i) slots_[i] = kEmpty;

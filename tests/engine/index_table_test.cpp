@@ -190,3 +190,33 @@ TEST(IndexTable, InsertOfAPresentKeyChangesNothing) {
 }
 
 }  // namespace
+
+namespace {
+
+// reserve(n) makes room once: inserting up to n keys never grows the table again, and a table
+// reserved while it holds keys still finds every one of them.
+TEST(IndexTable, ReserveMakesRoomForThatManyWithoutGrowing) {
+  Records rec;
+  IndexTable<uint64_t, KeyOf, GoodHash> table(KeyOf{&rec}, GoodHash{7});
+  for (uint32_t i = 0; i < 100; ++i) {
+    rec.keys.push_back(i * 977);
+    ASSERT_TRUE(table.insert(rec.keys[i], i));
+  }
+  table.reserve(10000);
+  const size_t cap = table.capacity();
+  EXPECT_GE(cap - cap / 4, 10000u);
+  for (uint32_t i = 100; i < 10000; ++i) {
+    rec.keys.push_back(i * 977);
+    ASSERT_TRUE(table.insert(rec.keys[i], i));
+  }
+  EXPECT_EQ(table.capacity(), cap);
+  for (uint32_t i = 0; i < 10000; ++i) {
+    const uint32_t* found = table.find(i * 977);
+    ASSERT_NE(found, nullptr) << i;
+    EXPECT_EQ(*found, i);
+  }
+  table.reserve(10);  // never shrinks
+  EXPECT_EQ(table.capacity(), cap);
+}
+
+}  // namespace

@@ -35,6 +35,22 @@ TEST(Limits, ListenersConnectionsAndSidrStopWithLimitReached) {
   EXPECT_EQ(cm.sidr_request(Time{0}, sp).error(), Error::LimitReached);
 }
 
+// Config::expected_connections makes room; it limits nothing: fewer expected than made still
+// connects them all, and more expected than max_connections still stops at max_connections.
+TEST(Limits, ExpectedConnectionsIsRoomNotALimit) {
+  Pair p;
+  for (uint32_t expected : {2u, 1000u}) {
+    Config c = config_of(1);
+    c.max_connections = 5;
+    c.expected_connections = expected;
+    Cm cm(c);
+    for (uint32_t q = 1; q <= 5; ++q)
+      EXPECT_TRUE(cm.connect(Time{0}, p.params(0x100 + q)).has_value()) << expected << " " << q;
+    EXPECT_EQ(cm.connect(Time{0}, p.params(0x200)).error(), Error::LimitReached) << expected;
+    EXPECT_EQ(cm.connection_count(), 5u);
+  }
+}
+
 TEST(Limits, IncomingReqBeyondTheConnectionLimitGetsRej3) {
   Pair p;
   Config c = config_of(2);

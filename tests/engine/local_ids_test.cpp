@@ -174,3 +174,23 @@ TEST(LocalIds, EraseOfAnIdNotHeldChangesNothing) {
   EXPECT_EQ(*f.ids.find(f.rec.id[a]), a);
   EXPECT_EQ(*f.ids.find(f.rec.id[b]), b);
 }
+
+namespace {
+
+// reserve(n) makes room once: taking up to n IDs never grows the index again, and IDs taken
+// before it are still found.
+TEST(LocalIds, ReserveMakesRoomForThatManyWithoutGrowing) {
+  Fixture f(11);
+  std::vector<uint32_t> taken;
+  for (int i = 0; i < 100; ++i) taken.push_back(f.rec.id[f.take()]);
+  f.ids.reserve(5000);
+  const size_t cap = f.ids.capacity();
+  EXPECT_GE(cap - cap / 4, 5000u);
+  for (int i = 100; i < 5000; ++i) taken.push_back(f.rec.id[f.take()]);
+  EXPECT_EQ(f.ids.capacity(), cap);
+  for (uint32_t id : taken) ASSERT_NE(f.ids.find(id), nullptr) << id;
+  f.ids.reserve(1);
+  EXPECT_EQ(f.ids.capacity(), cap);
+}
+
+}  // namespace

@@ -43,9 +43,11 @@ class BenchLinux : public ::testing::Test {
     std::ofstream(path) << text;
     return path;
   }
-  static const std::string* row(const CliRun& r, const std::string& start) {
+  // The first line that starts with `start` (and has `has` in it).
+  static const std::string* row(const CliRun& r, const std::string& start,
+                                const std::string& has = "") {
     for (const auto& l : r.lines)
-      if (l.rfind(start, 0) == 0) return &l;
+      if (l.rfind(start, 0) == 0 && l.find(has) != std::string::npos) return &l;
     return nullptr;
   }
   std::string dir_;
@@ -91,6 +93,49 @@ TEST_F(BenchLinux, TheReportGoesIntoTheJson) {
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_THAT(text, HasSubstr("\"name\":\"linux_6.1_engine_ratio\""));
   EXPECT_THAT(text, HasSubstr("\"linux_6.1\":{"));
+}
+
+// --repeat N runs the table N times, ends with how many runs passed each target, and exits 0 only
+// when every target passed in every run (the Linux report makes the verdicts the test's to choose).
+TEST_F(BenchLinux, RepeatCountsTheRunsEachTargetPassed) {
+  auto ok = write("ok.json", report(225.3, 2, 2));
+  auto r = run("bench --quick --only stale --repeat 3 --linux " + ok + " 2>/dev/null");
+  EXPECT_EQ(r.exit_code, 0);
+  std::string all;
+  for (const auto& l : r.lines) all += l + "\n";
+  EXPECT_THAT(all, HasSubstr("run 1 of 3:"));
+  EXPECT_THAT(all, HasSubstr("run 3 of 3:"));
+  EXPECT_THAT(all, HasSubstr("Over 3 runs:"));
+  const std::string name = "against the Linux 6.1 CM, same guest: ibcm engine / Linux cmtime";
+  auto* ratio = row(r, name, " of 3");  // the summary's row
+  ASSERT_NE(ratio, nullptr) << all;
+  EXPECT_THAT(*ratio, HasSubstr("3 of 3"));
+
+  auto slow = write("slow.json", report(7.5, 2, 2));
+  auto json = dir_ + "/repeat.json";
+  auto f = run("bench --quick --only stale --repeat 2 --json " + json + " --linux " + slow +
+               " 2>/dev/null");
+  EXPECT_EQ(f.exit_code, 1);
+  auto* missed = row(f, name, " of 2");
+  ASSERT_NE(missed, nullptr);
+  EXPECT_THAT(*missed, HasSubstr("0 of 2"));
+  std::ifstream in(json);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(text, HasSubstr("\"repeat\":2,\"runs\":[{\"run\":1,"));
+  EXPECT_THAT(text,
+              HasSubstr("{\"name\":\"linux_6.1_engine_ratio\",\"target\":\"≥ 10×\",\"runs\":2,"
+                        "\"passed\":0,\"values\":[7.5,7.5]}"));
+}
+
+// Targets judged on the median of rounds show the rounds' spread; one-round measurements none.
+TEST(BenchCli, TargetsShowTheirRoundsSpread) {
+  auto r = run("bench --quick --only timers,stale 2>/dev/null");
+  ASSERT_EQ(r.exit_code, 0);
+  const std::string* timers = nullptr;
+  for (const auto& l : r.lines)
+    if (l.rfind("timers: arm + cancel", 0) == 0) timers = &l;
+  ASSERT_NE(timers, nullptr);
+  EXPECT_THAT(*timers, ::testing::ContainsRegex("[0-9.]+ / [0-9.]+ +pass"));
 }
 
 // A progress line goes to a terminal only (`script` gives the command one): the measurement

@@ -1,8 +1,11 @@
 // ibcm bench: runs the measurements of issue 5 (bench/perf) and prints each target next to what
-// was measured, pass or fail; --json writes everything measured. --quick takes seconds (smaller
-// sizes: CI runs it to prove the benchmarks work); the full run takes about a minute and 1 GB.
+// was measured, pass or fail; --json writes everything measured. A target is judged on the median
+// of its rounds, and the table shows the rounds' spread. --quick takes seconds (smaller sizes: CI
+// runs it to prove the benchmarks work); the full run takes about half a minute and 1 GB.
+// --repeat N runs the whole table N times and ends with how many runs passed each target.
 // The exit status says whether the measurements ran, not whether the targets were met (timings on
-// a shared machine are noise for CI), unless --strict asks for that too. --linux FILE adds the
+// a shared machine are noise for CI), unless --strict or --repeat asks for that too: then it is 0
+// only when every target passed in every run. --linux FILE adds the
 // targets measured against the Linux kernel CM in the interop guest, from the report that
 // bench/linux-cm-compare -o wrote (that needs a VM, root and minutes, so it runs apart).
 #include <unistd.h>
@@ -36,6 +39,7 @@ struct BenchOptions {
   double seconds = 0;  // per wire phase (0: 1 s, or 0.2 s with --quick)
   size_t window = 64;  // wire: handshakes / round trips in flight
   bool strict = false;
+  size_t repeat = 0;                       // 0: not asked for (one run)
   std::vector<std::string> linux_reports;  // bench/linux-cm-compare -o files
 };
 
@@ -45,7 +49,7 @@ constexpr double kTeardownsPerS = 1e6;
 constexpr double kBytesPerConnection = 256;
 constexpr double kFlatGrowth = 1.25;  // per-handshake cost at the largest size over at 1k
 constexpr double kTimerNs = 50;
-constexpr double kWireRatio = 0.5;
+constexpr double kWireRatio = 0.55;
 constexpr double kStaleRoundTrips = 3;
 constexpr double kOverLinux = 10;  // connection rate over the Linux kernel CM's, same guest
 
@@ -76,30 +80,84 @@ std::string size_text(size_t n) {
   return std::to_string(n);
 }
 
+std::string spread_json(const perf::Spread& s) {
+  return "{\"min\":" + num(s.min) + ",\"median\":" + num(s.median) + ",\"max\":" + num(s.max) +
+         ",\"rounds\":" + num(static_cast<double>(s.rounds)) + "}";
+}
+
+// A text table, columns padded to their widest cell, a rule under the header.
+class Table {
+ public:
+  explicit Table(std::vector<std::string> header) : rows_{std::move(header)} {}
+  void add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
+  void print(std::ostream& out) const {
+    std::vector<size_t> w(rows_[0].size(), 0);
+    for (const auto& row : rows_)
+      for (size_t i = 0; i < row.size(); ++i) w[i] = std::max(w[i], width(row[i]));
+    auto line = [&](const std::vector<std::string>& row) {
+      for (size_t i = 0; i < row.size(); ++i) {
+        out << row[i];
+        if (i + 1 < row.size()) out << std::string(w[i] - width(row[i]) + 2, ' ');
+      }
+      out << "\n";
+    };
+    line(rows_[0]);
+    std::vector<std::string> rule;
+    for (size_t i = 0; i < w.size(); ++i) rule.push_back(std::string(w[i], '-'));
+    line(rule);
+    for (size_t i = 1; i < rows_.size(); ++i) line(rows_[i]);
+  }
+
+ private:
+  // Display width: UTF-8 continuation bytes take no column.
+  static size_t width(const std::string& s) {
+    size_t n = 0;
+    for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+    return n;
+  }
+  std::vector<std::vector<std::string>> rows_;
+};
+
+// How far a measurement's rounds spread around the median it is judged on: "min / max" in the
+// table, an object in the JSON. Empty for a measurement of one round.
+struct SpreadCell {
+  std::string shown;
+  std::string json = "null";
+};
+template <class Show>
+SpreadCell spread_cell(const perf::Spread& s, Show show) {
+  if (s.rounds < 2) return {};
+  return {show(s.min) + " / " + show(s.max), spread_json(s)};
+}
+
 // One row of the table, and one entry of the JSON "targets" list.
 struct Row {
   std::string name;     // JSON key
   std::string what;     // table text
   std::string target;   // "≥ 1,000,000", or "" for information only
-  std::string shown;    // the measured value as printed
+  std::string shown;    // the measured value (the median of the rounds) as printed
   double value = 0;     // as measured (JSON)
   std::string verdict;  // "pass", "FAIL", "skip", "info"
+  SpreadCell spread;
 };
 
 class Report {
  public:
   void add(std::string name, std::string what, std::string target, double value, std::string shown,
-           bool ok) {
+           bool ok, SpreadCell spread = {}) {
     rows_.push_back({std::move(name), std::move(what), std::move(target), std::move(shown), value,
-                     ok ? "pass" : "FAIL"});
+                     ok ? "pass" : "FAIL", std::move(spread)});
   }
-  void info(std::string name, std::string what, double value, std::string shown) {
-    rows_.push_back({std::move(name), std::move(what), "", std::move(shown), value, "info"});
+  void info(std::string name, std::string what, double value, std::string shown,
+            SpreadCell spread = {}) {
+    rows_.push_back(
+        {std::move(name), std::move(what), "", std::move(shown), value, "info", std::move(spread)});
   }
   void skip(std::string name, std::string what, std::string target, std::string why) {
     rows_.push_back(
-        {std::move(name), std::move(what), std::move(target), std::move(why), 0, "skip"});
+        {std::move(name), std::move(what), std::move(target), std::move(why), 0, "skip", {}});
   }
+  const std::vector<Row>& rows() const { return rows_; }
   // JSON objects of each measurement's details, keyed by measurement.
   void detail(std::string key, std::string json) {
     details_.push_back({std::move(key), std::move(json)});
@@ -114,20 +172,11 @@ class Report {
   }
 
   void print(std::ostream& out) const {
-    size_t w0 = 11, w1 = 6, w2 = 8;
-    for (const Row& r : rows_) {
-      w0 = std::max(w0, r.what.size());
-      w1 = std::max(w1, width(r.target));
-      w2 = std::max(w2, width(r.shown));
-    }
-    auto line = [&](const std::string& a, const std::string& b, const std::string& c,
-                    const std::string& d) {
-      out << a << std::string(w0 - a.size() + 2, ' ') << b << std::string(w1 - width(b) + 2, ' ')
-          << c << std::string(w2 - width(c) + 2, ' ') << d << "\n";
-    };
-    line("measurement", "target", "measured", "result");
-    line(std::string(w0, '-'), std::string(w1, '-'), std::string(w2, '-'), "------");
-    for (const Row& r : rows_) line(r.what, r.target.empty() ? "-" : r.target, r.shown, r.verdict);
+    Table t({"measurement", "target", "measured", "rounds: min / max", "result"});
+    for (const Row& r : rows_)
+      t.add({r.what, r.target.empty() ? "-" : r.target, r.shown,
+             r.spread.shown.empty() ? "-" : r.spread.shown, r.verdict});
+    t.print(out);
   }
 
   std::string json(const std::string& header) const {
@@ -137,7 +186,7 @@ class Report {
       s += std::string(i ? "," : "") + "{\"name\":" + wire::json_quote(r.name) +
            ",\"what\":" + wire::json_quote(r.what) + ",\"target\":" + wire::json_quote(r.target) +
            ",\"value\":" + num(r.value) + ",\"shown\":" + wire::json_quote(r.shown) +
-           ",\"result\":" + wire::json_quote(r.verdict) + "}";
+           ",\"spread\":" + r.spread.json + ",\"result\":" + wire::json_quote(r.verdict) + "}";
     }
     s += "]";
     for (const auto& [key, value] : details_) s += ",\"" + key + "\":" + value;
@@ -145,12 +194,6 @@ class Report {
   }
 
  private:
-  // Display width: UTF-8 continuation bytes take no column.
-  static size_t width(const std::string& s) {
-    size_t n = 0;
-    for (unsigned char c : s) n += (c & 0xC0) != 0x80;
-    return n;
-  }
   std::vector<Row> rows_;
   std::vector<std::pair<std::string, std::string>> details_;
   std::vector<std::string> notes_;
@@ -179,6 +222,9 @@ uint64_t stale_seeds(const BenchOptions& o) {
   return o.quick ? 1 : 10;
 }
 
+// Rounds of the engine and timer measurements (each judged on the median).
+constexpr size_t kRounds = 9;
+
 std::string percentiles_json(const perf::Percentiles& p) {
   return "{\"p50\":" + num(p.p50) + ",\"p90\":" + num(p.p90) + ",\"p99\":" + num(p.p99) +
          ",\"p999\":" + num(p.p999) + ",\"max\":" + num(p.max) + "}";
@@ -187,13 +233,14 @@ std::string percentiles_json(const perf::Percentiles& p) {
 void run_engine(const BenchOptions& o, Report& rep) {
   uint64_t n = engine_handshakes(o);
   size_t samples = o.quick ? 20'000 : 200'000;
-  perf::EngineResult r = perf::measure_engine(n, 1024, samples);
+  perf::EngineResult r = perf::measure_engine(n, 1024, kRounds, samples);
+  auto rate = [](double v) { return fmt(v); };
   rep.add("engine_handshakes_per_s", "engine: handshakes/s, one core (REQ+REP+RTU, both sides)",
           "≥ " + fmt(kHandshakesPerS), r.handshakes_per_s(), fmt(r.handshakes_per_s()),
-          r.handshakes_per_s() >= kHandshakesPerS);
+          r.handshakes_per_s() >= kHandshakesPerS, spread_cell(r.handshake_rate, rate));
   rep.add("engine_teardowns_per_s", "engine: teardowns/s, one core (DREQ+DREP+TIMEWAIT exit)",
           "≥ " + fmt(kTeardownsPerS), r.teardowns_per_s(), fmt(r.teardowns_per_s()),
-          r.teardowns_per_s() >= kTeardownsPerS);
+          r.teardowns_per_s() >= kTeardownsPerS, spread_cell(r.teardown_rate, rate));
   const auto& h = r.handshake_latency;
   rep.info("engine_handshake_p50_ns", "engine: one handshake, CPU ns p50 / p99 / p99.9", h.p50,
            fmt(h.p50) + " / " + fmt(h.p99) + " / " + fmt(h.p999));
@@ -233,14 +280,16 @@ void run_scale(const BenchOptions& o, Report& rep) {
     rep.info("handshakes_per_s_at_" + size_text(p.live),
              "scale: handshakes/s with " + size_text(p.live) + " live", p.handshakes_per_s(),
              fmt(p.handshakes_per_s()));
+  auto times = [](double v) { return fmt(v, 2) + "×"; };
   rep.add("handshake_cost_growth",
           "scale: cost of one more handshake, " + at + " over " + size_text(sizes.front()),
-          "≤ " + fmt(kFlatGrowth, 2) + "×", r.growth(), fmt(r.growth(), 2) + "×",
-          r.growth() <= kFlatGrowth);
+          "≤ " + fmt(kFlatGrowth, 2) + "×", r.growth(), times(r.growth()),
+          r.growth() <= kFlatGrowth, spread_cell(r.points.back().over_smallest_spread, times));
   rep.add("handshake_cost_worst_growth",
-          "scale: cost of one more handshake, worst size over " + size_text(sizes.front()),
-          "≤ " + fmt(kFlatGrowth, 2) + "×", r.worst_growth(), fmt(r.worst_growth(), 2) + "×",
-          r.worst_growth() <= kFlatGrowth);
+          "scale: cost of one more handshake, worst size (" + size_text(r.worst().live) +
+              ") over " + size_text(sizes.front()),
+          "≤ " + fmt(kFlatGrowth, 2) + "×", r.worst_growth(), times(r.worst_growth()),
+          r.worst_growth() <= kFlatGrowth, spread_cell(r.worst().over_smallest_spread, times));
   std::string points;
   for (const auto& p : r.points)
     points += std::string(points.empty() ? "" : ",") +
@@ -258,18 +307,19 @@ void run_scale(const BenchOptions& o, Report& rep) {
 }
 
 void run_timers(const BenchOptions& o, Report& rep) {
-  perf::TimerResult r = perf::measure_timers(timers_armed(o), timer_ops(o));
+  perf::TimerResult r = perf::measure_timers(timers_armed(o), timer_ops(o), kRounds);
   rep.add("timer_arm_cancel_ns", "timers: arm + cancel, ns, " + size_text(r.armed) + " armed",
           "≤ " + fmt(kTimerNs), r.arm_cancel_ns, fmt(r.arm_cancel_ns, 1),
-          r.arm_cancel_ns <= kTimerNs);
+          r.arm_cancel_ns <= kTimerNs,
+          spread_cell(r.arm_cancel, [](double v) { return fmt(v, 1); }));
   rep.detail("timers", "{\"armed\":" + num(static_cast<double>(r.armed)) +
                            ",\"ops\":" + num(static_cast<double>(r.ops)) +
                            ",\"arm_cancel_ns\":" + num(r.arm_cancel_ns) + "}");
 }
 
 void run_wire(const BenchOptions& o, Report& rep) {
-  // Phases alternate (raw, handshakes both ways, one way, raw, ...); each rate is the best of its
-  // rounds, so a round slowed by other work on the machine counts less.
+  // Phases alternate (raw, handshakes both ways, one way, raw, ...); each ratio is taken within a
+  // round, so a slow spell of the machine moves both of its sides, and judged on the median.
   double seconds = wire_seconds(o);
   int rounds = wire_rounds(o);
   std::string details;
@@ -290,14 +340,16 @@ void run_wire(const BenchOptions& o, Report& rep) {
       rep.info("wire_" + name + "_round_trips_per_s",
                "wire, " + label + ": raw 256-byte round trips/s", r.round_trips.per_s,
                fmt(r.round_trips.per_s));
-      rep.add("wire_" + name + "_ratio", what, target, r.ratio(), fmt(r.ratio() * 100, 1) + " %",
-              r.ratio() >= kWireRatio);
-      rep.add("wire_" + name + "_cpu_ratio", what_cpu, target, r.cpu_ratio(),
-              fmt(r.cpu_ratio() * 100, 1) + " %", r.cpu_ratio() >= kWireRatio);
-      rep.info(
-          "wire_" + name + "_one_way_ratio",
-          "wire, " + label + ": one way (one connects), over raw, wall / CPU", r.one_way_ratio(),
-          fmt(r.one_way_ratio() * 100, 1) + " % / " + fmt(r.one_way_cpu_ratio() * 100, 1) + " %");
+      auto pct = [](double v) { return fmt(v * 100, 1) + " %"; };
+      rep.add("wire_" + name + "_ratio", what, target, r.ratio.median, pct(r.ratio.median),
+              r.ratio.median >= kWireRatio, spread_cell(r.ratio, pct));
+      rep.add("wire_" + name + "_cpu_ratio", what_cpu, target, r.cpu_ratio.median,
+              pct(r.cpu_ratio.median), r.cpu_ratio.median >= kWireRatio,
+              spread_cell(r.cpu_ratio, pct));
+      rep.info("wire_" + name + "_one_way_ratio",
+               "wire, " + label + ": one way (one connects), over raw, wall / CPU",
+               r.one_way_ratio.median,
+               pct(r.one_way_ratio.median) + " / " + pct(r.one_way_cpu_ratio.median));
     }
     auto rate_json = [](const perf::WireRate& w) {
       return "{\"per_s\":" + num(w.per_s) + ",\"per_cpu_s\":" + num(w.per_cpu_s) +
@@ -310,10 +362,10 @@ void run_wire(const BenchOptions& o, Report& rep) {
                ",\"seconds_per_phase\":" + num(seconds) + ",\"rounds\":" + num(rounds) +
                ",\"round_trips\":" + rate_json(r.round_trips) +
                ",\"handshakes_both_ways\":" + rate_json(r.handshakes) +
-               ",\"handshakes_one_way\":" + rate_json(r.one_way) + ",\"ratio\":" + num(r.ratio()) +
-               ",\"cpu_ratio\":" + num(r.cpu_ratio()) +
-               ",\"one_way_ratio\":" + num(r.one_way_ratio()) +
-               ",\"one_way_cpu_ratio\":" + num(r.one_way_cpu_ratio()) + "}";
+               ",\"handshakes_one_way\":" + rate_json(r.one_way) +
+               ",\"ratio\":" + spread_json(r.ratio) + ",\"cpu_ratio\":" + spread_json(r.cpu_ratio) +
+               ",\"one_way_ratio\":" + spread_json(r.one_way_ratio) +
+               ",\"one_way_cpu_ratio\":" + spread_json(r.one_way_cpu_ratio) + "}";
   }
   rep.detail("wire", "{" + details + "}");
 }
@@ -407,6 +459,49 @@ PhaseProgress::Phase expected(const std::string& name, const BenchOptions& o) {
   return {name, d(stale_seeds(o)) * 1e-3};
 }
 
+// The last lines of a --repeat run: for each target, in how many runs it passed, and the range
+// of its medians over the runs.
+void print_summary(const std::vector<Report>& runs, std::ostream& out) {
+  Table t({"measurement", "target", "runs passed", "measured: min / max of the runs"});
+  for (const Row& first : runs.front().rows()) {
+    if (first.verdict == "info") continue;
+    size_t passed = 0;
+    const Row *lo = nullptr, *hi = nullptr;
+    for (const Report& run : runs)
+      for (const Row& r : run.rows()) {
+        if (r.name != first.name) continue;
+        passed += r.verdict == "pass";
+        if (r.verdict == "skip") continue;
+        if (!lo || r.value < lo->value) lo = &r;
+        if (!hi || r.value > hi->value) hi = &r;
+      }
+    t.add({first.what, first.target, std::to_string(passed) + " of " + std::to_string(runs.size()),
+           lo ? lo->shown + " / " + hi->shown : "-"});
+  }
+  out << "\nOver " << runs.size() << " runs:\n";
+  t.print(out);
+}
+
+std::string summary_json(const std::vector<Report>& runs) {
+  std::string s = "[";
+  for (const Row& first : runs.front().rows()) {
+    if (first.verdict == "info") continue;
+    size_t passed = 0;
+    std::string values;
+    for (const Report& run : runs)
+      for (const Row& r : run.rows())
+        if (r.name == first.name) {
+          passed += r.verdict == "pass";
+          values += std::string(values.empty() ? "" : ",") + num(r.value);
+        }
+    s += std::string(s.size() > 1 ? "," : "") + "{\"name\":" + wire::json_quote(first.name) +
+         ",\"target\":" + wire::json_quote(first.target) +
+         ",\"runs\":" + std::to_string(runs.size()) + ",\"passed\":" + std::to_string(passed) +
+         ",\"values\":[" + values + "]}";
+  }
+  return s + "]";
+}
+
 int run_bench(const BenchOptions& o) {
   auto wanted = [&](const char* what) {
     if (o.only.empty()) return true;
@@ -414,11 +509,12 @@ int run_bench(const BenchOptions& o) {
       if (w == what) return true;
     return false;
   };
-  std::cout << "ibcm bench" << (o.quick ? " --quick" : "") << ": "
+  const size_t runs = std::max<size_t>(o.repeat, 1);
+  std::cout << "ibcm bench" << (o.quick ? " --quick" : "")
+            << (o.repeat ? " --repeat " + std::to_string(runs) : "") << ": "
             << first_line_with("/proc/cpuinfo", "model name") << ", "
             << sysconf(_SC_NPROCESSORS_ONLN) << " CPUs\n"
             << std::flush;
-  Report rep;
   double started = perf::wall_seconds();
   using Step = void (*)(const BenchOptions&, Report&);
   const std::pair<const char*, Step> all_steps[] = {{"engine", run_engine},
@@ -427,44 +523,75 @@ int run_bench(const BenchOptions& o) {
                                                     {"wire", run_wire},
                                                     {"stale", run_stale}};
   std::vector<std::pair<const char*, Step>> steps;
-  std::vector<PhaseProgress::Phase> phases;
   for (const auto& step : all_steps)
-    if (wanted(step.first)) {
-      steps.push_back(step);
+    if (wanted(step.first)) steps.push_back(step);
+  auto run_name = [&](size_t k) {
+    return runs > 1 ? "run " + std::to_string(k + 1) + " of " + std::to_string(runs) + ": " : "";
+  };
+  auto run_title = [&](size_t k) {
+    return "run " + std::to_string(k + 1) + " of " + std::to_string(runs) + ":";
+  };
+  std::vector<PhaseProgress::Phase> phases;
+  for (size_t k = 0; k < runs; ++k)
+    for (const auto& step : steps) {
       phases.push_back(expected(step.first, o));
+      phases.back().name = run_name(k) + phases.back().name;
     }
   // On a terminal: what runs, what is left, and about how long it will take.
   PhaseProgress progress("ibcm bench", phases, true);
+  std::vector<Report> reports(runs);
   try {
-    for (size_t i = 0; i < steps.size(); ++i) {
-      progress.print("ibcm bench: " + std::string(steps[i].first) + "...\n");
-      progress.start(i);
-      steps[i].second(o, rep);
-      for (const std::string& line : rep.take_notes()) progress.print(line);
+    for (size_t k = 0; k < runs; ++k) {
+      Report& rep = reports[k];
+      for (size_t i = 0; i < steps.size(); ++i) {
+        progress.print("ibcm bench: " + run_name(k) + steps[i].first + "...\n");
+        progress.start(k * steps.size() + i);
+        steps[i].second(o, rep);
+        for (const std::string& line : rep.take_notes()) progress.print(line);
+      }
+      for (const auto& path : o.linux_reports) add_linux_report(path, rep);
+      if (runs > 1 && k + 1 < runs) {
+        std::ostringstream table;
+        table << "\n" << run_title(k) << "\n";
+        rep.print(table);
+        progress.print_out(table.str());
+      }
     }
     progress.finish();
-    for (const auto& path : o.linux_reports) add_linux_report(path, rep);
   } catch (const std::exception& e) {
     progress.finish();
     std::cerr << "ibcm bench: " << e.what() << "\n";
     return 1;
   }
   std::cout << "\n";
-  rep.print(std::cout);
+  if (runs > 1) std::cout << run_title(runs - 1) << "\n";
+  reports.back().print(std::cout);
+  if (runs > 1) print_summary(reports, std::cout);
   double took = perf::wall_seconds() - started;
   std::cout << "\n(" << fmt(took, 1) << " s; rates are per second of one core's CPU time, "
-            << "wire rates per second of wall-clock time)\n";
+            << "wire rates per second of wall-clock time; each measured value is the median of "
+            << "its rounds)\n";
   if (!o.json.empty()) {
     std::ofstream out(o.json);
-    out << rep.json("\"mode\":\"" + std::string(o.quick ? "quick" : "full") + "\"," +
-                    machine_json() + ",\"seconds\":" + num(took))
-        << "\n";
+    const std::string header = "\"mode\":\"" + std::string(o.quick ? "quick" : "full") + "\"," +
+                               machine_json() + ",\"seconds\":" + num(took);
+    if (runs == 1) {
+      out << reports.back().json(header) << "\n";
+    } else {
+      out << "{" << header << ",\"repeat\":" << runs << ",\"runs\":[";
+      for (size_t k = 0; k < runs; ++k)
+        out << (k ? "," : "") << reports[k].json("\"run\":" + std::to_string(k + 1));
+      out << "],\"summary\":" << summary_json(reports) << "}\n";
+    }
     if (!out) {
       std::cerr << "ibcm bench: cannot write " << o.json << "\n";
       return 1;
     }
   }
-  return o.strict && rep.failed() ? 1 : 0;
+  const bool judged = o.strict || o.repeat > 0;
+  bool failed = false;
+  for (const Report& rep : reports) failed = failed || rep.failed();
+  return judged && failed ? 1 : 0;
 }
 
 }  // namespace
@@ -485,6 +612,10 @@ void add_bench(CLI::App& app, Runner& run) {
   cmd->add_option("--window", o->window, "Wire: handshakes (or round trips) in flight (64)")
       ->check(CLI::Range(size_t{1}, size_t{4096}));
   cmd->add_flag("--strict", o->strict, "Exit 1 when a target is missed");
+  cmd->add_option("--repeat", o->repeat,
+                  "Run the whole table N times, then say how many runs passed each target; exit 1 "
+                  "unless every target passed in every run")
+      ->check(CLI::Range(size_t{1}, size_t{1000}));
   cmd->add_option("--linux", o->linux_reports,
                   "Add the targets against the Linux kernel CM from this report of "
                   "bench/linux-cm-compare -o (repeatable: one per kernel)")

@@ -106,6 +106,20 @@ void PhaseProgress::print(const std::string& line) {
   if (started_) draw();
 }
 
+void PhaseProgress::print_out(const std::string& text) {
+  if (!shown_) {
+    std::fputs(text.c_str(), stdout);
+    std::fflush(stdout);
+    return;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (drawn_) write_all("\r\033[K");
+  drawn_ = false;
+  std::fputs(text.c_str(), stdout);
+  std::fflush(stdout);
+  if (started_) draw();
+}
+
 void PhaseProgress::finish() {
   if (!shown_) return;
   {

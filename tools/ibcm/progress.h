@@ -54,6 +54,8 @@ class PhaseProgress {
   void start(size_t i);
   // Writes `line` to stderr (above the progress line, on a terminal).
   void print(const std::string& line);
+  // Writes `text` to stdout, first clearing the progress line (when stdout is the same terminal).
+  void print_out(const std::string& text);
   // Clears the line and stops the thread: the run is over.
   void finish();
 

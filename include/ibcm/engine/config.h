@@ -47,6 +47,10 @@ struct Config {
   /// trip, a forged one never does, so a flood cannot starve real clients — or answer REJ 3.
   enum class HalfOpenFull : uint8_t { EvictOldest, Reject };
   HalfOpenFull half_open_full = HalfOpenFull::EvictOldest;
+  /// Connections the consumer expects to hold at once: the engine makes room for this many records
+  /// and index slots when it starts, so that growing to that size allocates and rehashes nothing
+  /// while MADs are being handled (0: grow on demand, by doubling). Room only: not a limit.
+  uint32_t expected_connections = 0;
   uint32_t max_listeners = 1u << 16;
   uint32_t max_sidr = 1u << 16;  ///< SIDR requests kept, each direction (incoming: oldest evicted)
   /// Output queue bounds (at least 2 each). Input that could not put all it produces in them is
