@@ -22,6 +22,7 @@
 #include <utility>
 
 #include "engine/flat_map.h"
+#include "engine/large_alloc.h"
 #include "engine/prefetch.h"
 
 namespace ibcm::engine {
@@ -181,7 +182,7 @@ class IndexTable {
 
   void grow() { resize(cap_ < kMinCapacity ? kMinCapacity : cap_ * 2); }
   void resize(size_t cap) {
-    std::unique_ptr<Slot[]> old(new Slot[cap]());
+    LargeArray<Slot> old = make_large_array<Slot>(cap);
     old.swap(slots_);
     const size_t old_cap = cap_;
     cap_ = cap;
@@ -195,7 +196,7 @@ class IndexTable {
 
   KeyOf key_of_;
   Hash hash_;
-  std::unique_ptr<Slot[]> slots_;
+  LargeArray<Slot> slots_;
   size_t cap_ = 0;  // 0 or a power of two
   unsigned shift_ = 64;
   size_t size_ = 0;

@@ -22,6 +22,7 @@
 #include <utility>
 
 #include "engine/comm_id.h"
+#include "engine/large_alloc.h"
 #include "engine/prefetch.h"
 
 namespace ibcm::engine {
@@ -122,10 +123,10 @@ class LocalIds {
   void grow() { resize(cap_ == 0 ? kMinCapacity : cap_ * 2); }
   void resize(size_t cap) {
     const size_t old_cap = cap_;
-    std::unique_ptr<uint32_t[]> old = std::move(slots_);
+    LargeArray<uint32_t> old = std::move(slots_);
     cap_ = cap;
-    slots_ = std::make_unique<uint32_t[]>(cap_);
-    used_ = std::make_unique<uint64_t[]>(cap_ >> 6);  // zeroed
+    slots_ = make_large_array<uint32_t>(cap_);
+    used_ = make_large_array<uint64_t>(cap_ >> 6);  // zeroed
     for (size_t i = 0; i < cap_; ++i) slots_[i] = kEmpty;
     for (size_t i = 0; i < old_cap; ++i) {
       if (old[i] == kEmpty) continue;
@@ -137,9 +138,9 @@ class LocalIds {
 
   CommIdCipher cipher_;
   IdOf id_of_;
-  std::unique_ptr<uint32_t[]> slots_;
-  std::unique_ptr<uint64_t[]> used_;  // bit s: slot s is held
-  size_t cap_ = 0;                    // 0 or a power of two, at least kMinCapacity
+  LargeArray<uint32_t> slots_;
+  LargeArray<uint64_t> used_;  // bit s: slot s is held
+  size_t cap_ = 0;             // 0 or a power of two, at least kMinCapacity
   size_t size_ = 0;
   uint32_t counter_;
 };
