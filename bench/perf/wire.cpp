@@ -64,7 +64,7 @@ Expected<Pair, std::string> open_pair(WireKind kind) {
 
 // Room for the connections a phase makes (they are never torn down): the phase measures the
 // wire path, not the tables growing (the scale measurement has those at every size).
-constexpr uint32_t kExpectedConnections = 1u << 20;
+constexpr uint32_t kExpectedConnections = 1u << 19;
 
 Config config_of(uint8_t n) {
   Config c;

@@ -101,17 +101,17 @@ struct SidrKey {  // (RequestID, requester GID): SIDR duplicate detection
 // (index_table.h): each reads its key from the record. Hashes are keyed by a secret from
 // Config::seed. Our own comm IDs name their slot (local_ids.h).
 struct LocalIdOf {
-  const LargeVector<Conn>* conns;
+  const std::vector<Conn>* conns;
   uint32_t operator()(uint32_t i) const { return (*conns)[i].local_id; }
 };
 struct RemoteKeyOf {
-  const LargeVector<Conn>* conns;
+  const std::vector<Conn>* conns;
   RemoteKey operator()(uint32_t i) const {
     return {(*conns)[i].remote_id, (*conns)[i].remote_guid};
   }
 };
 struct RemoteQpnOf {
-  const LargeVector<Conn>* conns;
+  const std::vector<Conn>* conns;
   QpKey operator()(uint32_t i) const { return {(*conns)[i].remote_qpn, (*conns)[i].remote_guid}; }
 };
 // A peer's keys for connections made one after another differ in their low bits: they are hashed
@@ -163,7 +163,7 @@ constexpr uint64_t timer_cookie(TimerKind k, uint32_t index) {
 // A slab of records with stable indices and a free list.
 template <class T>
 struct Slab {
-  LargeVector<T> items;
+  std::vector<T> items;
   std::vector<uint32_t> free;
   size_t live = 0;
   uint32_t alloc() {
@@ -210,7 +210,7 @@ class Cm::Impl {
   wire::Mad rx_;  // the MAD being handled (decoded in place)
 
   engine::Slab<engine::Conn> conns_;
-  engine::LargeVector<engine::Setup> setup_;  // parallel to conns_.items
+  std::vector<engine::Setup> setup_;  // parallel to conns_.items
   engine::Slab<wire::MadBytes> tx_bufs_;
   engine::Slab<engine::AltPaths> alts_;
   uint64_t hash_seed_;
