@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Plots handshake rate against live connections from an `ibcm bench --json` report, as SVG.
+"""Plots handshake rate against live connections from an `ibcm bench --json` report, as SVG
+(of a `--repeat N` report, its last run).
 
     bench/plot.py REPORT.json OUT.svg
 
@@ -109,6 +110,10 @@ def main():
         sys.exit(__doc__)
     with open(sys.argv[1]) as f:
         report = json.load(f)
+    if "runs" in report:
+        last = report["runs"][-1]
+        last["machine"], last["mode"] = report.get("machine", {}), report["mode"]
+        report = last
     with open(sys.argv[2], "w") as f:
         f.write(plot(report))
 
