@@ -113,9 +113,10 @@ struct WireRate {
 struct WireResult {
   WireKind kind = WireKind::Udp;
   bool ran = false;
-  std::string skipped;   // why not, when !ran
-  size_t window = 0;     // handshakes (or round trips) in flight at once
-  WireRate round_trips;  // raw 256-byte datagram round trips
+  std::string skipped;      // why not, when !ran
+  size_t window = 0;        // handshakes (or round trips) in flight at once
+  WireRate round_trips;     // raw 256-byte datagram round trips
+  uint64_t raw_resent = 0;  // raw datagrams sent again after 20 ms without their echo (lost)
   // Handshakes both ways: each process connects to the other (half the window each) and accepts
   // the other's, so both carry the same load, as both do in the raw round trips. The target.
   WireRate handshakes;

@@ -361,6 +361,7 @@ void run_wire(const BenchOptions& o, Report& rep) {
                ",\"window\":" + num(static_cast<double>(r.window)) +
                ",\"seconds_per_phase\":" + num(seconds) + ",\"rounds\":" + num(rounds) +
                ",\"round_trips\":" + rate_json(r.round_trips) +
+               ",\"raw_resent\":" + num(static_cast<double>(r.raw_resent)) +
                ",\"handshakes_both_ways\":" + rate_json(r.handshakes) +
                ",\"handshakes_one_way\":" + rate_json(r.one_way) +
                ",\"ratio\":" + spread_json(r.ratio) + ",\"cpu_ratio\":" + spread_json(r.cpu_ratio) +
