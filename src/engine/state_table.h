@@ -4,7 +4,9 @@
 // are not cells here: they create or answer without a connection (see router.cpp).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <iterator>
 
 #include "ibcm/engine/types.h"
 
@@ -13,25 +15,52 @@ namespace ibcm::engine {
 enum class Input : uint8_t { Req, Mra, Rej, Rep, Rtu, Dreq, Drep, Lap, Apr, Timeout, kCount };
 
 enum class Act : uint8_t {
-  Drop,          // not valid in this state: counted (Drop::InvalidState) and ignored
-  DupDrop,       // a duplicate that needs no answer: counted (rx_duplicates)
-  ResendMra,     // a duplicate of what we MRAed: send the MRA again
-  ResendRtu,     // a duplicate REP after our RTU: send the RTU again
-  ResendDrep,    // a duplicate DREQ in TIMEWAIT: send the DREP again
-  RejStale,      // a duplicate REQ for a connection in TIMEWAIT: REJ 10
-  MraWait,       // MRA for what we sent: stop retrying, wait ServiceTimeout + PacketLifeTime
-  RejConnect,    // REJ during establishment: the attempt ends (TIMEWAIT if reason 10)
-  RepAccept,     // REP for our REQ (after the stale check): REP_RCVD
-  RtuEstablish,  // RTU for our REP: ESTABLISHED
-  DreqAccept,    // DREQ for a connection the peer considers established: DREQ_RCVD
-  DreqCollide,   // DREQ while our DREQ is outstanding: DREQ_RCVD (we then send DREP)
-  DrepTimeWait,  // DREP for our DREQ: TIMEWAIT
-  RetryReq,      // REQ timer: resend REQ, or REJ 4 + REQ timeout when retries are spent
-  RetryRep,      // REP timer: resend REP, or REJ 4 + REP timeout (TIMEWAIT)
-  RetryDreq,     // DREQ timer: resend DREQ, or DREQ timeout + TIMEWAIT
-  ExitTimeWait,  // TIMEWAIT over: the connection and its QPN are released
-  Lap,           // alternate-path message or timer: see the LAP table
+  Drop,
+  DupDrop,
+  ResendMra,
+  ResendRtu,
+  ResendDrep,
+  RejStale,
+  MraWait,
+  RejConnect,
+  RepAccept,
+  RtuEstablish,
+  DreqAccept,
+  DreqCollide,
+  DrepTimeWait,
+  RetryReq,
+  RetryRep,
+  RetryDreq,
+  ExitTimeWait,
+  Lap,
 };
+
+// What each action does, in the order of Act (docs/engine.md shows these with the tables).
+struct ActDoc {
+  const char* name;
+  const char* what;
+};
+inline constexpr ActDoc kActDocs[] = {
+    {"Drop", "not valid in this state: counted (Drop::InvalidState) and ignored"},
+    {"DupDrop", "a duplicate that needs no answer: counted (rx_duplicates)"},
+    {"ResendMra", "a duplicate of what we MRAed: send the MRA again"},
+    {"ResendRtu", "a duplicate REP after our RTU: send the RTU again"},
+    {"ResendDrep", "a duplicate DREQ in TIMEWAIT: send the DREP again"},
+    {"RejStale", "a duplicate REQ for a connection in TIMEWAIT: REJ 10"},
+    {"MraWait", "MRA for what we sent: stop retrying, wait ServiceTimeout + PacketLifeTime"},
+    {"RejConnect", "REJ during establishment: the attempt ends (TIMEWAIT if reason 10)"},
+    {"RepAccept", "REP for our REQ (after the stale check): REP_RCVD"},
+    {"RtuEstablish", "RTU for our REP: ESTABLISHED"},
+    {"DreqAccept", "DREQ for a connection the peer considers established: DREQ_RCVD"},
+    {"DreqCollide", "DREQ while our DREQ is outstanding: DREQ_RCVD (we then send DREP)"},
+    {"DrepTimeWait", "DREP for our DREQ: TIMEWAIT"},
+    {"RetryReq", "REQ timer: resend REQ, or REJ 4 + REQ timeout when retries are spent"},
+    {"RetryRep", "REP timer: resend REP, or REJ 4 + REP timeout (TIMEWAIT)"},
+    {"RetryDreq", "DREQ timer: resend DREQ, or DREQ timeout + TIMEWAIT"},
+    {"ExitTimeWait", "TIMEWAIT over: the connection and its QPN are released"},
+    {"Lap", "alternate-path message or timer: see the LAP table"},
+};
+static_assert(std::size(kActDocs) == static_cast<size_t>(Act::Lap) + 1);
 
 constexpr size_t kStates = static_cast<size_t>(State::kCount);
 constexpr size_t kInputs = static_cast<size_t>(Input::kCount);
@@ -60,17 +89,31 @@ enum class LapInput : uint8_t { Lap, Apr, Mra, Rej, Timeout, kCount };
 enum class LapAct : uint8_t {
   Drop,
   DupDrop,
-  ResendMra,    // duplicate LAP after our MRA
-  LapAccept,    // LAP received: LAP_RCVD, the consumer answers with APR (or MRA)
-  AprDone,      // APR for our LAP: back to idle (alternate loaded if APStatus is success)
-  MraWait,      // MRA for our LAP
-  LapRejected,  // REJ (MessageRejected = other) for our LAP
-  // REJ with no LAP of ours outstanding (or naming REQ/REP): the peer has given the connection up
-  // (e.g. its REP timed out because our RTU was lost: REJ 4). TIMEWAIT and RejReceived, as Linux
-  // does, rather than holding a connection the peer no longer has.
+  ResendMra,
+  LapAccept,
+  AprDone,
+  MraWait,
+  LapRejected,
   PeerAbandoned,
-  RetryLap,  // LAP timer: resend, or LAP timeout
+  RetryLap,
 };
+
+inline constexpr ActDoc kLapActDocs[] = {
+    {"Drop", "not valid in this sub-state: counted and ignored"},
+    {"DupDrop", "a duplicate that needs no answer: counted"},
+    {"ResendMra", "duplicate LAP after our MRA"},
+    {"LapAccept", "LAP received: LAP_RCVD, the consumer answers with APR (or MRA)"},
+    {"AprDone", "APR for our LAP: back to idle (alternate loaded if APStatus is success)"},
+    {"MraWait", "MRA for our LAP"},
+    {"LapRejected", "REJ (MessageRejected = other) for our LAP"},
+    {"PeerAbandoned",
+     "REJ with no LAP of ours outstanding (or naming REQ/REP): the peer has given the connection "
+     "up (e.g. its REP timed out because our RTU was lost: REJ 4). TIMEWAIT and RejReceived, as "
+     "Linux does, rather than holding a connection the peer no longer has."},
+    {"RetryLap", "LAP timer: resend, or LAP timeout"},
+};
+static_assert(std::size(kLapActDocs) == static_cast<size_t>(LapAct::RetryLap) + 1);
+
 constexpr size_t kLapStates = 5;
 constexpr size_t kLapInputs = static_cast<size_t>(LapInput::kCount);
 

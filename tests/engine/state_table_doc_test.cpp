@@ -1,0 +1,95 @@
+// docs/engine.md shows the state machine as the code has it: the two tables of state_table.h and
+// what each action does, rendered here and compared with the page, so that the page cannot drift
+// from the code. IBCM_UPDATE_DOCS=1 writes the rendering into the page instead (then commit it).
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "engine/state_table.h"
+
+namespace {
+
+using namespace ibcm;
+using namespace ibcm::engine;
+
+constexpr const char* kInputNames[] = {"REQ",  "MRA",  "REJ", "REP", "RTU",
+                                       "DREQ", "DREP", "LAP", "APR", "timer"};
+static_assert(std::size(kInputNames) == kInputs);
+constexpr const char* kLapStateNames[] = {"idle", "LAP_SENT", "LAP_RCVD", "MRA_LAP_SENT",
+                                          "MRA_LAP_RCVD"};
+static_assert(std::size(kLapStateNames) == kLapStates);
+constexpr const char* kLapInputNames[] = {"LAP", "APR", "MRA", "REJ", "timer"};
+static_assert(std::size(kLapInputNames) == kLapInputs);
+
+std::string render() {
+  std::ostringstream o;
+  o << "Connection states (rows) and inputs (columns); each cell is the action `act()` takes.\n\n";
+  o << "| state |";
+  for (const char* in : kInputNames) o << " " << in << " |";
+  o << "\n|---|";
+  for (size_t i = 0; i < kInputs; ++i) o << "---|";
+  o << "\n";
+  for (size_t s = 0; s < kStates; ++s) {
+    o << "| " << to_string(static_cast<State>(s)) << " |";
+    for (size_t i = 0; i < kInputs; ++i)
+      o << " " << kActDocs[static_cast<size_t>(kTable[s][i])].name << " |";
+    o << "\n";
+  }
+  o << "\nThe alternate-path sub-states of an ESTABLISHED connection (`lap_act()`):\n\n";
+  o << "| LAP state |";
+  for (const char* in : kLapInputNames) o << " " << in << " |";
+  o << "\n|---|";
+  for (size_t i = 0; i < kLapInputs; ++i) o << "---|";
+  o << "\n";
+  for (size_t s = 0; s < kLapStates; ++s) {
+    o << "| " << kLapStateNames[s] << " |";
+    for (size_t i = 0; i < kLapInputs; ++i)
+      o << " " << kLapActDocs[static_cast<size_t>(kLapTable[s][i])].name << " |";
+    o << "\n";
+  }
+  o << "\n| action | what it does |\n|---|---|\n";
+  for (const ActDoc& a : kActDocs) o << "| " << a.name << " | " << a.what << " |\n";
+  o << "\n| LAP action | what it does |\n|---|---|\n";
+  for (const ActDoc& a : kLapActDocs) o << "| " << a.name << " | " << a.what << " |\n";
+  return o.str();
+}
+
+constexpr const char* kBegin = "<!-- state tables: rendered from src/engine/state_table.h by "
+                               "tests/engine/state_table_doc_test.cpp -->\n";
+constexpr const char* kEnd = "<!-- end of the state tables -->\n";
+
+TEST(StateTableDoc, TheEnginePageShowsTheTablesAsTheCodeHasThem) {
+  const std::string path = std::string(IBCM_VECTORS_DIR) + "/../../docs/engine.md";
+  std::ifstream in(path);
+  ASSERT_TRUE(in) << path;
+  std::string page((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t begin = page.find(kBegin), end = page.find(kEnd);
+  ASSERT_NE(begin, std::string::npos) << "no rendered tables in " << path;
+  ASSERT_NE(end, std::string::npos);
+  ASSERT_LT(begin, end);
+  const size_t from = begin + std::string(kBegin).size();
+  const std::string rendered = render();
+  if (std::getenv("IBCM_UPDATE_DOCS")) {
+    page.replace(from, end - from, rendered);
+    std::ofstream(path) << page;
+    GTEST_SKIP() << "wrote the tables into " << path;
+  }
+  EXPECT_EQ(page.substr(from, end - from), rendered)
+      << "docs/engine.md's state tables differ from src/engine/state_table.h: run "
+         "IBCM_UPDATE_DOCS=1 build/tests/engine_tests --gtest_filter='StateTableDoc.*'";
+}
+
+// The action names the page shows are the enum's, in its order (the docs array is kept by hand).
+TEST(StateTableDoc, ActionNamesFollowTheEnum) {
+  EXPECT_STREQ(kActDocs[static_cast<size_t>(Act::Drop)].name, "Drop");
+  EXPECT_STREQ(kActDocs[static_cast<size_t>(Act::RejStale)].name, "RejStale");
+  EXPECT_STREQ(kActDocs[static_cast<size_t>(Act::RetryDreq)].name, "RetryDreq");
+  EXPECT_STREQ(kActDocs[static_cast<size_t>(Act::Lap)].name, "Lap");
+  EXPECT_STREQ(kLapActDocs[static_cast<size_t>(LapAct::PeerAbandoned)].name, "PeerAbandoned");
+  EXPECT_STREQ(kLapActDocs[static_cast<size_t>(LapAct::RetryLap)].name, "RetryLap");
+}
+
+}  // namespace
