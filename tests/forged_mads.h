@@ -15,6 +15,7 @@ inline wire::MadBytes forged_mad(std::mt19937_64& rng, uint64_t service, bool si
     wire::SidrReq r;
     r.request_id = static_cast<uint32_t>(rng());
     r.service_id = service;
+  r.path_mtu = wire::Mtu::Mtu1024;
     return wire::encode(wire::make_mad(r, rng()));
   }
   wire::Req r;

@@ -34,6 +34,11 @@ void Cm::Impl::on_new_req(const Address& from, const wire::Mad& mad) {
     reject_req(from, mad, wire::RejReason::InvalidTransportType);
     return;
   }
+  // PathPacketPayloadMTU: 1 (256) to 5 (4096); 0 and 6..15 are reserved encodings.
+  if (req.path_mtu == wire::Mtu::None || req.path_mtu > wire::Mtu::Mtu4096) {
+    reject_req(from, mad, wire::RejReason::InvalidMtu);
+    return;
+  }
   if (peer_to_peer_collision(from, mad)) return;
 
   // Stale connection: we still hold a connection with this remote QPN and CA GUID.

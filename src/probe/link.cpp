@@ -29,7 +29,7 @@ Link accept_rep(Conversation& c, uint32_t ours, uint32_t qpn, const Got& rep) {
   rtu.local_comm_id = ours;
   rtu.remote_comm_id = r.local_comm_id;
   c.send(rtu, rep.mad.header.transaction_id);
-  return Link{ours, r.local_comm_id, qpn, r.local_qpn};
+  return Link{ours, r.local_comm_id, qpn, r.local_qpn, rep.mad.header.transaction_id};
 }
 
 std::optional<Link> open_link(Conversation& c, std::string& why, uint32_t qpn) {

@@ -286,3 +286,33 @@ INSTANTIATE_TEST_SUITE_P(
         TransportCase{wire::TransportType::Extended, wire::ExtendedTransport::None, false,
                       "ExtendedNotXrc"}),
     [](const auto& info) { return std::string(info.param.name); });
+
+// PathPacketPayloadMTU is 1 (256) to 5 (4096); the other encodings are reserved: REJ 26, and no
+// connection is made on either side. A valid MTU still connects.
+TEST(Handshake, ReqWithAReservedMtuGetsRej26) {
+  for (uint8_t mtu : {0, 1, 5, 6, 15}) {
+    SCOPED_TRACE(static_cast<int>(mtu));
+    const bool valid = mtu >= 1 && mtu <= 5;
+    Pair p;
+    ASSERT_TRUE(p.b.listen(0x1234).has_value());
+    auto params = p.params(0x100);
+    params.mtu = static_cast<wire::Mtu>(mtu);
+    auto ca = p.a.connect(p.now, params);
+    ASSERT_TRUE(ca.has_value());
+    p.deliver_one();  // REQ
+    auto req = p.last<ev::ReqReceived>(p.b_events);
+    if (valid) {
+      ASSERT_TRUE(req.has_value());
+      EXPECT_EQ(static_cast<uint8_t>(req->req.path_mtu), mtu);
+      continue;
+    }
+    EXPECT_FALSE(req.has_value());
+    EXPECT_EQ(p.b.connection_count(), 0u);
+    Wire rej = p.deliver_one();
+    ASSERT_TRUE(std::holds_alternative<wire::Rej>(rej.mad().message));
+    const auto r = std::get<wire::Rej>(rej.mad().message);
+    EXPECT_EQ(r.reason, wire::RejReason::InvalidMtu);
+    EXPECT_EQ(r.remote_comm_id, *ca);
+    EXPECT_FALSE(p.a.state(*ca).has_value());
+  }
+}
