@@ -33,12 +33,8 @@ Want same_req(uint32_t id) {
 
 // Refuses the remote's REQ (REJ 28 from our comm ID `ours`): its attempt ends.
 void refuse(Conversation& c, uint32_t ours, const Got& req) {
-  wire::Rej rej;
-  rej.local_comm_id = ours;
-  rej.remote_comm_id = std::get<wire::Req>(req.mad.message).local_comm_id;
-  rej.message_rejected = wire::MsgRef::Req;
-  rej.reason = wire::RejReason::ConsumerDefined;
-  c.send(rej, req.mad.header.transaction_id);
+  c.send(consumer_rej(ours, std::get<wire::Req>(req.mad.message).local_comm_id, wire::MsgRef::Req),
+         req.mad.header.transaction_id);
 }
 
 // Our REP (comm ID `ours`, a new one if 0) to the remote's REQ, and its RTU: the connection, or
@@ -79,11 +75,9 @@ Outcome check_stale_rep(Conversation& c) {
   const uint32_t ours = c.new_comm_id();
   Time rep_at = c.now();
   c.send(c.rep(req2, ours, qpn), second->mad.header.transaction_id);
-  auto answer = c.wait(
-      [rej = to_us<wire::Rej>(ours), rtu = to_us<wire::Rtu>(ours)](const wire::Mad& m) {
-        return rej(m) || rtu(m);
-      },
-      c.options().answer_wait);
+  auto answer = c.wait([rej = to_us<wire::Rej>(ours), rtu = to_us<wire::Rtu>(ours)](
+                           const wire::Mad& m) { return rej(m) || rtu(m); },
+                       c.options().answer_wait);
   auto dreq = c.wait(to_us<wire::Dreq>(old->ours), answer ? c.options().answer_wait : Time{0});
   std::string seen = "REP from the connected QP at " + secs(rep_at) + ": ";
   seen += answer ? describe(answer->mad) + " at " + secs(answer->at) : "no answer";
@@ -124,8 +118,7 @@ Outcome check_mra_req(Conversation& c) {
   // LocalACKTimeout covers about two lifetimes): our REP comes a margin after that, so a remote
   // that ignored the MRA would have retried (or given up) by then.
   const Time retry_at = wire::cm_time(r.remote_cm_response_timeout) +
-                        wire::cm_time(r.primary.local_ack_timeout) +
-                        std::chrono::milliseconds(500);
+                        wire::cm_time(r.primary.local_ack_timeout) + std::chrono::milliseconds(500);
   const Time rep_delay = std::max(retry_at, c.options().answer_wait);
   // The MRA's service time: twice the delay, rounded up to the next power of two.
   uint8_t service_timeout = 0;
@@ -141,13 +134,12 @@ Outcome check_mra_req(Conversation& c) {
   // Whatever the remote says about this REQ meanwhile: its retry, or a REJ (it gave up). Copies
   // of the REQ that came before our MRA (retries it had sent already) do not count.
   std::vector<Got> again;
-  for (Got& g : c.gather(
-           [req_again = same_req(r.local_comm_id), rej = to_us<wire::Rej>(ours)](
-               const wire::Mad& m) { return req_again(m) || rej(m); },
-           rep_delay))
+  for (Got& g : c.gather([req_again = same_req(r.local_comm_id), rej = to_us<wire::Rej>(ours)](
+                             const wire::Mad& m) { return req_again(m) || rej(m); },
+                         rep_delay))
     if (g.at >= mra_at) again.push_back(std::move(g));
-  std::string seen = "MRA (service timeout " + std::to_string(service_timeout) + ") at " +
-                     secs(mra_at) + "; ";
+  std::string seen =
+      "MRA (service timeout " + std::to_string(service_timeout) + ") at " + secs(mra_at) + "; ";
   std::string meanwhile;
   for (const Got& g : again) {
     meanwhile += meanwhile.empty() ? "" : ", ";

@@ -84,11 +84,9 @@ std::string Conversation::strays() {
     if (!s.empty()) s += ' ';  // appended: GCC 12 -O3 misreads "literal" + std::string&&
     s += describe(g.mad);
     if (const auto* req = as<wire::Req>(g.mad)) {
-      wire::Rej rej;  // no connection of ours behind it: LocalCommID 0
-      rej.remote_comm_id = req->local_comm_id;
-      rej.message_rejected = wire::MsgRef::Req;
-      rej.reason = wire::RejReason::ConsumerDefined;
-      send_to(g.from, rej, g.mad.header.transaction_id);
+      // No connection of ours behind it: LocalCommID 0.
+      send_to(g.from, consumer_rej(0, req->local_comm_id, wire::MsgRef::Req),
+              g.mad.header.transaction_id);
     }
   }
   pending_.clear();
@@ -152,6 +150,15 @@ Want remote_req(uint32_t but) {
 Want answers_req(uint32_t id) {
   return [rep = to_us<wire::Rep>(id), rej = to_us<wire::Rej>(id),
           mra = to_us<wire::Mra>(id)](const wire::Mad& m) { return rep(m) || rej(m) || mra(m); };
+}
+
+wire::Rej consumer_rej(uint32_t ours, uint32_t theirs, wire::MsgRef msg) {
+  wire::Rej rej;
+  rej.local_comm_id = ours;
+  rej.remote_comm_id = theirs;
+  rej.message_rejected = msg;
+  rej.reason = wire::RejReason::ConsumerDefined;
+  return rej;
 }
 
 std::string describe(const wire::Mad& m) {

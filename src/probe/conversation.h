@@ -92,6 +92,10 @@ Want answers_req(uint32_t our_comm_id);
 // A REQ from the remote (it connects to us), other than the one with comm ID `but`.
 Want remote_req(uint32_t but = 0);
 
+// A REJ with reason 28 (consumer defined) from our comm ID `ours` (0: no connection of ours)
+// for the remote's message `msg` (its comm ID `theirs`): how the probe ends what it does not want.
+wire::Rej consumer_rej(uint32_t ours, uint32_t theirs, wire::MsgRef msg);
+
 // A message's short description: "REP", "REJ(10)", "MRA(REQ)", ...
 std::string describe(const wire::Mad& m);
 

@@ -80,12 +80,8 @@ bool close_link(Conversation& c, const Link& l) {
 }
 
 void reject_rep(Conversation& c, uint32_t ours, const Got& rep) {
-  wire::Rej rej;
-  rej.local_comm_id = ours;
-  rej.remote_comm_id = std::get<wire::Rep>(rep.mad.message).local_comm_id;
-  rej.message_rejected = wire::MsgRef::Rep;
-  rej.reason = wire::RejReason::ConsumerDefined;
-  c.send(rej, rep.mad.header.transaction_id);
+  c.send(consumer_rej(ours, std::get<wire::Rep>(rep.mad.message).local_comm_id, wire::MsgRef::Rep),
+         rep.mad.header.transaction_id);
 }
 
 void answer_dreq(Conversation& c, const wire::Mad& mad) {

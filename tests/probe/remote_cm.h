@@ -81,9 +81,9 @@ class RemoteCm {
         next_connect_ = now + period_;
         std::array<uint8_t, 92> pd{};
         uint32_t qpn = next_qpn_++;
-        ConnectParams p = rdma_cm_connect_params(endpoint_, probe_, kPort,
-                                                 static_cast<uint16_t>(40000 + qpn % 1000), qpn,
-                                                 0x4321, {}, pd);
+        ConnectParams p =
+            rdma_cm_connect_params(endpoint_, probe_, kPort,
+                                   static_cast<uint16_t>(40000 + qpn % 1000), qpn, 0x4321, {}, pd);
         p.dest = address_of(probe_);
         p.remote_cm_response_timeout = 16;
         p.packet_life_time = 13;
