@@ -31,6 +31,14 @@ Want same_req(uint32_t id) {
   };
 }
 
+// When the remote sends its REQ again, at the latest, if nothing answers it: after 2 packet
+// lifetimes and the CM response time it gives us (its LocalACKTimeout covers about two
+// lifetimes), and a margin for a slow host.
+Time retry_due(const wire::Req& r) {
+  return wire::cm_time(r.remote_cm_response_timeout) + wire::cm_time(r.primary.local_ack_timeout) +
+         std::chrono::milliseconds(500);
+}
+
 // Refuses the remote's REQ (REJ 28 from our comm ID `ours`): its attempt ends.
 void refuse(Conversation& c, uint32_t ours, const Got& req) {
   c.send(consumer_rej(ours, std::get<wire::Req>(req.mad.message).local_comm_id, wire::MsgRef::Req),
@@ -88,12 +96,19 @@ Outcome check_stale_rep(Conversation& c) {
                      rej->message_rejected == wire::MsgRef::Rep;
   const bool right_qpn = dreq && std::get<wire::Dreq>(dreq->mad.message).remote_qpn == qpn;
   if (dreq && !right_qpn) seen += " naming another QPN";
-  // Its own attempt is over after the REJ 10 (copies of the REQ from before our REP aside).
+  // Its own attempt is over with the REJ 10 it sent: no REQ retry when one would be due. Copies
+  // it sent before it had our REP come before its answer (or soon after our REP), not after.
   std::optional<Got> retry;
-  for (Got& g : c.gather(same_req(req2.local_comm_id), Time{0}))
-    if (g.at > rep_at && !retry) retry = std::move(g);
-  if (retry) seen += ", and its REQ again at " + secs(retry->at);
-  Outcome o = rej10 && right_qpn ? pass(seen) : deviation(seen);
+  const Time quiet_until = rep_at + retry_due(req2);
+  const Time crossed_by = answer ? answer->at : rep_at + retry_due(req2) / 4;
+  for (Got& g : c.gather(same_req(req2.local_comm_id), std::max(quiet_until - c.now(), Time{0})))
+    if (g.at > crossed_by && !retry) retry = std::move(g);
+  if (retry) {
+    seen += ", and its REQ again at " + secs(retry->at);
+  } else if (rej10) {
+    seen += "; no REQ retry by " + secs(quiet_until);
+  }
+  Outcome o = rej10 && right_qpn && !retry ? pass(seen) : deviation(seen);
   if (answer && std::holds_alternative<wire::Rtu>(answer->mad.message)) {
     // A second connection on one QP: end it.
     Link l2{ours, req2.local_comm_id, qpn, req2.local_qpn, second->mad.header.transaction_id};
@@ -114,11 +129,9 @@ Outcome check_mra_req(Conversation& c) {
   auto req = next_req(c, why);
   if (!req) return not_applicable(why);
   const auto& r = std::get<wire::Req>(req->mad.message);
-  // The remote sends its REQ again after 2 packet lifetimes and our CM response time (its
-  // LocalACKTimeout covers about two lifetimes): our REP comes a margin after that, so a remote
-  // that ignored the MRA would have retried (or given up) by then.
-  const Time retry_at = wire::cm_time(r.remote_cm_response_timeout) +
-                        wire::cm_time(r.primary.local_ack_timeout) + std::chrono::milliseconds(500);
+  // Our REP comes when the REQ's retry is due: a remote that ignored the MRA would have retried
+  // (or given up) by then.
+  const Time retry_at = retry_due(r);
   const Time rep_delay = std::max(retry_at, c.options().answer_wait);
   // The MRA's service time: twice the delay, rounded up to the next power of two.
   uint8_t service_timeout = 0;
@@ -132,12 +145,14 @@ Outcome check_mra_req(Conversation& c) {
   Time mra_at = c.now();
   c.send(mra, req->mad.header.transaction_id);
   // Whatever the remote says about this REQ meanwhile: its retry, or a REJ (it gave up). Copies
-  // of the REQ that came before our MRA (retries it had sent already) do not count.
+  // it sent before it had our MRA (before it, or crossing it: within a quarter of its retry
+  // interval) do not count.
   std::vector<Got> again;
   for (Got& g : c.gather([req_again = same_req(r.local_comm_id), rej = to_us<wire::Rej>(ours)](
                              const wire::Mad& m) { return req_again(m) || rej(m); },
                          rep_delay))
-    if (g.at >= mra_at) again.push_back(std::move(g));
+    if (!std::holds_alternative<wire::Req>(g.mad.message) || g.at >= mra_at + retry_at / 4)
+      again.push_back(std::move(g));
   std::string seen =
       "MRA (service timeout " + std::to_string(service_timeout) + ") at " + secs(mra_at) + "; ";
   std::string meanwhile;

@@ -83,7 +83,7 @@ constexpr std::array kChecks{
               "the remote connects twice; our REP to the second comes from the QP (and CA GUID) "
               "of the first, still connected"},
              "REJ with reason 10 naming the REP, then a DREQ for the old connection naming that "
-             "QPN",
+             "QPN; the REJ ends the remote's attempt (no REQ retry)",
              check_stale_rep},
     CheckDef{{"mra-req", "12.6, 12.9",
               "the remote connects; MRA for its REQ, then the REP after its REQ retry was due"},
