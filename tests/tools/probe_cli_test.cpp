@@ -41,6 +41,31 @@ TEST(ProbeCli, ReportsTheBrokenRuleAsOneDeviationInJson) {
   EXPECT_EQ(results, (std::vector<std::string>{"rej-established=deviation", "dreq-unknown=pass"}));
 }
 
+TEST(ProbeCli, ThePassiveChecksAreNotApplicableUntilAskedFor) {
+  // Without --connect-wait the probe does not wait for the remote to connect to it.
+  int p = port_base();  // the first test's listener is gone by now
+  CliProcess listener("listen --transport udp --local 127.0.0.1:" + std::to_string(p) +
+                      " --port 7174 --count 1000");
+  ASSERT_TRUE(listener.started());
+  ASSERT_TRUE(listener.wait_for("listening", 10s));
+  auto r = run("probe --transport udp --local 127.0.0.1:0 --remote 127.0.0.1:" + std::to_string(p) +
+               " --port 7174 --only class-port-info,stale-rep,mra-req --json");
+  EXPECT_EQ(r.exit_code, 0);
+  ASSERT_EQ(r.lines.size(), 3u);
+  std::vector<std::string> results;
+  for (const auto& line : r.lines) {
+    auto j = nlohmann::json::parse(line);
+    results.push_back(j["check"].get<std::string>() + "=" + j["result"].get<std::string>());
+    if (j["result"] == "n/a") {
+      EXPECT_NE(j["seen"].get<std::string>().find("active side was not asked for"),
+                std::string::npos)
+          << line;
+    }
+  }
+  EXPECT_EQ(results,
+            (std::vector<std::string>{"class-port-info=pass", "stale-rep=n/a", "mra-req=n/a"}));
+}
+
 TEST(ProbeCli, CannotRunIs101) {
   int p = port_base() + 2;
   // Nobody listens there: not one answer.
