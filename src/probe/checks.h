@@ -28,6 +28,7 @@ Outcome check_unknown_service(Conversation& c);
 Outcome check_sidr_unknown_service(Conversation& c);
 Outcome check_invalid_transport(Conversation& c);
 Outcome check_invalid_mtu(Conversation& c);
+Outcome check_invalid_gid(Conversation& c);
 Outcome check_invalid_qpn(Conversation& c);
 Outcome check_duplicate_req(Conversation& c);
 Outcome check_lost_rtu(Conversation& c);

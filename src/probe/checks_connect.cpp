@@ -68,6 +68,18 @@ Outcome check_invalid_mtu(Conversation& c) {
       [](const wire::Rej& r) { return reason_is(r, wire::RejReason::InvalidMtu); });
 }
 
+Outcome check_invalid_gid(Conversation& c) {
+  // Addressed to 2001:db8::1 (the documentation prefix: no port's GID) on the remote's port; the
+  // rdma_cm header still names the remote's IP address, so only the GID is wrong.
+  return invalid_req(
+      c,
+      [](wire::Req& r) {
+        r.primary.remote_gid = wire::Gid{0x20, 0x01, 0x0d, 0xb8};
+        r.primary.remote_gid[15] = 1;
+      },
+      [](const wire::Rej& r) { return reason_is(r, wire::RejReason::InvalidGid); });
+}
+
 Outcome check_invalid_qpn(Conversation& c) {
   // QP 0 (the SMI's) cannot be one end of a connection; the spec names no REJ reason of its own
   // for it, so any REJ is right and only a connection (REP) or silence is wrong.

@@ -28,6 +28,11 @@ constexpr std::array kChecks{
     CheckDef{{"invalid-mtu", "12.6", "REQ with a reserved PathPacketPayloadMTU (7)"},
              "REJ with reason 26 (invalid MTU)",
              check_invalid_mtu},
+    CheckDef{{"invalid-gid", "12.6",
+              "REQ whose PrimaryRemotePortGID (the remote's port) is 2001:db8::1, not the "
+              "remote's"},
+             "REJ with reason 12 (invalid GID)",
+             check_invalid_gid},
     CheckDef{{"invalid-qpn", "12.6", "REQ from QP 0, which cannot be connected"},
              "a REJ (the spec assigns no reason of its own), never a connection",
              check_invalid_qpn},

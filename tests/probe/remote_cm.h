@@ -29,6 +29,7 @@ class RemoteCm {
     cfg.ca_guid = 0x0200000000000002;
     cfg.seed = 2;
     cfg.mutations = mutations;
+    cfg.check_req_gid = true;  // as `ibcm listen` on MAD-over-UDP
     rt_ = std::make_unique<Runtime>(cfg, std::move(t.value()));
     rt_->on_event([this](Cm& cm, Time now, const Event& e) { serve(cm, now, e); });
     (void)rt_->cm().listen(wire::rdma_cm::service_id(wire::rdma_cm::PortSpace::TCP, kPort));
