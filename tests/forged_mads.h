@@ -22,6 +22,7 @@ inline wire::MadBytes forged_mad(std::mt19937_64& rng, uint64_t service, bool si
   r.local_ca_guid = rng();
   r.local_qpn = static_cast<uint32_t>(rng() & 0xFFFFFF) | 1;
   r.service_id = service;
+  r.path_mtu = wire::Mtu::Mtu1024;
   r.primary.local_ack_timeout = 17;
   r.remote_cm_response_timeout = 20;
   r.local_cm_response_timeout = 20;

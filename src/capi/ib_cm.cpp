@@ -319,7 +319,8 @@ int ibcm_send_cm_req(ibcm_cm* cm, uint64_t now_ns, const ibcm_cm_req_param* para
                      ibcm_cm_id* cm_id) {
   ibcm_cm_req_param c;
   ibcm_cm_req_param_init(&c);
-  if (!read_in(param, c) || c.qp_type > 1 || c.mtu > 5) return IBCM_ERR_INVALID_ARGUMENT;
+  if (!read_in(param, c) || c.qp_type > 1 || c.mtu == 0 || c.mtu > 5)
+    return IBCM_ERR_INVALID_ARGUMENT;
   ibcm::ConnectParams p;
   p.service_id = c.service_id;
   p.dest = address_of(c.dest);

@@ -23,6 +23,21 @@ void Cm::Impl::reject_req(const Address& from, const wire::Mad& mad, wire::RejRe
   send_msg(from, r, mad.header.transaction_id);
 }
 
+namespace {
+
+// ::, or the IPv4-mapped 0.0.0.0: a transport bound to every address, which names no one GID.
+bool unspecified_gid(const wire::Gid& g) {
+  for (size_t i = 0; i < 10; ++i)
+    if (g[i] != 0) return false;
+  const bool mapped = g[10] == 0xFF && g[11] == 0xFF;
+  if (!mapped && (g[10] != 0 || g[11] != 0)) return false;
+  for (size_t i = 12; i < 16; ++i)
+    if (g[i] != 0) return false;
+  return true;
+}
+
+}  // namespace
+
 void Cm::Impl::on_new_req(const Address& from, const wire::Mad& mad) {
   const auto& req = std::get<wire::Req>(mad.message);
   // RC, UC and XRC; RD needs an EE context we do not have.
@@ -32,6 +47,17 @@ void Cm::Impl::on_new_req(const Address& from, const wire::Mad& mad) {
                        req.extended_transport_type == wire::ExtendedTransport::XRC);
   if (!transport_ok || req.local_qpn == 0) {
     reject_req(from, mad, wire::RejReason::InvalidTransportType);
+    return;
+  }
+  // PathPacketPayloadMTU: 1 (256) to 5 (4096); 0 and 6..15 are reserved encodings.
+  if (req.path_mtu == wire::Mtu::None || req.path_mtu > wire::Mtu::Mtu4096) {
+    reject_req(from, mad, wire::RejReason::InvalidMtu);
+    return;
+  }
+  if (cfg_.check_req_gid && !wire::same_gid(req.primary.remote_gid, cfg_.local.gid) &&
+      !unspecified_gid(cfg_.local.gid)) {
+    // Addressed to a port that is not this one: REJ 12, and the GID it may try instead.
+    reject_req(from, mad, wire::RejReason::InvalidGid, cfg_.local.gid);
     return;
   }
   if (peer_to_peer_collision(from, mad)) return;

@@ -172,7 +172,9 @@ wire::Req req_of(const ConnectParams& p, uint32_t local_comm_id, uint64_t ca_gui
 Expected<ConnId, Error> Cm::connect(Time now, const ConnectParams& p) {
   Impl& m = *impl_;
   m.handle_timeout(now);
-  if (p.qpn == 0 || p.qpn > k24 || p.psn > k24 || p.max_cm_retries > 15)
+  // A reserved MTU encoding is what a passive side answers with REJ 26: not sent at all.
+  if (p.qpn == 0 || p.qpn > k24 || p.psn > k24 || p.max_cm_retries > 15 ||
+      p.mtu == wire::Mtu::None || p.mtu > wire::Mtu::Mtu4096)
     return fail(Error::InvalidArgument);
   if (p.private_data.size() > 92) return fail(Error::PrivateDataTooLong);
   if (auto busy = m.local_qpn_busy(p.qpn)) return fail(*busy);

@@ -280,7 +280,10 @@ void Cm::Impl::on_cm_mad(const Address& from, const wire::Mad& mad) {
   // A REQ or REP repeats what we know of the peer: its comm ID (REQ: by lookup), CA GUID (REQ:
   // by lookup) and QPN. One that differs is not a duplicate of it.
   if (const auto* req = std::get_if<wire::Req>(&msg); req && req->local_qpn != c.remote_qpn) {
-    count_drop(Drop::WrongSource, name, "a REQ of this connection from another QPN");
+    // Its comm ID is taken by the connection we hold with that CA: REJ 30, which names no
+    // connection of ours (LocalCommID 0), so it cannot end that one at the peer.
+    count_drop(Drop::WrongSource, name, "a REQ of this connection from another QPN: REJ 30");
+    reject_req(from, mad, wire::RejReason::DuplicateLocalCommId);
     return;
   }
   if (const auto* rep = std::get_if<wire::Rep>(&msg);

@@ -21,11 +21,15 @@ struct CheckDef {
 };
 
 // Per file: service-level checks (checks_service.cpp), connection establishment
-// (checks_connect.cpp), stale connections (checks_stale.cpp), disconnects (checks_disconnect.cpp).
+// (checks_connect.cpp), stale connections (checks_stale.cpp), disconnects (checks_disconnect.cpp),
+// identifiers reused and LAP (checks_ids.cpp), the probe as the passive side (checks_passive.cpp).
 Outcome check_class_port_info(Conversation& c);
 Outcome check_unknown_service(Conversation& c);
 Outcome check_sidr_unknown_service(Conversation& c);
 Outcome check_invalid_transport(Conversation& c);
+Outcome check_invalid_mtu(Conversation& c);
+Outcome check_invalid_gid(Conversation& c);
+Outcome check_invalid_qpn(Conversation& c);
 Outcome check_duplicate_req(Conversation& c);
 Outcome check_lost_rtu(Conversation& c);
 Outcome check_mra_rep(Conversation& c);
@@ -34,6 +38,11 @@ Outcome check_stale_req_half_open(Conversation& c);
 Outcome check_rej_established(Conversation& c);
 Outcome check_dreq_unknown(Conversation& c);
 Outcome check_dreq_unanswered(Conversation& c);
+Outcome check_reused_comm_id(Conversation& c);
+Outcome check_reused_tid(Conversation& c);
+Outcome check_lap(Conversation& c);
+Outcome check_stale_rep(Conversation& c);
+Outcome check_mra_req(Conversation& c);
 
 // Every check, in the order the probe runs them (probe.cpp).
 std::span<const CheckDef> check_defs();

@@ -21,15 +21,15 @@ const M* as(const wire::Mad& m) {
 }  // namespace
 
 Conversation::Conversation(Transport& t, const ProbeOptions& o, uint64_t& rng)
-    : t_(t), o_(o), rng_(rng), start_(std::chrono::steady_clock::now()) {}
+    : t_(t), o_(o), to_(o.remote), rng_(rng), start_(std::chrono::steady_clock::now()) {}
 
 Time Conversation::now() const {
   return std::chrono::duration_cast<Time>(std::chrono::steady_clock::now() - start_);
 }
 
-void Conversation::send(const wire::Message& m, uint64_t tid) {
+void Conversation::send_to(const Address& to, const wire::Message& m, uint64_t tid) {
   Transmit tx;
-  tx.to = o_.remote;
+  tx.to = to;
   wire::encode(wire::make_mad(m, tid), tx.mad);
   t_.send(std::span<const Transmit>(&tx, 1));
 }
@@ -42,7 +42,7 @@ bool Conversation::pump(Time until) {
     for (size_t i = 0; i < n; ++i) {
       auto mad = wire::decode(std::span<const uint8_t>(in[i].mad.data(), in[i].length));
       if (!mad) continue;  // not a CM MAD we can read: the transport counted it
-      pending_.push_back(Got{std::move(mad.value()), now()});
+      pending_.push_back(Got{std::move(mad.value()), now(), in[i].from});
       any = true;
     }
     if (any) return true;
@@ -83,6 +83,11 @@ std::string Conversation::strays() {
   for (const Got& g : pending_) {
     if (!s.empty()) s += ' ';  // appended: GCC 12 -O3 misreads "literal" + std::string&&
     s += describe(g.mad);
+    if (const auto* req = as<wire::Req>(g.mad)) {
+      // No connection of ours behind it: LocalCommID 0.
+      send_to(g.from, consumer_rej(0, req->local_comm_id, wire::MsgRef::Req),
+              g.mad.header.transaction_id);
+    }
   }
   pending_.clear();
   return s;
@@ -119,9 +124,41 @@ wire::Req Conversation::req(uint32_t comm_id, uint32_t qpn, uint8_t response_tim
   return req_of(p, comm_id, o_.ca_guid, response_timeout);
 }
 
+wire::Rep Conversation::rep(const wire::Req& req, uint32_t comm_id, uint32_t qpn) {
+  wire::Rep r;
+  r.local_comm_id = comm_id;
+  r.remote_comm_id = req.local_comm_id;
+  r.local_qpn = qpn;
+  r.starting_psn = new_psn();
+  // As many RDMA reads each way as the REQ offers, as an rdma_cm server accepts by default.
+  r.responder_resources = req.initiator_depth;
+  r.initiator_depth = req.responder_resources;
+  r.target_ack_delay = 15;
+  r.end_to_end_flow_control = true;
+  r.rnr_retry_count = 7;
+  r.local_ca_guid = o_.ca_guid;
+  return r;
+}
+
+Want remote_req(uint32_t but) {
+  return [but](const wire::Mad& m) {
+    const auto* req = std::get_if<wire::Req>(&m.message);
+    return req && (but == 0 || req->local_comm_id != but);
+  };
+}
+
 Want answers_req(uint32_t id) {
   return [rep = to_us<wire::Rep>(id), rej = to_us<wire::Rej>(id),
           mra = to_us<wire::Mra>(id)](const wire::Mad& m) { return rep(m) || rej(m) || mra(m); };
+}
+
+wire::Rej consumer_rej(uint32_t ours, uint32_t theirs, wire::MsgRef msg) {
+  wire::Rej rej;
+  rej.local_comm_id = ours;
+  rej.remote_comm_id = theirs;
+  rej.message_rejected = msg;
+  rej.reason = wire::RejReason::ConsumerDefined;
+  return rej;
 }
 
 std::string describe(const wire::Mad& m) {

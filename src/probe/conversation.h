@@ -25,6 +25,7 @@ inline constexpr uint8_t kOurAckTimeout = 14;
 struct Got {
   wire::Mad mad;
   Time at{};  // since the check began
+  Address from;
 };
 
 using Want = std::function<bool(const wire::Mad&)>;
@@ -37,13 +38,20 @@ class Conversation {
   const ProbeOptions& options() const { return o_; }
 
   // Sends `m` to the remote: Send, or Get for ClassPortInfo.
-  void send(const wire::Message& m, uint64_t tid);
+  void send(const wire::Message& m, uint64_t tid) { send_to(to_, m, tid); }
+  void send_to(const Address& to, const wire::Message& m, uint64_t tid);
+  // From now on the remote is at `to`: where its REQ came from, when it connects to us (a CM
+  // whose MADs come from another address than the one the probe was given, as separate
+  // processes on MAD-over-UDP do).
+  void talk_to(const Address& to) { to_ = to; }
   // The first MAD from the remote within `limit` that `want` takes; the others stay for later
   // waits, in the order they came.
   std::optional<Got> wait(const Want& want, Time limit);
   // Every MAD `want` takes for `duration` (a remote's retries).
   std::vector<Got> gather(const Want& want, Time duration);
-  // What came and no wait took, as "REJ(reason 10) DREQ ..." (for `seen`), and forgets it.
+  // What came and no wait took, as "REJ(reason 10) DREQ ..." (for `seen`), and forgets it. A
+  // REQ among it (the remote connecting when no check wants it) is refused with REJ 28, so that
+  // the remote does not wait on it.
   std::string strays();
 
   uint32_t new_comm_id();
@@ -56,12 +64,15 @@ class Conversation {
   // `response_timeout`: the CM response time it advertises (exponent), which the remote waits for
   // our answer to its REP before it sends the REP again.
   wire::Req req(uint32_t comm_id, uint32_t qpn, uint8_t response_timeout = kOurResponseTimeout);
+  // Our REP, as the passive side, to the remote's `req`: comm ID `comm_id`, our QP `qpn`.
+  wire::Rep rep(const wire::Req& req, uint32_t comm_id, uint32_t qpn);
 
  private:
   bool pump(Time until);  // receives into pending_ until something came or `until`; false: nothing
 
   Transport& t_;
   ProbeOptions o_;
+  Address to_;
   uint64_t& rng_;
   std::chrono::steady_clock::time_point start_;
   std::deque<Got> pending_;
@@ -78,6 +89,12 @@ Want to_us(uint32_t our_comm_id) {
 }
 // Any answer to our REQ: REP, REJ or MRA naming our comm ID.
 Want answers_req(uint32_t our_comm_id);
+// A REQ from the remote (it connects to us), other than the one with comm ID `but`.
+Want remote_req(uint32_t but = 0);
+
+// A REJ with reason 28 (consumer defined) from our comm ID `ours` (0: no connection of ours)
+// for the remote's message `msg` (its comm ID `theirs`): how the probe ends what it does not want.
+wire::Rej consumer_rej(uint32_t ours, uint32_t theirs, wire::MsgRef msg);
 
 // A message's short description: "REP", "REJ(10)", "MRA(REQ)", ...
 std::string describe(const wire::Mad& m);

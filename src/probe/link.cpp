@@ -29,7 +29,7 @@ Link accept_rep(Conversation& c, uint32_t ours, uint32_t qpn, const Got& rep) {
   rtu.local_comm_id = ours;
   rtu.remote_comm_id = r.local_comm_id;
   c.send(rtu, rep.mad.header.transaction_id);
-  return Link{ours, r.local_comm_id, qpn, r.local_qpn};
+  return Link{ours, r.local_comm_id, qpn, r.local_qpn, rep.mad.header.transaction_id};
 }
 
 std::optional<Link> open_link(Conversation& c, std::string& why, uint32_t qpn) {
@@ -80,12 +80,8 @@ bool close_link(Conversation& c, const Link& l) {
 }
 
 void reject_rep(Conversation& c, uint32_t ours, const Got& rep) {
-  wire::Rej rej;
-  rej.local_comm_id = ours;
-  rej.remote_comm_id = std::get<wire::Rep>(rep.mad.message).local_comm_id;
-  rej.message_rejected = wire::MsgRef::Rep;
-  rej.reason = wire::RejReason::ConsumerDefined;
-  c.send(rej, rep.mad.header.transaction_id);
+  c.send(consumer_rej(ours, std::get<wire::Rep>(rep.mad.message).local_comm_id, wire::MsgRef::Rep),
+         rep.mad.header.transaction_id);
 }
 
 void answer_dreq(Conversation& c, const wire::Mad& mad) {

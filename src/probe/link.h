@@ -14,6 +14,7 @@ struct Link {
   uint32_t theirs = 0;  // the remote's
   uint32_t qpn = 0;     // our QPN, as the REQ named it
   uint32_t their_qpn = 0;
+  uint64_t tid = 0;  // the REQ's transaction ID (the REP's, which copies it)
 };
 
 // REQ from `qpn` (a fresh one if 0), the remote's REP (after an MRA, if it sends one), our RTU.

@@ -25,9 +25,30 @@ constexpr std::array kChecks{
               "REQ for the RD transport service, which an rdma_cm listener cannot serve"},
              "REJ with reason 9 (invalid transport service type)",
              check_invalid_transport},
+    CheckDef{{"invalid-mtu", "12.6", "REQ with a reserved PathPacketPayloadMTU (7)"},
+             "REJ with reason 26 (invalid MTU)",
+             check_invalid_mtu},
+    CheckDef{{"invalid-gid", "12.6",
+              "REQ whose PrimaryRemotePortGID (the remote's port) is 2001:db8::1, not the "
+              "remote's"},
+             "REJ with reason 12 (invalid GID)",
+             check_invalid_gid},
+    CheckDef{{"invalid-qpn", "12.6", "REQ from QP 0, which cannot be connected"},
+             "a REJ (the spec assigns no reason of its own), never a connection",
+             check_invalid_qpn},
     CheckDef{{"duplicate-req", "12.9", "the same REQ (comm ID, TID) again while its REP is out"},
              "the REP again, an MRA or nothing: never a second connection or a REJ",
              check_duplicate_req},
+    CheckDef{{"reused-comm-id", "12.6, 12.9",
+              "REQ from another QP under the comm ID (and CA GUID) of a live connection"},
+             "REJ with reason 30 (duplicate local comm ID); the live connection goes on (its "
+             "DREQ gets a DREP)",
+             check_reused_comm_id},
+    CheckDef{{"reused-tid", "12.9, 13.4",
+              "REQ for a new connection with the TID of a live connection's REQ"},
+             "a REP: a new connection (TIDs pair a reply with its request, they name no "
+             "connection)",
+             check_reused_tid},
     CheckDef{{"lost-rtu", "12.9", "REP never answered with an RTU"},
              "the REP retried at the interval the REQ asked, at most MaxCMRetries times, then "
              "REJ with reason 4 (timeout) naming the REP",
@@ -37,6 +58,10 @@ constexpr std::array kChecks{
         "no REP retry while the MRA's service time runs; the RTU then establishes the "
         "connection (its DREQ gets a DREP)",
         check_mra_rep},
+    CheckDef{{"lap", "12.6, 12.9", "LAP (an alternate path) on an established connection"},
+             "an APR (any status; an MRA first if more time is needed) or a REJ naming the LAP; "
+             "the connection goes on (its DREQ gets a DREP)",
+             check_lap},
     CheckDef{{"stale-req", "12.9",
               "REQ from a QP (and CA GUID) that still has a connection, as after a reboot"},
              "REJ with reason 10 (stale connection), then a DREQ for the old connection naming "
@@ -59,6 +84,17 @@ constexpr std::array kChecks{
              "the DREQ retried at most MaxCMRetries times, then TIMEWAIT: the connection is "
              "given up (a REQ from its QP is a new connection)",
              check_dreq_unanswered},
+    CheckDef{{"stale-rep", "12.9",
+              "the remote connects twice; our REP to the second comes from the QP (and CA GUID) "
+              "of the first, still connected"},
+             "REJ with reason 10 naming the REP, then a DREQ for the old connection naming that "
+             "QPN; the REJ ends the remote's attempt (no REQ retry)",
+             check_stale_rep},
+    CheckDef{{"mra-req", "12.6, 12.9",
+              "the remote connects; MRA for its REQ, then the REP after its REQ retry was due"},
+             "no REQ retry and no timeout while the MRA's service time runs; the late REP is "
+             "answered with an RTU",
+             check_mra_req},
 };
 
 constexpr auto kInfos = [] {

@@ -158,6 +158,9 @@ static void reject_and_sidr(void) {
   open_side(&b, 4);
   struct ibcm_cm_req_param req = req_to(&b, 0x999, 0x33);
   ibcm_cm_id id = 0;
+  req.mtu = 0; /* reserved (1..5 are 256..4096): a REQ the peer would answer with REJ 26 */
+  CHECK(ibcm_send_cm_req(a.cm, 0, &req, &id) == IBCM_ERR_INVALID_ARGUMENT);
+  req.mtu = 3;
   CHECK(ibcm_send_cm_req(a.cm, 0, &req, &id) == IBCM_OK);
   exchange(&a, &b, 10);
   const struct ibcm_cm_event* rej = find(&a, IBCM_CM_REJ_RECEIVED);

@@ -286,3 +286,87 @@ INSTANTIATE_TEST_SUITE_P(
         TransportCase{wire::TransportType::Extended, wire::ExtendedTransport::None, false,
                       "ExtendedNotXrc"}),
     [](const auto& info) { return std::string(info.param.name); });
+
+// PathPacketPayloadMTU is 1 (256) to 5 (4096); the other encodings are reserved: REJ 26, and no
+// connection is made on either side (a peer's REQ: connect() refuses to send one). A valid MTU
+// still connects.
+TEST(Handshake, ReqWithAReservedMtuGetsRej26) {
+  for (uint8_t mtu : {0, 1, 5, 6, 15}) {
+    SCOPED_TRACE(static_cast<int>(mtu));
+    const bool valid = mtu >= 1 && mtu <= 5;
+    Pair p;
+    ASSERT_TRUE(p.b.listen(0x1234).has_value());
+    auto params = p.params(0x100);
+    auto bad = params;
+    bad.mtu = static_cast<wire::Mtu>(mtu);
+    if (!valid) {
+      auto refused = p.a.connect(p.now, bad);
+      ASSERT_FALSE(refused.has_value());
+      EXPECT_EQ(refused.error(), Error::InvalidArgument);
+    }
+    auto ca = p.a.connect(p.now, params);
+    ASSERT_TRUE(ca.has_value());
+    p.collect();
+    ASSERT_EQ(p.in_flight.size(), 1u);
+    auto req = std::get<wire::Req>(p.in_flight.front().mad().message);
+    req.path_mtu = static_cast<wire::Mtu>(mtu);  // as a peer that would send it
+    p.in_flight.front().bytes = wire::encode(wire::make_mad(req, 7));
+    p.deliver_one();
+    auto got = p.last<ev::ReqReceived>(p.b_events);
+    if (valid) {
+      ASSERT_TRUE(got.has_value());
+      EXPECT_EQ(static_cast<uint8_t>(got->req.path_mtu), mtu);
+      continue;
+    }
+    EXPECT_FALSE(got.has_value());
+    EXPECT_EQ(p.b.connection_count(), 0u);
+    Wire rej = p.deliver_one();
+    ASSERT_TRUE(std::holds_alternative<wire::Rej>(rej.mad().message));
+    const auto r = std::get<wire::Rej>(rej.mad().message);
+    EXPECT_EQ(r.reason, wire::RejReason::InvalidMtu);
+    EXPECT_EQ(r.remote_comm_id, *ca);
+    EXPECT_FALSE(p.a.state(*ca).has_value());
+  }
+}
+
+// Config::check_req_gid: a REQ must name this port's GID as its PrimaryRemotePortGID, or it gets
+// REJ 12 with that GID in the ARI; off (the default), and with an unspecified local GID (a
+// transport bound to every address), any GID is taken.
+TEST(Handshake, ReqForAnotherGidGetsRej12WhenThePortHasOneGid) {
+  const wire::Gid elsewhere{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  struct Case {
+    bool check;
+    bool unspecified_local;
+    const char* name;
+  };
+  for (Case k : {Case{true, false, "checked"}, Case{false, false, "off"},
+                 Case{true, true, "bound to every address"}}) {
+    SCOPED_TRACE(k.name);
+    Config cb = config_of(2);
+    cb.check_req_gid = k.check;
+    if (k.unspecified_local) cb.local.gid = wire::Gid{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
+    Pair p(config_of(1), cb);
+    ASSERT_TRUE(p.b.listen(0x1234).has_value());
+    auto ok = p.a.connect(p.now, p.params(0x100));  // for b's own GID
+    ASSERT_TRUE(ok.has_value());
+    auto wrong = p.params(0x101);
+    wrong.primary.remote_gid = elsewhere;
+    auto ca = p.a.connect(p.now, wrong);
+    ASSERT_TRUE(ca.has_value());
+    const bool rejects = k.check && !k.unspecified_local;
+    p.deliver_one();  // the REQ for b's own GID
+    EXPECT_EQ(p.b.connection_count(), 1u);
+    p.deliver_one();  // the REQ for another GID
+    EXPECT_EQ(p.b.connection_count(), rejects ? 1u : 2u);
+    if (!rejects) continue;
+    Wire rej = p.deliver_one();
+    ASSERT_TRUE(std::holds_alternative<wire::Rej>(rej.mad().message));
+    const auto r = std::get<wire::Rej>(rej.mad().message);
+    EXPECT_EQ(r.reason, wire::RejReason::InvalidGid);
+    EXPECT_EQ(r.remote_comm_id, *ca);
+    ASSERT_EQ(r.rejected_info_length, 16u);
+    EXPECT_TRUE(std::equal(cb.local.gid.begin(), cb.local.gid.end(), r.ari.begin()));
+    EXPECT_FALSE(p.a.state(*ca).has_value());
+    EXPECT_TRUE(p.a.state(*ok).has_value());
+  }
+}

@@ -38,6 +38,7 @@ struct Wire {
 class Pair {
  public:
   explicit Pair(uint64_t seed = 1) : a(config_of(1, seed)), b(config_of(2, seed)) {}
+  Pair(const Config& ca, const Config& cb) : a(ca), b(cb) {}
 
   Cm a;
   Cm b;

@@ -20,6 +20,7 @@ wire::MadBytes req_mad(const Pair& p, uint32_t comm_id, uint32_t qpn, uint64_t s
   r.local_qpn = qpn;
   r.service_id = sid;
   r.transport_service_type = wire::TransportType::RC;
+  r.path_mtu = wire::Mtu::Mtu1024;
   r.primary.local_ack_timeout = 19;
   r.max_cm_retries = 15;
   return wire::encode(wire::make_mad(r, comm_id));

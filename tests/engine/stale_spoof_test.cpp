@@ -23,6 +23,7 @@ wire::Req req_claiming(const Pair& p, uint32_t qpn, uint32_t comm_id) {
   r.local_qpn = qpn;
   r.service_id = 0x1234;
   r.transport_service_type = wire::TransportType::RC;
+  r.path_mtu = wire::Mtu::Mtu1024;
   r.primary.local_ack_timeout = 19;
   r.max_cm_retries = 15;
   return r;
@@ -181,13 +182,24 @@ TEST(StaleSpoof, ReqDuplicateWithAnotherQpnOrCaGuidChangesNothing) {
   auto [ca, cb] = p.connect(0x100, 0x200);
   wire::Req dup = req_claiming(p, 0x100, ca);
 
-  // Same comm ID and CA GUID, another QPN: not the connection's REQ.
+  // Same comm ID and CA GUID, another QPN: not the connection's REQ, but a new one whose comm ID
+  // is taken: REJ 30 (duplicate local comm ID), naming no connection of B's.
   wire::Req other_qpn = dup;
   other_qpn.local_qpn = 0x101;
   p.b.handle_mad(p.now, p.a.config().local, wire::encode(wire::make_mad(other_qpn, 1)));
-  EXPECT_TRUE(sent_by(p, p.b).empty());
+  auto rej30 = sent_by(p, p.b);
+  ASSERT_EQ(rej30.size(), 1u);
+  const auto& r30 = std::get<wire::Rej>(rej30[0].mad().message);
+  EXPECT_EQ(r30.reason, wire::RejReason::DuplicateLocalCommId);
+  EXPECT_EQ(r30.message_rejected, wire::MsgRef::Req);
+  EXPECT_EQ(r30.remote_comm_id, dup.local_comm_id);
+  EXPECT_EQ(r30.local_comm_id, 0u);
   EXPECT_EQ(p.b.counters().drop(Drop::WrongSource), 1u);
   EXPECT_EQ(p.b.counters().of(CountedMsg::Req).rx_duplicates, 0u);
+  // At A it names A's connection but no comm ID of B's: A keeps the connection.
+  p.a.handle_mad(p.now, p.b.config().local, rej30[0].bytes);
+  EXPECT_EQ(p.a.state(ca), State::Established);
+  p.in_flight.clear();
 
   // Another CA GUID: another CA's first REQ, not a duplicate, and nothing to do with cb.
   wire::Req other_guid = dup;

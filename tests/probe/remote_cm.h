@@ -1,6 +1,8 @@
 // The probe's remote in its tests: ibcm's engine on a MAD-over-UDP socket of its own, run on its
-// own thread as a server would run it (accept every REQ, answer every DREQ, and disconnect each
-// connection `hold` after it is established), with engine rules broken on purpose when asked.
+// own thread as a server would run it (accept every REQ, answer every DREQ and LAP, and disconnect
+// each connection `hold` after it is established), with engine rules broken on purpose when
+// asked; and, once connect_to() names the probe, as a client too that connects to it every
+// `period` (RTU for every REP), for the checks where the probe is the passive side.
 #pragma once
 
 #include <atomic>
@@ -8,6 +10,7 @@
 #include <memory>
 #include <thread>
 
+#include "ibcm/transport/rdma_cm_params.h"
 #include "ibcm/transport/runtime.h"
 #include "ibcm/transport/udp_transport.h"
 #include "ibcm/wire/rdma_cm.h"
@@ -26,6 +29,7 @@ class RemoteCm {
     cfg.ca_guid = 0x0200000000000002;
     cfg.seed = 2;
     cfg.mutations = mutations;
+    cfg.check_req_gid = true;  // as `ibcm listen` on MAD-over-UDP
     rt_ = std::make_unique<Runtime>(cfg, std::move(t.value()));
     rt_->on_event([this](Cm& cm, Time now, const Event& e) { serve(cm, now, e); });
     (void)rt_->cm().listen(wire::rdma_cm::service_id(wire::rdma_cm::PortSpace::TCP, kPort));
@@ -36,13 +40,24 @@ class RemoteCm {
     if (loop_.joinable()) loop_.join();
   }
   bool ok() const { return rt_ != nullptr; }
+  // From now on, connect to `probe` (its rdma_cm port kPort) every `period`, each connection from
+  // a new QP. Its REQs advertise short times (CM response 2^16 x 4.096 us = 268 ms), so that a
+  // REQ retry the probe provokes comes within a check.
+  void connect_to(const IpEndpoint& probe, Time period) {
+    probe_ = probe;
+    period_ = period;
+    connecting_.store(true, std::memory_order_release);
+  }
+  void stop_connecting() { connecting_ = false; }
   const IpEndpoint& endpoint() const { return endpoint_; }
   // Connections the engine holds (TIMEWAIT included), as of the loop's last round.
   size_t connections() const { return connections_; }
 
  private:
   void serve(Cm& cm, Time now, const Event& e) {
-    if (const auto* req = std::get_if<ev::ReqReceived>(&e)) {
+    if (const auto* rep = std::get_if<ev::RepReceived>(&e)) {
+      (void)cm.send_rtu(now, rep->conn);
+    } else if (const auto* req = std::get_if<ev::ReqReceived>(&e)) {
       AcceptParams a;
       a.qpn = next_qpn_++;
       a.psn = 0x1234;
@@ -52,6 +67,8 @@ class RemoteCm {
     } else if (const auto* dreq = std::get_if<ev::DreqReceived>(&e)) {
       disconnect_at_.erase(dreq->conn);
       (void)cm.send_drep(now, dreq->conn);
+    } else if (const auto* lap = std::get_if<ev::LapReceived>(&e)) {
+      (void)cm.send_apr(now, lap->conn, wire::ApStatus::Success);
     } else if (const auto* rej = std::get_if<ev::RejReceived>(&e)) {
       disconnect_at_.erase(rej->conn);
     }
@@ -61,6 +78,20 @@ class RemoteCm {
       (void)rt_->run_once(std::chrono::milliseconds(10));
       Cm& cm = rt_->cm();
       Time now = rt_->now();
+      if (connecting_.load(std::memory_order_acquire) && now >= next_connect_) {
+        next_connect_ = now + period_;
+        std::array<uint8_t, 92> pd{};
+        uint32_t qpn = next_qpn_++;
+        ConnectParams p =
+            rdma_cm_connect_params(endpoint_, probe_, kPort,
+                                   static_cast<uint16_t>(40000 + qpn % 1000), qpn, 0x4321, {}, pd);
+        p.dest = address_of(probe_);
+        p.remote_cm_response_timeout = 16;
+        p.packet_life_time = 13;
+        p.primary.local_ack_timeout = 14;
+        p.max_cm_retries = 3;
+        (void)cm.connect(now, p);
+      }
       for (auto it = disconnect_at_.begin(); it != disconnect_at_.end();) {
         if (it->second > now) {
           ++it;
@@ -79,6 +110,10 @@ class RemoteCm {
   std::unique_ptr<Runtime> rt_;
   std::map<ConnId, Time> disconnect_at_;
   uint32_t next_qpn_ = 0x100;
+  IpEndpoint probe_;
+  Time period_{};
+  Time next_connect_{};
+  std::atomic<bool> connecting_{false};
   std::atomic<bool> stop_{false};
   std::atomic<size_t> connections_{0};
   std::thread loop_;

@@ -41,6 +41,36 @@ TEST(ProbeCli, ReportsTheBrokenRuleAsOneDeviationInJson) {
   EXPECT_EQ(results, (std::vector<std::string>{"rej-established=deviation", "dreq-unknown=pass"}));
 }
 
+TEST(ProbeCli, IbcmListenPassesTheNewChecksAndThePassiveOnesWaitToBeAsked) {
+  // What `ibcm listen` had to learn for them: REJ 26, REJ 12, REJ 30, and an APR for every LAP.
+  // Without --connect-wait the probe does not wait for the remote to connect to it: n/a.
+  int p = port_base();  // the first test's listener is gone by now
+  CliProcess listener("listen --transport udp --local 127.0.0.1:" + std::to_string(p) +
+                      " --port 7174 --count 1000");
+  ASSERT_TRUE(listener.started());
+  ASSERT_TRUE(listener.wait_for("listening", 10s));
+  auto r = run("probe --transport udp --local 127.0.0.1:0 --remote 127.0.0.1:" + std::to_string(p) +
+               " --port 7174 --only invalid-mtu,invalid-gid,invalid-qpn,reused-comm-id,reused-tid,"
+               "lap,stale-rep,mra-req --json");
+  EXPECT_EQ(r.exit_code, 0);
+  ASSERT_EQ(r.lines.size(), 8u);
+  std::vector<std::string> results;
+  for (const auto& line : r.lines) {
+    auto j = nlohmann::json::parse(line);
+    results.push_back(j["check"].get<std::string>() + "=" + j["result"].get<std::string>());
+    EXPECT_EQ(j["left_open"], 0) << line;
+    if (j["result"] == "n/a") {
+      EXPECT_NE(j["seen"].get<std::string>().find("active side was not asked for"),
+                std::string::npos)
+          << line;
+    }
+  }
+  EXPECT_EQ(results,
+            (std::vector<std::string>{"invalid-mtu=pass", "invalid-gid=pass", "invalid-qpn=pass",
+                                      "reused-comm-id=pass", "reused-tid=pass", "lap=pass",
+                                      "stale-rep=n/a", "mra-req=n/a"}));
+}
+
 TEST(ProbeCli, CannotRunIs101) {
   int p = port_base() + 2;
   // Nobody listens there: not one answer.

@@ -137,6 +137,10 @@ int run_listen(ListenOptions o) {
     } else if (auto* d = std::get_if<ev::DreqReceived>(&e)) {
       disconnect_at.erase(d->conn);
       cm.send_drep(now, d->conn);
+    } else if (auto* lap = std::get_if<ev::LapReceived>(&e)) {
+      // Without a device there is no QP to load the path into, so it is taken as loaded; a
+      // device's QPs are not given alternate paths (no automatic path migration): unsupported.
+      cm.send_apr(now, lap->conn, device ? wire::ApStatus::Unsupported : wire::ApStatus::Success);
     } else if (std::holds_alternative<ev::TimeWaitExit>(e)) {
       reqs.erase(event_conn(e));
       ++ended;

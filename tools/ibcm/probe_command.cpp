@@ -20,6 +20,7 @@ struct ProbeCommandOptions {
   std::string only;
   double answer_wait = 1.0;
   double disconnect_wait = 2.0;
+  double connect_wait = 0;
 };
 
 Time seconds_of(double s) {
@@ -72,6 +73,7 @@ int run_probe(const ProbeCommandOptions& o) {
   po.only = split_names(o.only);
   po.answer_wait = seconds_of(o.answer_wait);
   po.remote_disconnect_wait = seconds_of(o.disconnect_wait);
+  po.remote_connect_wait = seconds_of(o.connect_wait);
   if (!o.s.json)
     std::printf("%-21s %-11s %-9s %9s  %s\n", "check", "section", "result", "time", "seen");
   po.on_result = o.s.json ? print_json : print_row;
@@ -116,6 +118,11 @@ void add_probe(CLI::App& app, Runner& run) {
       ->capture_default_str();
   cmd->add_option("--disconnect-wait", o.disconnect_wait,
                   "seconds to wait for the remote to disconnect on its own (dreq-unanswered)")
+      ->capture_default_str();
+  cmd->add_option("--connect-wait", o.connect_wait,
+                  "seconds to wait for the remote to connect to us, for the checks where the "
+                  "probe is the passive side (stale-rep, mra-req; start a client that connects "
+                  "to our address and --port again and again); 0: those checks are n/a")
       ->capture_default_str();
   cmd->footer(
       "Exit status: 0 every check passed (or was n/a); 1 to 100 the number of deviations (100 "

@@ -223,6 +223,9 @@ std::unique_ptr<Session> Session::open(const SessionOptions& o, const char* comm
   cfg.cm_response_timeout = static_cast<uint8_t>(o.cm_response_timeout & 31);
   cfg.seed = seed ? *seed : random_seed();
   cfg.mutations = o.mutations;
+  // MAD-over-UDP and RoCEv2 are bound to --local: one GID, which a REQ must name (REJ 12). A
+  // device's port answers to every GID in its table.
+  cfg.check_req_gid = !umad;
   s->rt_ = std::make_unique<Runtime>(cfg, std::move(t));
   if (!o.pcap.empty()) {
     Session* self = s.get();

@@ -58,6 +58,12 @@ struct Config {
   uint32_t max_pending_tx = 1u << 20;  ///< MADs waiting in poll_transmit
   uint32_t max_pending_events = 1u << 20;
 
+  /// REJ 12 (invalid GID, ARI our GID) for a REQ whose PrimaryRemotePortGID is not `local.gid`.
+  /// For a port with that one GID, such as ibcm's MAD-over-UDP and RoCEv2 transports bound to one
+  /// address; off where the port answers to more GIDs than `local` names (a device's GID table,
+  /// as with umad). Never applied when `local.gid` is unspecified (::, or ::ffff:0.0.0.0).
+  bool check_req_gid = false;
+
   uint32_t mutations = 0;  ///< Mutation bits; 0 in every real use
 };
 

@@ -67,6 +67,10 @@ struct ProbeOptions {
   /// How long a check waits for the remote to disconnect a connection on its own (a server that
   /// ends each connection, as `ibcm listen --hold` does); without it that check is n/a.
   Time remote_disconnect_wait = std::chrono::milliseconds(2000);
+  /// How long a check where the probe is the passive side (`stale-rep`, `mra-req`) waits for the
+  /// remote to connect to it: its active side, a client started against our address and `port`,
+  /// connecting again and again. 0: the remote is not asked to connect; those checks are n/a.
+  Time remote_connect_wait{0};
   /// Called after each check (progress), before run() returns.
   std::function<void(const CheckResult&)> on_result;
 };
