@@ -57,8 +57,9 @@ std::string render() {
   return o.str();
 }
 
-constexpr const char* kBegin = "<!-- state tables: rendered from src/engine/state_table.h by "
-                               "tests/engine/state_table_doc_test.cpp -->\n";
+constexpr const char* kBegin =
+    "<!-- state tables: rendered from src/engine/state_table.h by "
+    "tests/engine/state_table_doc_test.cpp -->\n";
 constexpr const char* kEnd = "<!-- end of the state tables -->\n";
 
 TEST(StateTableDoc, TheEnginePageShowsTheTablesAsTheCodeHasThem) {
