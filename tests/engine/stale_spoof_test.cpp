@@ -189,7 +189,7 @@ TEST(StaleSpoof, ReqDuplicateWithAnotherQpnOrCaGuidChangesNothing) {
   p.b.handle_mad(p.now, p.a.config().local, wire::encode(wire::make_mad(other_qpn, 1)));
   auto rej30 = sent_by(p, p.b);
   ASSERT_EQ(rej30.size(), 1u);
-  const auto& r30 = std::get<wire::Rej>(rej30[0].mad().message);
+  const auto r30 = std::get<wire::Rej>(rej30[0].mad().message);
   EXPECT_EQ(r30.reason, wire::RejReason::DuplicateLocalCommId);
   EXPECT_EQ(r30.message_rejected, wire::MsgRef::Req);
   EXPECT_EQ(r30.remote_comm_id, dup.local_comm_id);
