@@ -224,6 +224,9 @@ uint64_t stale_seeds(const BenchOptions& o) {
 
 // Rounds of the engine and timer measurements (each judged on the median).
 constexpr size_t kRounds = 9;
+// The scale rounds are short (a few ms for all sizes): many of them spread the measurement over
+// about a second, so that a slow spell of the machine cannot take half of them.
+constexpr size_t kScaleRounds = 300;
 
 std::string percentiles_json(const perf::Percentiles& p) {
   return "{\"p50\":" + num(p.p50) + ",\"p90\":" + num(p.p90) + ",\"p99\":" + num(p.p99) +
@@ -265,7 +268,7 @@ void run_scale(const BenchOptions& o, Report& rep) {
   std::vector<size_t> sizes;
   for (size_t n = 1000; n < top; n *= 10) sizes.push_back(n);
   sizes.push_back(top);
-  perf::ScaleResult r = perf::measure_scale(sizes, 256, o.quick ? 20 : 60);
+  perf::ScaleResult r = perf::measure_scale(sizes, 256, o.quick ? 20 : kScaleRounds);
   std::string at = size_text(r.live);
   double bytes = r.bytes_per_record();
   double mb = static_cast<double>(r.rss_after - r.rss_before) / 1e6;
