@@ -213,10 +213,10 @@ uint64_t timer_ops(const BenchOptions& o) {
   return o.quick ? 10'000'000 : 50'000'000;
 }
 double wire_seconds(const BenchOptions& o) {
-  return o.seconds > 0 ? o.seconds : (o.quick ? 0.2 : 0.6);
+  return o.seconds > 0 ? o.seconds : (o.quick ? 0.2 : 0.4);
 }
 int wire_rounds(const BenchOptions& o) {
-  return o.quick ? 1 : 5;
+  return o.quick ? 1 : 9;
 }
 uint64_t stale_seeds(const BenchOptions& o) {
   return o.quick ? 1 : 10;
@@ -612,7 +612,7 @@ void add_bench(CLI::App& app, Runner& run) {
       ->check(CLI::IsMember({"engine", "scale", "timers", "wire", "stale"}));
   cmd->add_option("--live", o->live, "Largest number of live connections for scale (1000000)")
       ->check(CLI::Range(size_t{1000}, size_t{0x600000}));
-  cmd->add_option("--seconds", o->seconds, "Length of each wire phase (1 s; 0.2 s with --quick)");
+  cmd->add_option("--seconds", o->seconds, "Length of each wire phase (0.4 s; 0.2 s with --quick)");
   cmd->add_option("--window", o->window, "Wire: handshakes (or round trips) in flight (64)")
       ->check(CLI::Range(size_t{1}, size_t{4096}));
   cmd->add_flag("--strict", o->strict, "Exit 1 when a target is missed");
