@@ -23,6 +23,11 @@
  *   --accept-delay MS     listen: wait this long before rdma_accept / rdma_reject (events keep
  *                         being handled meanwhile)
  *   --count N             listen: connect requests to handle before exiting (default 1)
+ *   --backlog N           listen: rdma_listen's backlog (default 8): connect requests the kernel
+ *                         holds for us before we take them; beyond it rdma_cm drops a REQ without
+ *                         an answer (ucma: -ENOMEM, and ib_cm does not reject, for the retry)
+ *   --connections N       connect: N connections at once, each its own rdma_cm_id and QP (default
+ *                         1, at most 512); the run ends when every one has ended
  *   --private-data HEX    private data for rdma_connect / rdma_accept / rdma_reject
  *   --retry N             retry_count in the connection parameters (default 7)
  *   --rnr-retry N         rnr_retry_count (default 7)
@@ -89,6 +94,8 @@ struct options {
   int messages;
   int size;
   int reconnect;
+  int connections;
+  int backlog;
 };
 
 enum conn_state {
@@ -121,7 +128,7 @@ struct conn {
   int established; /* reached ESTABLISHED: its data is expected */
 };
 
-#define MAX_CONNS 64
+#define MAX_CONNS 512
 static struct conn conns[MAX_CONNS];
 static struct options opt;
 static double t0;
@@ -658,6 +665,8 @@ int main(int argc, char** argv) {
                                      {"messages", required_argument, 0, 'M'},
                                      {"size", required_argument, 0, 'S'},
                                      {"reconnect", required_argument, 0, 'C'},
+                                     {"connections", required_argument, 0, 'K'},
+                                     {"backlog", required_argument, 0, 'B'},
                                      {"help", no_argument, 0, 'h'},
                                      {0, 0, 0, 0}};
   struct rdma_cm_id* listen_id = NULL;
@@ -673,6 +682,8 @@ int main(int argc, char** argv) {
   opt.resolve_ms = 2000;
   opt.timeout = 120;
   opt.size = 100;
+  opt.connections = 1;
+  opt.backlog = 8;
 
   if (argc < 2) usage();
   if (!strcmp(argv[1], "connect")) {
@@ -758,6 +769,14 @@ int main(int argc, char** argv) {
         opt.reconnect = atoi(optarg);
         if (opt.reconnect < 0) usage();
         break;
+      case 'B':
+        opt.backlog = atoi(optarg);
+        if (opt.backlog < 1) usage();
+        break;
+      case 'K':
+        opt.connections = atoi(optarg);
+        if (opt.connections < 1 || opt.connections > MAX_CONNS) usage();
+        break;
       default:
         usage();
     }
@@ -783,7 +802,7 @@ int main(int argc, char** argv) {
       return 2;
     }
     if (rdma_create_id(ch, &listen_id, NULL, opt.ps) || rdma_bind_addr(listen_id, res->ai_addr) ||
-        rdma_listen(listen_id, 8)) {
+        rdma_listen(listen_id, opt.backlog)) {
       perror("rdma listen");
       return 2;
     }
@@ -797,7 +816,8 @@ int main(int argc, char** argv) {
       fprintf(stderr, "bad bind address\n");
       return 2;
     }
-    if (start_connect()) return 2;
+    for (int i = 0; i < opt.connections; i++)
+      if (start_connect()) return 2;
   }
 
   for (;;) {
