@@ -61,7 +61,8 @@ struct Config {
   /// REJ 12 (invalid GID, ARI our GID) for a REQ whose PrimaryRemotePortGID is not `local.gid`.
   /// For a port with that one GID, such as ibcm's MAD-over-UDP and RoCEv2 transports bound to one
   /// address; off where the port answers to more GIDs than `local` names (a device's GID table,
-  /// as with umad). Never applied when `local.gid` is unspecified (::, or ::ffff:0.0.0.0).
+  /// as with umad). Never applied when `local.gid` is unspecified (all zeros, or IPv4-mapped
+  /// 0.0.0.0).
   bool check_req_gid = false;
 
   uint32_t mutations = 0;  ///< Mutation bits; 0 in every real use
