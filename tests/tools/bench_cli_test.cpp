@@ -135,7 +135,8 @@ TEST(BenchCli, TargetsShowTheirRoundsSpread) {
   for (const auto& l : r.lines)
     if (l.rfind("timers: arm + cancel", 0) == 0) timers = &l;
   ASSERT_NE(timers, nullptr);
-  EXPECT_THAT(*timers, ::testing::ContainsRegex("[0-9.]+ / [0-9.]+ +pass"));
+  // Any verdict: a sanitizer build is slower than the target, and no test judges a time.
+  EXPECT_THAT(*timers, ::testing::ContainsRegex("[0-9.]+ / [0-9.]+ +(pass|FAIL)$"));
 }
 
 // A progress line goes to a terminal only (`script` gives the command one): the measurement
