@@ -463,23 +463,41 @@ PhaseProgress::Phase expected(const std::string& name, const BenchOptions& o) {
   return {name, d(stale_seeds(o)) * 1e-3};
 }
 
+// One target over the runs of --repeat: its row in each run, and how many of them passed.
+struct TargetRuns {
+  const Row* first = nullptr;
+  std::vector<const Row*> rows;  // one per run that has it
+  size_t passed = 0;
+};
+std::vector<TargetRuns> by_target(const std::vector<Report>& runs) {
+  std::vector<TargetRuns> out;
+  for (const Row& first : runs.front().rows()) {
+    if (first.verdict == "info") continue;
+    TargetRuns t{&first, {}, 0};
+    for (const Report& run : runs)
+      for (const Row& r : run.rows())
+        if (r.name == first.name) {
+          t.rows.push_back(&r);
+          t.passed += r.verdict == "pass";
+        }
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
 // The last lines of a --repeat run: for each target, in how many runs it passed, and the range
 // of its medians over the runs.
 void print_summary(const std::vector<Report>& runs, std::ostream& out) {
   Table t({"measurement", "target", "runs passed", "measured: min / max of the runs"});
-  for (const Row& first : runs.front().rows()) {
-    if (first.verdict == "info") continue;
-    size_t passed = 0;
+  for (const TargetRuns& target : by_target(runs)) {
     const Row *lo = nullptr, *hi = nullptr;
-    for (const Report& run : runs)
-      for (const Row& r : run.rows()) {
-        if (r.name != first.name) continue;
-        passed += r.verdict == "pass";
-        if (r.verdict == "skip") continue;
-        if (!lo || r.value < lo->value) lo = &r;
-        if (!hi || r.value > hi->value) hi = &r;
-      }
-    t.add({first.what, first.target, std::to_string(passed) + " of " + std::to_string(runs.size()),
+    for (const Row* r : target.rows) {
+      if (r->verdict == "skip") continue;
+      if (!lo || r->value < lo->value) lo = r;
+      if (!hi || r->value > hi->value) hi = r;
+    }
+    t.add({target.first->what, target.first->target,
+           std::to_string(target.passed) + " of " + std::to_string(runs.size()),
            lo ? lo->shown + " / " + hi->shown : "-"});
   }
   out << "\nOver " << runs.size() << " runs:\n";
@@ -488,20 +506,15 @@ void print_summary(const std::vector<Report>& runs, std::ostream& out) {
 
 std::string summary_json(const std::vector<Report>& runs) {
   std::string s = "[";
-  for (const Row& first : runs.front().rows()) {
-    if (first.verdict == "info") continue;
-    size_t passed = 0;
+  for (const TargetRuns& target : by_target(runs)) {
     std::string values;
-    for (const Report& run : runs)
-      for (const Row& r : run.rows())
-        if (r.name == first.name) {
-          passed += r.verdict == "pass";
-          values += std::string(values.empty() ? "" : ",") + num(r.value);
-        }
-    s += std::string(s.size() > 1 ? "," : "") + "{\"name\":" + wire::json_quote(first.name) +
-         ",\"target\":" + wire::json_quote(first.target) +
-         ",\"runs\":" + std::to_string(runs.size()) + ",\"passed\":" + std::to_string(passed) +
-         ",\"values\":[" + values + "]}";
+    for (const Row* r : target.rows)
+      values += std::string(values.empty() ? "" : ",") + num(r->value);
+    s += std::string(s.size() > 1 ? "," : "") +
+         "{\"name\":" + wire::json_quote(target.first->name) +
+         ",\"target\":" + wire::json_quote(target.first->target) +
+         ",\"runs\":" + std::to_string(runs.size()) +
+         ",\"passed\":" + std::to_string(target.passed) + ",\"values\":[" + values + "]}";
   }
   return s + "]";
 }
