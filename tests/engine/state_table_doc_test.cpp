@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <ostream>
 #include <sstream>
 #include <string>
 
@@ -24,32 +25,32 @@ static_assert(std::size(kLapStateNames) == kLapStates);
 constexpr const char* kLapInputNames[] = {"LAP", "APR", "MRA", "REJ", "timer"};
 static_assert(std::size(kLapInputNames) == kLapInputs);
 
+// One state table as markdown: a row per state, a column per input, each cell the action's name.
+template <size_t kInputCount>
+void render_table(std::ostream& o, const char* corner, const char* const (&inputs)[kInputCount],
+                  size_t states, auto state_name, auto action_name) {
+  o << "| " << corner << " |";
+  for (const char* in : inputs) o << " " << in << " |";
+  o << "\n|---|";
+  for (size_t i = 0; i < kInputCount; ++i) o << "---|";
+  o << "\n";
+  for (size_t s = 0; s < states; ++s) {
+    o << "| " << state_name(s) << " |";
+    for (size_t i = 0; i < kInputCount; ++i) o << " " << action_name(s, i) << " |";
+    o << "\n";
+  }
+}
+
 std::string render() {
   std::ostringstream o;
   o << "Connection states (rows) and inputs (columns); each cell is the action `act()` takes.\n\n";
-  o << "| state |";
-  for (const char* in : kInputNames) o << " " << in << " |";
-  o << "\n|---|";
-  for (size_t i = 0; i < kInputs; ++i) o << "---|";
-  o << "\n";
-  for (size_t s = 0; s < kStates; ++s) {
-    o << "| " << to_string(static_cast<State>(s)) << " |";
-    for (size_t i = 0; i < kInputs; ++i)
-      o << " " << kActDocs[static_cast<size_t>(kTable[s][i])].name << " |";
-    o << "\n";
-  }
+  render_table(
+      o, "state", kInputNames, kStates, [](size_t s) { return to_string(static_cast<State>(s)); },
+      [](size_t s, size_t i) { return kActDocs[static_cast<size_t>(kTable[s][i])].name; });
   o << "\nThe alternate-path sub-states of an ESTABLISHED connection (`lap_act()`):\n\n";
-  o << "| LAP state |";
-  for (const char* in : kLapInputNames) o << " " << in << " |";
-  o << "\n|---|";
-  for (size_t i = 0; i < kLapInputs; ++i) o << "---|";
-  o << "\n";
-  for (size_t s = 0; s < kLapStates; ++s) {
-    o << "| " << kLapStateNames[s] << " |";
-    for (size_t i = 0; i < kLapInputs; ++i)
-      o << " " << kLapActDocs[static_cast<size_t>(kLapTable[s][i])].name << " |";
-    o << "\n";
-  }
+  render_table(
+      o, "LAP state", kLapInputNames, kLapStates, [](size_t s) { return kLapStateNames[s]; },
+      [](size_t s, size_t i) { return kLapActDocs[static_cast<size_t>(kLapTable[s][i])].name; });
   o << "\n| action | what it does |\n|---|---|\n";
   for (const ActDoc& a : kActDocs) o << "| " << a.name << " | " << a.what << " |\n";
   o << "\n| LAP action | what it does |\n|---|---|\n";
