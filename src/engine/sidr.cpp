@@ -2,11 +2,65 @@
 // (RequestID, requester GID) — the GID, not the LID, so that it works on RoCE.
 #include <algorithm>
 
-#include "engine/impl.h"
+#include "engine/cm_impl.h"
 
 namespace ibcm {
 
 using namespace engine;
+
+Expected<SidrId, Error> Cm::Impl::sidr_request(Time now, const SidrParams& p) {
+  handle_timeout(now);
+  if (p.private_data.size() > 216) return fail(Error::PrivateDataTooLong);
+  Time timeout = p.timeout.value_or(cfg_.sidr_timeout);
+  if (timeout <= Time{0}) return fail(Error::InvalidArgument);
+  if (sidr_out_.live >= cfg_.max_sidr) return fail(Error::LimitReached);
+  uint32_t request_id;
+  do {
+    request_id = static_cast<uint32_t>(splitmix64(rng_));
+  } while (request_id == 0 || sidr_out_by_id_.find(request_id));
+  uint32_t idx = sidr_out_.alloc();
+  SidrOut& s = sidr_out_.items[idx];
+  s.request_id = request_id;
+  s.dest = p.dest;
+  s.tid = new_tid();
+  s.timeout = timeout;
+  s.retries_left = p.max_retries.value_or(cfg_.sidr_retries);
+  wire::SidrReq r;
+  r.request_id = request_id;
+  r.partition_key = p.pkey;
+  r.service_id = p.service_id;
+  copy_pd(r.private_data, p.private_data);
+  s.tx = tx_bufs_.alloc();
+  wire::encode_send(r, s.tid, tx_bufs_.items[s.tx]);
+  send_bytes(s.dest, tx_bufs_.items[s.tx], static_cast<uint16_t>(wire::AttrId::SidrReq), false);
+  sidr_out_by_id_.insert(request_id, idx);
+  s.timer = timers_.arm(now_ + s.timeout, timer_cookie(TimerKind::SidrOut, idx));
+  return request_id;
+}
+
+Status Cm::Impl::sidr_reply(Time now, SidrId id, const SidrReplyParams& p) {
+  handle_timeout(now);
+  const uint32_t* i = sidr_in_by_handle_.find(id);
+  if (!i) return fail(Error::UnknownSidr);
+  SidrIn& s = sidr_in_.items[*i];
+  if (s.tx != kNoIndex) return fail(Error::InvalidState);  // answered already
+  if (p.qpn > kMax24Bits) return fail(Error::InvalidArgument);
+  if (p.additional_info.size() > wire::kAriSize || p.private_data.size() > 136)
+    return fail(Error::PrivateDataTooLong);
+  wire::SidrRep r;
+  r.request_id = s.key.id;
+  r.status = p.status;
+  r.qpn = p.qpn;
+  r.qkey = p.qkey;
+  r.service_id = s.service_id;
+  r.additional_information_length = static_cast<uint8_t>(p.additional_info.size());
+  copy_pd(r.additional_information, p.additional_info);
+  copy_pd(r.private_data, p.private_data);
+  s.tx = tx_bufs_.alloc();
+  wire::encode_send(r, s.tid, tx_bufs_.items[s.tx]);
+  send_bytes(s.from, tx_bufs_.items[s.tx], static_cast<uint16_t>(wire::AttrId::SidrRep), false);
+  return Ok{};
+}
 
 void Cm::Impl::on_sidr_req(const Address& from, const wire::Mad& mad) {
   const auto& req = std::get<wire::SidrReq>(mad.message);

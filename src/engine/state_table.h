@@ -1,7 +1,7 @@
 // The CM state machine as two explicit tables, to be read against IBTA Vol 1 ch. 12 (the state
 // diagrams of 12.9 and the alternate-path diagram of 12.8): what each message or timeout does in
 // each connection state. A REQ that matches no connection and a DREQ for an unknown connection
-// are not cells here: they create or answer without a connection (see router.cpp).
+// are not cells here: they create or answer without a connection (routes.h says which).
 #pragma once
 
 #include <cstddef>
@@ -127,6 +127,114 @@ inline constexpr LapAct kLapTable[kLapStates][kLapInputs] = {
   /* MraLapRcvd */ {LapAct::Drop,      LapAct::AprDone, LapAct::DupDrop,  LapAct::LapRejected, LapAct::RetryLap},
 };
 // clang-format on
+
+// The consumer's calls, as a table beside the messages': what each call does in each state. A
+// call whose cell is Refuse fails with Error::InvalidState and changes nothing; every other cell is
+// the one thing the call does there (arguments are checked after the table, before any change).
+// destroy() is a column like the others: what ends a connection in each state is read here.
+enum class Call : uint8_t {
+  Accept,
+  Reject,
+  SendMra,
+  SendRtu,
+  Establish,
+  Disconnect,
+  SendDrep,
+  LoadAlternatePath,
+  SendApr,
+  Migrate,
+  Destroy,
+  kCount
+};
+
+enum class CallAct : uint8_t {
+  Refuse,
+  SendRep,
+  RejectReq,
+  RejectRep,
+  MraReq,
+  MraRep,
+  SendRtu,
+  Establish,
+  SendDreq,
+  DrepTimeWait,
+  Migrate,
+  Free,
+  RejTimeout,
+  RejectRepTimeWait,
+  DreqOnceTimeWait,
+  TimeWait,
+  Ignore,
+  Lap,
+  SendLap,
+  SendApr,
+  MraLap,
+};
+
+inline constexpr ActDoc kCallActDocs[] = {
+    {"Refuse", "not allowed in this state: Error::InvalidState, nothing changes"},
+    {"SendRep", "REP (kept for retries and duplicate REQs): REP_SENT"},
+    {"RejectReq", "REJ naming the REQ (the call's reason; destroy: 28): the connection is freed"},
+    {"RejectRep", "REJ naming the REP (the call's reason; destroy: 28): the connection is freed"},
+    {"MraReq", "MRA naming the REQ: MRA_REQ_SENT (a duplicate REQ gets it again)"},
+    {"MraRep", "MRA naming the REP: MRA_REP_SENT (a duplicate REP gets it again)"},
+    {"SendRtu", "RTU: ESTABLISHED (a duplicate REP gets the RTU again)"},
+    {"Establish", "no RTU came but the peer uses the connection: ESTABLISHED"},
+    {"SendDreq", "DREQ (retried): DREQ_SENT; a LAP in flight is abandoned"},
+    {"DrepTimeWait", "DREP: TIMEWAIT"},
+    {"Migrate", "the alternate path becomes the primary (needs an alternate path)"},
+    {"Free", "nothing was sent: the record is freed"},
+    {"RejTimeout", "REJ 4 naming our CA, as Linux does: the peer stops waiting; freed"},
+    {"RejectRepTimeWait",
+     "REJ 28 naming the REP; the peer may already use the connection: TIMEWAIT keeps the QPN"},
+    {"DreqOnceTimeWait", "DREQ, sent once (no one is left to hear a DREP): TIMEWAIT"},
+    {"TimeWait", "our DREQ is out: TIMEWAIT without waiting for its DREP"},
+    {"Ignore", "TIMEWAIT runs out on its own and frees the record"},
+    {"Lap", "an alternate-path call: see the LAP call table"},
+    {"SendLap", "LAP (retried): LAP_SENT"},
+    {"SendApr", "APR (the alternate is loaded if its status is success): idle"},
+    {"MraLap", "MRA naming the LAP: MRA_LAP_SENT"},
+};
+static_assert(std::size(kCallActDocs) == static_cast<size_t>(CallAct::MraLap) + 1);
+
+constexpr size_t kCalls = static_cast<size_t>(Call::kCount);
+
+// clang-format off
+inline constexpr CallAct kCallTable[kStates][kCalls] = {
+  //                 accept            reject              send_mra          send_rtu          establish           disconnect          send_drep               load_alternate_path send_apr       migrate           destroy
+  /* Idle        */ {CallAct::Refuse,  CallAct::Refuse,    CallAct::Refuse,  CallAct::Refuse,  CallAct::Refuse,    CallAct::Refuse,    CallAct::Refuse,        CallAct::Refuse, CallAct::Refuse,  CallAct::Refuse,  CallAct::Free},
+  /* ReqSent     */ {CallAct::Refuse,  CallAct::Refuse,    CallAct::Refuse,  CallAct::Refuse,  CallAct::Refuse,    CallAct::Refuse,    CallAct::Refuse,        CallAct::Refuse, CallAct::Refuse,  CallAct::Refuse,  CallAct::RejTimeout},
+  /* ReqRcvd     */ {CallAct::SendRep, CallAct::RejectReq, CallAct::MraReq,  CallAct::Refuse,  CallAct::Refuse,    CallAct::Refuse,    CallAct::Refuse,        CallAct::Refuse, CallAct::Refuse,  CallAct::Refuse,  CallAct::RejectReq},
+  /* MraReqSent  */ {CallAct::SendRep, CallAct::RejectReq, CallAct::Refuse,  CallAct::Refuse,  CallAct::Refuse,    CallAct::Refuse,    CallAct::Refuse,        CallAct::Refuse, CallAct::Refuse,  CallAct::Refuse,  CallAct::RejectReq},
+  /* MraReqRcvd  */ {CallAct::Refuse,  CallAct::Refuse,    CallAct::Refuse,  CallAct::Refuse,  CallAct::Refuse,    CallAct::Refuse,    CallAct::Refuse,        CallAct::Refuse, CallAct::Refuse,  CallAct::Refuse,  CallAct::RejTimeout},
+  /* RepSent     */ {CallAct::Refuse,  CallAct::Refuse,    CallAct::Refuse,  CallAct::Refuse,  CallAct::Establish, CallAct::Refuse,    CallAct::Refuse,        CallAct::Refuse, CallAct::Refuse,  CallAct::Refuse,  CallAct::RejectRepTimeWait},
+  /* RepRcvd     */ {CallAct::Refuse,  CallAct::RejectRep, CallAct::MraRep,  CallAct::SendRtu, CallAct::Refuse,    CallAct::Refuse,    CallAct::Refuse,        CallAct::Refuse, CallAct::Refuse,  CallAct::Refuse,  CallAct::RejectRep},
+  /* MraRepSent  */ {CallAct::Refuse,  CallAct::RejectRep, CallAct::Refuse,  CallAct::SendRtu, CallAct::Refuse,    CallAct::Refuse,    CallAct::Refuse,        CallAct::Refuse, CallAct::Refuse,  CallAct::Refuse,  CallAct::RejectRep},
+  /* MraRepRcvd  */ {CallAct::Refuse,  CallAct::Refuse,    CallAct::Refuse,  CallAct::Refuse,  CallAct::Establish, CallAct::Refuse,    CallAct::Refuse,        CallAct::Refuse, CallAct::Refuse,  CallAct::Refuse,  CallAct::RejectRepTimeWait},
+  /* Established */ {CallAct::Refuse,  CallAct::Refuse,    CallAct::Lap,     CallAct::Refuse,  CallAct::Refuse,    CallAct::SendDreq,  CallAct::Refuse,        CallAct::Lap,    CallAct::Lap,     CallAct::Migrate, CallAct::DreqOnceTimeWait},
+  /* DreqSent    */ {CallAct::Refuse,  CallAct::Refuse,    CallAct::Refuse,  CallAct::Refuse,  CallAct::Refuse,    CallAct::Refuse,    CallAct::Refuse,        CallAct::Refuse, CallAct::Refuse,  CallAct::Refuse,  CallAct::TimeWait},
+  /* DreqRcvd    */ {CallAct::Refuse,  CallAct::Refuse,    CallAct::Refuse,  CallAct::Refuse,  CallAct::Refuse,    CallAct::Refuse,    CallAct::DrepTimeWait,  CallAct::Refuse, CallAct::Refuse,  CallAct::Refuse,  CallAct::DrepTimeWait},
+  /* TimeWait    */ {CallAct::Refuse,  CallAct::Refuse,    CallAct::Refuse,  CallAct::Refuse,  CallAct::Refuse,    CallAct::Refuse,    CallAct::Refuse,        CallAct::Refuse, CallAct::Refuse,  CallAct::Refuse,  CallAct::Ignore},
+};
+
+// The alternate-path calls of an ESTABLISHED connection, by its LAP sub-state.
+inline constexpr CallAct kLapCallTable[kLapStates][3] = {
+  //                 send_mra          load_alternate_path  send_apr
+  /* Idle       */ {CallAct::Refuse,  CallAct::SendLap,    CallAct::Refuse},
+  /* LapSent    */ {CallAct::Refuse,  CallAct::Refuse,     CallAct::Refuse},
+  /* LapRcvd    */ {CallAct::MraLap,  CallAct::Refuse,     CallAct::SendApr},
+  /* MraLapSent */ {CallAct::Refuse,  CallAct::Refuse,     CallAct::SendApr},
+  /* MraLapRcvd */ {CallAct::Refuse,  CallAct::Refuse,     CallAct::Refuse},
+};
+// clang-format on
+
+// What consumer call `k` does to a connection in state s (and LAP sub-state l): never Lap.
+constexpr CallAct call_act(State s, LapState l, Call k) {
+  const CallAct a = kCallTable[static_cast<size_t>(s)][static_cast<size_t>(k)];
+  if (a != CallAct::Lap) return a;
+  const size_t col = k == Call::SendMra ? 0 : k == Call::LoadAlternatePath ? 1 : 2;
+  return kLapCallTable[static_cast<size_t>(l)][col];
+}
 
 constexpr Act act(State s, Input i) {
   return kTable[static_cast<size_t>(s)][static_cast<size_t>(i)];

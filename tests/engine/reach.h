@@ -101,4 +101,48 @@ inline void reach(Subject& x, State s) {
   ASSERT_EQ(x.cm().state(x.self), s);
 }
 
+// An alternate path for the LAP tests (LIDs only: any path will do).
+inline wire::PathInfo lap_path() {
+  wire::PathInfo p;
+  p.local_lid = 0x11;
+  p.remote_lid = 0x22;
+  p.local_ack_timeout = 17;
+  return p;
+}
+
+// A's ESTABLISHED connection (the subject) brought into LAP sub-state l.
+inline void reach_lap(Subject& x, LapState l) {
+  reach(x, State::Established);
+  if (::testing::Test::HasFatalFailure()) return;
+  Pair& p = x.p;
+  Cm& self = x.cm();
+  Cm& peer = x.peer_cm();
+  switch (l) {
+    case LapState::Idle:
+      break;
+    case LapState::LapSent:
+      ASSERT_TRUE(self.load_alternate_path(p.now, x.self, lap_path()).has_value());
+      p.drop_one();
+      break;
+    case LapState::LapRcvd:
+    case LapState::MraLapSent:
+      ASSERT_TRUE(peer.load_alternate_path(p.now, x.peer, lap_path()).has_value());
+      p.deliver_one();
+      if (l == LapState::MraLapSent) {
+        ASSERT_TRUE(self.send_mra(p.now, x.self, 20).has_value());
+        p.drop_one();
+      }
+      break;
+    case LapState::MraLapRcvd:
+      ASSERT_TRUE(self.load_alternate_path(p.now, x.self, lap_path()).has_value());
+      p.deliver_one();
+      ASSERT_TRUE(peer.send_mra(p.now, x.peer, 20).has_value());
+      p.deliver_one();
+      break;
+  }
+  p.collect();
+  p.in_flight.clear();
+  ASSERT_EQ(self.lap_state(x.self), l);
+}
+
 }  // namespace ibcm::test

@@ -1,4 +1,4 @@
-// docs/engine.md shows the state machine as the code has it: the two tables of state_table.h and
+// docs/engine.md shows the state machine as the code has it: the tables of state_table.h and
 // what each action does, rendered here and compared with the page, so that the page cannot drift
 // from the code. IBCM_UPDATE_DOCS=1 writes the rendering into the page instead (then commit it).
 #include <gtest/gtest.h>
@@ -24,6 +24,11 @@ constexpr const char* kLapStateNames[] = {"idle", "LAP_SENT", "LAP_RCVD", "MRA_L
 static_assert(std::size(kLapStateNames) == kLapStates);
 constexpr const char* kLapInputNames[] = {"LAP", "APR", "MRA", "REJ", "timer"};
 static_assert(std::size(kLapInputNames) == kLapInputs);
+constexpr const char* kCallNames[] = {"accept",    "reject",     "send_mra",  "send_rtu",
+                                      "establish", "disconnect", "send_drep", "load_alternate_path",
+                                      "send_apr",  "migrate",    "destroy"};
+static_assert(std::size(kCallNames) == kCalls);
+constexpr const char* kLapCallNames[] = {"send_mra", "load_alternate_path", "send_apr"};
 
 // One state table as markdown: a row per state, a column per input, each cell the action's name.
 template <size_t kInputCount>
@@ -51,10 +56,23 @@ std::string render() {
   render_table(
       o, "LAP state", kLapInputNames, kLapStates, [](size_t s) { return kLapStateNames[s]; },
       [](size_t s, size_t i) { return kLapActDocs[static_cast<size_t>(kLapTable[s][i])].name; });
+  o << "\nThe consumer's calls (columns) in each state (`call_act()`): Refuse fails with "
+       "InvalidState and changes nothing.\n\n";
+  render_table(
+      o, "state", kCallNames, kStates, [](size_t s) { return to_string(static_cast<State>(s)); },
+      [](size_t s, size_t i) { return kCallActDocs[static_cast<size_t>(kCallTable[s][i])].name; });
+  o << "\nThe alternate-path calls of an ESTABLISHED connection, by its LAP sub-state:\n\n";
+  render_table(
+      o, "LAP state", kLapCallNames, kLapStates, [](size_t s) { return kLapStateNames[s]; },
+      [](size_t s, size_t i) {
+        return kCallActDocs[static_cast<size_t>(kLapCallTable[s][i])].name;
+      });
   o << "\n| action | what it does |\n|---|---|\n";
   for (const ActDoc& a : kActDocs) o << "| " << a.name << " | " << a.what << " |\n";
   o << "\n| LAP action | what it does |\n|---|---|\n";
   for (const ActDoc& a : kLapActDocs) o << "| " << a.name << " | " << a.what << " |\n";
+  o << "\n| call action | what it does |\n|---|---|\n";
+  for (const ActDoc& a : kCallActDocs) o << "| " << a.name << " | " << a.what << " |\n";
   return o.str();
 }
 
@@ -92,6 +110,10 @@ TEST(StateTableDoc, ActionNamesFollowTheEnum) {
   EXPECT_STREQ(kActDocs[static_cast<size_t>(Act::Lap)].name, "Lap");
   EXPECT_STREQ(kLapActDocs[static_cast<size_t>(LapAct::PeerAbandoned)].name, "PeerAbandoned");
   EXPECT_STREQ(kLapActDocs[static_cast<size_t>(LapAct::RetryLap)].name, "RetryLap");
+  EXPECT_STREQ(kCallActDocs[static_cast<size_t>(CallAct::Refuse)].name, "Refuse");
+  EXPECT_STREQ(kCallActDocs[static_cast<size_t>(CallAct::DreqOnceTimeWait)].name,
+               "DreqOnceTimeWait");
+  EXPECT_STREQ(kCallActDocs[static_cast<size_t>(CallAct::MraLap)].name, "MraLap");
 }
 
 }  // namespace

@@ -121,7 +121,7 @@ TEST_P(StateTableCell, DoesWhatTheTableSays) {
   const size_t events_before = x.events().size();
 
   // Before the REP, the subject does not know the peer's comm ID: a REQ from the peer is then a
-  // new REQ (router: on_new_req) and a DREQ naming us is one for an unknown connection (answered
+  // new REQ (routes.h: on_new_req) and a DREQ naming us is one for an unknown connection (answered
   // with DREP). Neither reaches the table, whose cells there say Drop.
   bool remote_unknown = s == State::ReqSent || s == State::MraReqRcvd;
   if (remote_unknown && (in == Input::Req || in == Input::Dreq)) {
@@ -293,48 +293,6 @@ TEST(StateTable, EveryStateHasARow) {
 
 // The alternate-path table, cell by cell in the same way: A's ESTABLISHED connection is brought
 // into each LAP sub-state and given each LAP-machine input from B (or its timer).
-wire::PathInfo lap_path() {
-  wire::PathInfo p;
-  p.local_lid = 0x11;
-  p.remote_lid = 0x22;
-  p.local_ack_timeout = 17;
-  return p;
-}
-
-void reach_lap(Subject& x, LapState l) {
-  reach(x, State::Established);
-  if (::testing::Test::HasFatalFailure()) return;
-  Pair& p = x.p;
-  Cm& self = x.cm();
-  Cm& peer = x.peer_cm();
-  switch (l) {
-    case LapState::Idle:
-      break;
-    case LapState::LapSent:
-      ASSERT_TRUE(self.load_alternate_path(p.now, x.self, lap_path()).has_value());
-      p.drop_one();
-      break;
-    case LapState::LapRcvd:
-    case LapState::MraLapSent:
-      ASSERT_TRUE(peer.load_alternate_path(p.now, x.peer, lap_path()).has_value());
-      p.deliver_one();
-      if (l == LapState::MraLapSent) {
-        ASSERT_TRUE(self.send_mra(p.now, x.self, 20).has_value());
-        p.drop_one();
-      }
-      break;
-    case LapState::MraLapRcvd:
-      ASSERT_TRUE(self.load_alternate_path(p.now, x.self, lap_path()).has_value());
-      p.deliver_one();
-      ASSERT_TRUE(peer.send_mra(p.now, x.peer, 20).has_value());
-      p.deliver_one();
-      break;
-  }
-  p.collect();
-  p.in_flight.clear();
-  ASSERT_EQ(self.lap_state(x.self), l);
-}
-
 wire::Message lap_message_for(Subject& x, LapInput in) {
   uint32_t l = x.peer, r = x.self;
   switch (in) {

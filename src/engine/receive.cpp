@@ -1,5 +1,8 @@
-// Input: decode, count, route each MAD to its connection and apply the state table.
-#include "engine/impl.h"
+// The receive path: each MAD is decoded, counted, routed to its connection by its row of the
+// routing table (routes.h), checked against the connection's peer, and handed to the state table
+// (state_table.h); each timer that fires is handed to the same table. Consumer calls meet the
+// call table here too (begin_call).
+#include "engine/cm_impl.h"
 #include "ibcm/wire/schema.h"
 #include "ibcm/wire/time.h"
 #include "wire/bits.h"
@@ -19,17 +22,6 @@ constexpr bool is_response(uint8_t method) {
   return method & 0x80;
 }
 
-// Message M's field `name`, found in its schema table at compile time.
-template <class M>
-constexpr wire::Field<M> field(std::string_view name) {
-  for (const auto& f : wire::Schema<M>::fields)
-    if (f.name == name) return f;
-  throw "no such field";  // not a constant expression: a compile error
-}
-// Field F of message M in a MAD's bytes (F: a constexpr wire::Field<M>, as field() gives).
-#define IBCM_PEEK(M, F, mad)                                                     \
-  (wire::bits::get_fixed<(F).byte, (F).bit, (F).width, wire::Schema<M>::region>( \
-      (mad) + wire::kMadHeaderSize))
 // The MAD status that answers a request we cannot decode (IBTA 13.4.7.1; Linux's
 // IB_MGMT_MAD_STATUS_*): Get and Set exist, but no CM attribute other than ClassPortInfo takes
 // them, so for those the method/attribute combination is what is unsupported.
@@ -54,51 +46,120 @@ constexpr size_t kPrefetchAhead = 8;
 void Cm::Impl::prefetch_lookups(std::span<const uint8_t> bytes) {
   if (bytes.size() != wire::kMadSize || bytes[1] != wire::kCmClass) return;
   const uint8_t* b = bytes.data();
-  switch (static_cast<wire::AttrId>(wire::bits::be16(b + 16))) {
-    case wire::AttrId::Req: {
-      // A new REQ: the duplicate check, the stale check.
-      static constexpr auto id = field<wire::Req>("LocalCommID");
-      static constexpr auto guid = field<wire::Req>("LocalCAGUID");
-      static constexpr auto qpn = field<wire::Req>("LocalQPN");
-      by_remote_.prefetch(RemoteKey{static_cast<uint32_t>(IBCM_PEEK(wire::Req, id, b)),
-                                    IBCM_PEEK(wire::Req, guid, b)});
-      by_rqpn_.prefetch(QpKey{static_cast<uint32_t>(IBCM_PEEK(wire::Req, qpn, b)),
-                              IBCM_PEEK(wire::Req, guid, b)});
+  with_message_type(wire::bits::be16(b + 16), [&]<class M>() {
+    prefetch_keys(route_of<M>(), keys_of<M>(b), true);
+  });
+}
+
+void Cm::Impl::prefetch_keys(const Route& r, const Keys& k, bool first_lookup) {
+  switch (r.lookup) {
+    case Lookup::None:
+      return;
+    case Lookup::PeerCommId:  // a REQ: the duplicate check
+      if (first_lookup) by_remote_.prefetch(RemoteKey{k.peer_id, k.peer_guid});
+      break;
+    case Lookup::OurCommId:
+    case Lookup::BothCommIds:
+    case Lookup::OurCommIdOrCa:
+      if (first_lookup) by_local_.prefetch(k.our_id);
+      // A REP: the entry for the peer's comm ID it brings, next to the stale check.
+      if (!r.peer_guid.empty()) by_remote_.prefetch(RemoteKey{k.peer_id, k.peer_guid});
+      break;
+  }
+  if (!r.peer_qpn.empty()) by_rqpn_.prefetch(QpKey{k.peer_qpn, k.peer_guid});  // the stale check
+}
+
+uint32_t Cm::Impl::look_up(const Route& r, const Keys& k, const wire::Mad& mad) const {
+  auto found = [](const uint32_t* i) { return i ? *i : kNoIndex; };
+  switch (r.lookup) {
+    case Lookup::None:
+      return kNoIndex;
+    case Lookup::PeerCommId:
+      return found(by_remote_.find(RemoteKey{k.peer_id, k.peer_guid}));
+    case Lookup::OurCommId:
+      return found(by_local_.find(k.our_id));
+    case Lookup::BothCommIds: {
+      const uint32_t i = found(by_local_.find(k.our_id));
+      return i != kNoIndex && conns_.items[i].remote_id == k.peer_id ? i : kNoIndex;
+    }
+    case Lookup::OurCommIdOrCa: {
+      if (k.our_id != 0) return found(by_local_.find(k.our_id));
+      const auto& rej = std::get<wire::Rej>(mad.message);
+      if (rej.reason != wire::RejReason::Timeout || rej.rejected_info_length < 8) return kNoIndex;
+      uint64_t guid = 0;
+      for (int i = 0; i < 8; ++i) guid = guid << 8 | rej.ari[i];
+      return found(by_remote_.find(RemoteKey{k.peer_id, guid}));
+    }
+  }
+  return kNoIndex;
+}
+
+namespace {
+// Whether the sender's keys a message carries (its route's) are those the connection knows of
+// its peer.
+bool repeats_peer(const Route& r, const Keys& k, const Conn& c) {
+  return (r.peer_id.empty() || k.peer_id == c.remote_id) &&
+         (r.peer_guid.empty() || k.peer_guid == c.remote_guid) &&
+         (r.peer_qpn.empty() || k.peer_qpn == c.remote_qpn);
+}
+}  // namespace
+
+template <class M>
+void Cm::Impl::route(const Address& from, const wire::Mad& mad, const M& msg,
+                     const uint8_t* bytes) {
+  (void)msg;
+  constexpr const Route& r = route_of<M>();
+  if constexpr (std::is_same_v<M, wire::ClassPortInfo>) {
+    on_class_port_info(from, mad);
+  } else if constexpr (std::is_same_v<M, wire::SidrReq>) {
+    on_sidr_req(from, mad);
+  } else if constexpr (std::is_same_v<M, wire::SidrRep>) {
+    on_sidr_rep(from, mad);
+  } else {
+    static_assert(r.lookup != Lookup::None);
+    constexpr std::string_view name = wire::Schema<M>::name;
+    const Keys k = keys_of<M>(bytes);
+    prefetch_keys(r, k, false);  // what comes after the lookup: overlap its cache misses
+    const uint32_t idx = look_up(r, k, mad);
+    if (idx == kNoIndex) {
+      switch (r.if_none) {
+        case IfNone::NewRequest:
+          on_new_req(from, mad);
+          return;
+        case IfNone::AnswerDrep:
+          on_unknown_dreq(from, mad);
+          return;
+        case IfNone::Drop:
+          count_drop(Drop::UnknownConnection, name, "names no connection");
+          return;
+      }
+    }
+    Conn& c = conns_.items[idx];
+    // A message that names a connection must come from its peer: the same port GID, and the
+    // sender's comm ID, CA GUID and QPN it carries the ones we know (once we know them: a REQ's
+    // are how it was found).
+    if (!wire::same_gid(from.gid, c.peer.gid)) {
+      count_drop(Drop::WrongSource, name, "from another address than the connection's peer");
       return;
     }
-    case wire::AttrId::Rep: {
-      // Our connection, the stale check, the peer's comm ID entry.
-      static constexpr auto ours = field<wire::Rep>("RemoteCommID");
-      static constexpr auto id = field<wire::Rep>("LocalCommID");
-      static constexpr auto guid = field<wire::Rep>("LocalCAGUID");
-      static constexpr auto qpn = field<wire::Rep>("LocalQPN");
-      by_local_.prefetch(static_cast<uint32_t>(IBCM_PEEK(wire::Rep, ours, b)));
-      by_rqpn_.prefetch(QpKey{static_cast<uint32_t>(IBCM_PEEK(wire::Rep, qpn, b)),
-                              IBCM_PEEK(wire::Rep, guid, b)});
-      by_remote_.prefetch(RemoteKey{static_cast<uint32_t>(IBCM_PEEK(wire::Rep, id, b)),
-                                    IBCM_PEEK(wire::Rep, guid, b)});
+    if ((r.lookup == Lookup::PeerCommId || c.remote_id != 0) && !repeats_peer(r, k, c)) {
+      if constexpr (std::is_same_v<M, wire::Req>) {
+        // Its comm ID is taken by the connection we hold with that CA: REJ 30, which names no
+        // connection of ours (LocalCommID 0), so it cannot end that one at the peer.
+        count_drop(Drop::WrongSource, name, "a REQ of this connection from another QPN: REJ 30");
+        reject_req(from, mad, wire::RejReason::DuplicateLocalCommId);
+      } else {
+        // A REJ with LocalCommID 0 answers a REQ without a connection behind it; once the peer
+        // has named its comm ID (REP) it is a late answer to an earlier REQ, such as the REJ 10
+        // of a rebooted peer's REQ that its retry overtook, and must not end the connection
+        // since made.
+        count_drop(Drop::WrongSource, name,
+                   k.peer_id == 0 ? "REJ of an earlier REQ, after the peer's REP"
+                                  : "the sender's comm ID, CA GUID or QPN is not the peer's");
+      }
       return;
     }
-    case wire::AttrId::Mra:
-    case wire::AttrId::Rej:
-    case wire::AttrId::Rtu:
-    case wire::AttrId::Dreq:
-    case wire::AttrId::Drep:
-    case wire::AttrId::Lap:
-    case wire::AttrId::Apr: {
-      // Every one of these names our connection by its RemoteCommID, at the same place.
-      static constexpr auto ours = field<wire::Rtu>("RemoteCommID");
-      static_assert(field<wire::Mra>("RemoteCommID").byte == ours.byte &&
-                    field<wire::Rej>("RemoteCommID").byte == ours.byte &&
-                    field<wire::Dreq>("RemoteCommID").byte == ours.byte &&
-                    field<wire::Drep>("RemoteCommID").byte == ours.byte &&
-                    field<wire::Lap>("RemoteCommID").byte == ours.byte &&
-                    field<wire::Apr>("RemoteCommID").byte == ours.byte);
-      by_local_.prefetch(static_cast<uint32_t>(IBCM_PEEK(wire::Rtu, ours, b)));
-      return;
-    }
-    default:
-      return;
+    dispatch(c, idx, r.input, from, mad);
   }
 }
 
@@ -123,6 +184,19 @@ void Cm::Impl::handle_mads(Time now, std::span<const Inbound> batch) {
 void Cm::Impl::handle_mad(Time now, const Address& from, std::span<const uint8_t> bytes) {
   handle_timeout(now);
   read_mad(from, bytes);
+}
+
+void Cm::Impl::handle_timeout(Time now) {
+  if (now > now_) now_ = now;
+  // A timer that finds no room for its output stays due (next_timeout() is then in the past)
+  // and runs once the consumer has drained the queues: nothing it would emit is lost.
+  auto ready = [this] {
+    if (!lacks_room(kTimerEvents, kTimerTx)) return true;
+    ++counters_.timers_held;
+    log(LogLevel::Warn, "output queues full: due timers held until they are drained");
+    return false;
+  };
+  timers_.advance_while(now_, ready, [this](uint64_t cookie) { on_timer(cookie); });
 }
 
 void Cm::Impl::read_mad(const Address& from, std::span<const uint8_t> bytes) {
@@ -150,11 +224,7 @@ void Cm::Impl::read_mad(const Address& from, std::span<const uint8_t> bytes) {
   }
   CountedMsg m = counted_msg(mad.header.attribute_id);
   if (m != CountedMsg::kCount) ++counters_.of(m).rx;
-  if (std::holds_alternative<wire::ClassPortInfo>(mad.message)) {
-    on_class_port_info(from, mad);
-    return;
-  }
-  on_cm_mad(from, mad);
+  std::visit([&](const auto& msg) { route(from, mad, msg, bytes.data()); }, mad.message);
 }
 
 void Cm::Impl::answer_status(const Address& from, const wire::MadHeader& h,
@@ -199,120 +269,6 @@ void Cm::Impl::on_class_port_info(const Address& from, const wire::Mad& mad) {
   send(from, reply);
 }
 
-void Cm::Impl::on_cm_mad(const Address& from, const wire::Mad& mad) {
-  const auto& msg = mad.message;
-  uint32_t idx = kNoIndex;
-  Input in;
-  // Find the connection a message names. Replies name us by their RemoteCommID.
-  auto by_our_id = [&](uint32_t our_id) {
-    const uint32_t* i = by_local_.find(our_id);
-    if (i) idx = *i;
-  };
-  if (auto* req = std::get_if<wire::Req>(&msg)) {
-    in = Input::Req;
-    by_rqpn_.prefetch(QpKey{req->local_qpn, req->local_ca_guid});  // the stale check, next
-    const uint32_t* i = by_remote_.find(RemoteKey{req->local_comm_id, req->local_ca_guid});
-    if (!i) {
-      on_new_req(from, mad);
-      return;
-    }
-    idx = *i;
-  } else if (auto* mra = std::get_if<wire::Mra>(&msg)) {
-    in = Input::Mra;
-    by_our_id(mra->remote_comm_id);
-  } else if (auto* rej = std::get_if<wire::Rej>(&msg)) {
-    in = Input::Rej;
-    if (rej->remote_comm_id != 0) {
-      by_our_id(rej->remote_comm_id);
-    } else if (rej->reason == wire::RejReason::Timeout && rej->rejected_info_length >= 8) {
-      // A REJ 4 for a REQ the peer never answered names us by its comm ID and its CA GUID.
-      uint64_t guid = 0;
-      for (int k = 0; k < 8; ++k) guid = guid << 8 | rej->ari[k];
-      const uint32_t* i = by_remote_.find(RemoteKey{rej->local_comm_id, guid});
-      if (i) idx = *i;
-    }
-  } else if (auto* rep = std::get_if<wire::Rep>(&msg)) {
-    in = Input::Rep;
-    // The stale check and the remote-ID entry come next: overlap their cache misses with ours.
-    by_rqpn_.prefetch(QpKey{rep->local_qpn, rep->local_ca_guid});
-    by_remote_.prefetch(RemoteKey{rep->local_comm_id, rep->local_ca_guid});
-    by_our_id(rep->remote_comm_id);
-  } else if (auto* rtu = std::get_if<wire::Rtu>(&msg)) {
-    in = Input::Rtu;
-    by_our_id(rtu->remote_comm_id);
-  } else if (auto* dreq = std::get_if<wire::Dreq>(&msg)) {
-    in = Input::Dreq;
-    by_our_id(dreq->remote_comm_id);
-    if (idx == kNoIndex || conns_.items[idx].remote_id != dreq->local_comm_id) {
-      on_unknown_dreq(from, mad);
-      return;
-    }
-  } else if (auto* drep = std::get_if<wire::Drep>(&msg)) {
-    in = Input::Drep;
-    by_our_id(drep->remote_comm_id);
-  } else if (auto* lap = std::get_if<wire::Lap>(&msg)) {
-    in = Input::Lap;
-    by_our_id(lap->remote_comm_id);
-  } else if (auto* apr = std::get_if<wire::Apr>(&msg)) {
-    in = Input::Apr;
-    by_our_id(apr->remote_comm_id);
-  } else if (std::holds_alternative<wire::SidrReq>(msg)) {
-    on_sidr_req(from, mad);
-    return;
-  } else if (std::holds_alternative<wire::SidrRep>(msg)) {
-    on_sidr_rep(from, mad);
-    return;
-  } else {
-    return;
-  }
-  std::string_view name = wire::name_of(msg);
-  if (idx == kNoIndex) {
-    count_drop(Drop::UnknownConnection, name, "names no connection");
-    return;
-  }
-  Conn& c = conns_.items[idx];
-  // A message that names a connection must come from its peer: same port GID, and for replies
-  // that carry the sender's comm ID, the same remote comm ID once we know it.
-  if (!wire::same_gid(from.gid, c.peer.gid)) {
-    count_drop(Drop::WrongSource, name, "from another address than the connection's peer");
-    return;
-  }
-  // A REQ or REP repeats what we know of the peer: its comm ID (REQ: by lookup), CA GUID (REQ:
-  // by lookup) and QPN. One that differs is not a duplicate of it.
-  if (const auto* req = std::get_if<wire::Req>(&msg); req && req->local_qpn != c.remote_qpn) {
-    // Its comm ID is taken by the connection we hold with that CA: REJ 30, which names no
-    // connection of ours (LocalCommID 0), so it cannot end that one at the peer.
-    count_drop(Drop::WrongSource, name, "a REQ of this connection from another QPN: REJ 30");
-    reject_req(from, mad, wire::RejReason::DuplicateLocalCommId);
-    return;
-  }
-  if (const auto* rep = std::get_if<wire::Rep>(&msg);
-      rep && c.remote_id != 0 &&
-      (rep->local_comm_id != c.remote_id || rep->local_ca_guid != c.remote_guid ||
-       rep->local_qpn != c.remote_qpn)) {
-    count_drop(Drop::WrongSource, name, "comm ID, CA GUID or QPN does not match the connection");
-    return;
-  }
-  if (in != Input::Req && in != Input::Rep && c.remote_id != 0) {
-    uint32_t sender_id = std::visit(
-        [](const auto& m) -> uint32_t {
-          if constexpr (requires { m.local_comm_id; }) return m.local_comm_id;
-          return 0;
-        },
-        msg);
-    // A REJ with LocalCommID 0 answers a REQ without a connection behind it; once the peer has
-    // named its comm ID (REP) it is a late answer to an earlier REQ, such as the REJ 10 of a
-    // rebooted peer's REQ that its retry overtook, and must not end the connection since made.
-    if (sender_id != c.remote_id) {
-      count_drop(Drop::WrongSource, name,
-                 sender_id == 0 ? "REJ of an earlier REQ, after the peer's REP"
-                                : "remote comm ID does not match");
-      return;
-    }
-  }
-  dispatch(c, idx, in, from, mad);
-}
-
 void Cm::Impl::dispatch(Conn& c, uint32_t idx, Input in, const Address& from,
                         const wire::Mad& mad) {
   CountedMsg m = counted_msg(mad.header.attribute_id);
@@ -330,27 +286,16 @@ void Cm::Impl::dispatch(Conn& c, uint32_t idx, Input in, const Address& from,
       return;
     case Act::ResendRtu:
       ++counters_.of(m).rx_duplicates;
-      if (!c.active) {
-        count_drop(Drop::InvalidState, "REP", "REP on the passive side");
-        return;
-      }
-      send_msg(c.peer, make_rtu(c, {}), c.tid);
+      resend_rtu(c);
       return;
-    case Act::ResendDrep: {
+    case Act::ResendDrep:
       ++counters_.of(m).rx_duplicates;
-      const auto& d = std::get<wire::Dreq>(mad.message);
-      if (d.remote_qpn != c.local_qpn) {
-        count_drop(Drop::WrongRemoteQpn, "DREQ", "RemoteQPN is not ours");
-        return;
-      }
-      send_msg(c.peer, make_drep(c, {}), mad.header.transaction_id);
+      act_resend_drep(c, mad);
       return;
-    }
-    case Act::RejStale: {
+    case Act::RejStale:
       ++counters_.of(m).rx_duplicates;
-      reject_req(from, mad, wire::RejReason::StaleConnection, {}, c.local_id);
+      act_rej_stale(c, from, mad);
       return;
-    }
     case Act::MraWait:
       act_mra_wait(c, idx, mad);
       return;
@@ -361,11 +306,11 @@ void Cm::Impl::dispatch(Conn& c, uint32_t idx, Input in, const Address& from,
       act_rep_accept(c, idx, from, mad);
       return;
     case Act::RtuEstablish:
-      act_rtu_establish(c, idx, mad);
+      act_rtu_establish(c, mad);
       return;
     case Act::DreqAccept:
     case Act::DreqCollide:
-      act_dreq(c, idx, mad);
+      act_dreq(c, mad);
       return;
     case Act::DrepTimeWait:
       act_drep(c, idx, mad);
@@ -456,6 +401,20 @@ void Cm::Impl::on_timer(uint64_t cookie) {
       count_drop(Drop::InvalidState, "timer", to_string(c.state));
       return;
   }
+}
+
+Expected<Cm::Impl::Called, Error> Cm::Impl::find_for_call(ConnId id, Call call) {
+  uint32_t idx;
+  Conn* c = find(id, &idx);
+  if (!c) return Unexpected{Error::UnknownConnection};
+  const CallAct a = call_act(c->state, c->lap, call);
+  if (a == CallAct::Refuse) return Unexpected{Error::InvalidState};
+  return Called{c, idx, a};
+}
+
+Expected<Cm::Impl::Called, Error> Cm::Impl::begin_call(Time now, ConnId id, Call call) {
+  handle_timeout(now);
+  return find_for_call(id, call);
 }
 
 }  // namespace ibcm
