@@ -27,8 +27,8 @@ Status Cm::Impl::load_alternate_path(Time now, ConnId id, const wire::PathInfo& 
   return Ok{};
 }
 
-Status Cm::Impl::send_apr(Time now, ConnId id, wire::ApStatus status,
-                          std::span<const uint8_t> info, std::span<const uint8_t> pd) {
+Status Cm::Impl::send_apr(Time now, ConnId id, wire::ApStatus status, std::span<const uint8_t> info,
+                          std::span<const uint8_t> pd) {
   auto call = begin_call(now, id, Call::SendApr);  // SendApr
   if (!call) return fail(call.error());
   if (info.size() > wire::kAriSize || pd.size() > 148) return fail(Error::PrivateDataTooLong);

@@ -33,8 +33,8 @@ struct Conn {
   uint8_t retries_left = 0;
   uint8_t max_retries = 0;
   uint8_t packet_lifetime = 0;  // exponent
-  uint8_t peer_resp = 0;    // the peer CM's response time exponent
-  uint8_t ack_timeout = 0;  // the longest local ACK timeout exponent of its paths (TIMEWAIT)
+  uint8_t peer_resp = 0;        // the peer CM's response time exponent
+  uint8_t ack_timeout = 0;      // the longest local ACK timeout exponent of its paths (TIMEWAIT)
   // Flags in one byte (a million connections are a million records).
   bool active : 1 = false;  // we sent the REQ
   bool p2p : 1 = false;

@@ -46,9 +46,8 @@ constexpr size_t kPrefetchAhead = 8;
 void Cm::Impl::prefetch_lookups(std::span<const uint8_t> bytes) {
   if (bytes.size() != wire::kMadSize || bytes[1] != wire::kCmClass) return;
   const uint8_t* b = bytes.data();
-  with_message_type(wire::bits::be16(b + 16), [&]<class M>() {
-    prefetch_keys(route_of<M>(), keys_of<M>(b), true);
-  });
+  with_message_type(wire::bits::be16(b + 16),
+                    [&]<class M>() { prefetch_keys(route_of<M>(), keys_of<M>(b), true); });
 }
 
 void Cm::Impl::prefetch_keys(const Route& r, const Keys& k, bool first_lookup) {
@@ -319,7 +318,10 @@ void Cm::Impl::dispatch(Conn& c, uint32_t idx, Input in, const Address& from,
     case Act::RetryRep:
     case Act::RetryDreq:
     case Act::ExitTimeWait:
-      return;  // timer actions; never reached from a message
+    case Act::StaleDreq:
+    case Act::StaleReport:
+    case Act::StaleDrep:
+      return;  // timer and stale-claim actions (on_timer, tear_down_stale): never a message's
     case Act::Lap: {
       LapInput li = in == Input::Lap   ? LapInput::Lap
                     : in == Input::Apr ? LapInput::Apr

@@ -21,36 +21,32 @@ void Cm::Impl::stale_claim(uint32_t old_idx, const Address& from, uint32_t remot
 
 void Cm::Impl::tear_down_stale(uint32_t idx, uint32_t remote_qpn) {
   Conn& c = conns_.items[idx];
+  switch (act(c.state, Input::Stale)) {
+    case Act::StaleReport:  // our DREQ already names that QPN and keeps being retried
+      break;
+    case Act::StaleDrep:  // the peer asked to disconnect and has since forgotten us: finish now
+      send_drep_and_timewait(c, idx, {});
+      break;
+    case Act::StaleDreq:
+      // Any state from REQ_RCVD on, not only ESTABLISHED: DREQ with RemoteQPN = the QPN the peer
+      // reused.
+      if (cfg_.mutations & static_cast<uint32_t>(Mutation::SkipStaleDreq)) return;
+      disarm(c);
+      release_tx(c);
+      c.lap = LapState::Idle;
+      c.remote_qpn = remote_qpn;
+      if (c.max_retries == 0) c.max_retries = cfg_.max_cm_retries;
+      start_dreq(c, idx, {});
+      ++counters_.dreq_sent_stale;
+      break;
+    default:  // no claim reaches the other states (state_table.h)
+      count_drop(Drop::InvalidState, "stale claim", to_string(c.state));
+      return;
+  }
   // The consumer hears of it once, whichever state the connection is in; a second stale REQ
   // (the peer's retry while our DREQ is still unanswered) tells it nothing new.
-  auto report = [&] {
-    if (!c.stale_reported) emit_for(c, ev::StaleConnection{c.local_id, remote_qpn, c.remote_guid});
-    c.stale_reported = true;
-  };
-  switch (c.state) {
-    case State::TimeWait:
-      return;  // over on both sides (and no longer in the QPN table, so not reached)
-    case State::DreqSent:
-      report();  // our DREQ already names that QPN and keeps being retried
-      return;
-    case State::DreqRcvd:
-      // The peer asked to disconnect and has since forgotten the connection: finish now.
-      send_drep_and_timewait(c, idx, {});
-      report();
-      return;
-    default:
-      break;
-  }
-  // Any other state, not only ESTABLISHED: DREQ with RemoteQPN = the QPN the peer reused.
-  if (cfg_.mutations & static_cast<uint32_t>(Mutation::SkipStaleDreq)) return;
-  disarm(c);
-  release_tx(c);
-  c.lap = LapState::Idle;
-  c.remote_qpn = remote_qpn;
-  if (c.max_retries == 0) c.max_retries = cfg_.max_cm_retries;
-  start_dreq(c, idx, {});
-  ++counters_.dreq_sent_stale;
-  report();
+  if (!c.stale_reported) emit_for(c, ev::StaleConnection{c.local_id, remote_qpn, c.remote_guid});
+  c.stale_reported = true;
 }
 
 void Cm::Impl::act_rej_stale(Conn& c, const Address& from, const wire::Mad& mad) {

@@ -1,7 +1,10 @@
 // The CM state machine as two explicit tables, to be read against IBTA Vol 1 ch. 12 (the state
 // diagrams of 12.9 and the alternate-path diagram of 12.8): what each message or timeout does in
 // each connection state. A REQ that matches no connection and a DREQ for an unknown connection
-// are not cells here: they create or answer without a connection (routes.h says which).
+// are not cells here: they create or answer without a connection (routes.h says which). A stale
+// claim is: the REQ or REP that makes it names no connection, but the connection whose QPN it
+// claims is the input's subject (REQ_SENT and MRA_REQ_RCVD know no peer QPN yet, and TIMEWAIT has
+// released it, so no claim reaches them).
 #pragma once
 
 #include <cstddef>
@@ -12,7 +15,22 @@
 
 namespace ibcm::engine {
 
-enum class Input : uint8_t { Req, Mra, Rej, Rep, Rtu, Dreq, Drep, Lap, Apr, Timeout, kCount };
+// Stale: a REQ or REP from the connection's peer claims the QPN the connection holds as the
+// peer's (a new comm ID from a QP we are still connected to: the peer has forgotten us).
+enum class Input : uint8_t {
+  Req,
+  Mra,
+  Rej,
+  Rep,
+  Rtu,
+  Dreq,
+  Drep,
+  Lap,
+  Apr,
+  Stale,
+  Timeout,
+  kCount
+};
 
 enum class Act : uint8_t {
   Drop,
@@ -33,6 +51,9 @@ enum class Act : uint8_t {
   RetryDreq,
   ExitTimeWait,
   Lap,
+  StaleDreq,
+  StaleReport,
+  StaleDrep,
 };
 
 // What each action does, in the order of Act (docs/engine.md shows these with the tables).
@@ -59,28 +80,33 @@ inline constexpr ActDoc kActDocs[] = {
     {"RetryDreq", "DREQ timer: resend DREQ, or DREQ timeout + TIMEWAIT"},
     {"ExitTimeWait", "TIMEWAIT over: the connection and its QPN are released"},
     {"Lap", "alternate-path message or timer: see the LAP table"},
+    {"StaleDreq",
+     "stale claim: DREQ naming the reused QPN (DREQ_SENT, retried), consumer told "
+     "(stale_connection); the claim itself gets REJ 10"},
+    {"StaleReport", "stale claim while our DREQ is out: it already names that QPN; consumer told"},
+    {"StaleDrep", "stale claim after the peer's DREQ: DREP, TIMEWAIT, consumer told"},
 };
-static_assert(std::size(kActDocs) == static_cast<size_t>(Act::Lap) + 1);
+static_assert(std::size(kActDocs) == static_cast<size_t>(Act::StaleDrep) + 1);
 
 constexpr size_t kStates = static_cast<size_t>(State::kCount);
 constexpr size_t kInputs = static_cast<size_t>(Input::kCount);
 
 // clang-format off
 inline constexpr Act kTable[kStates][kInputs] = {
-  //                 REQ          MRA           REJ            REP            RTU              DREQ            DREP             LAP        APR        Timeout
-  /* Idle        */ {Act::Drop,    Act::Drop,    Act::Drop,     Act::Drop,     Act::Drop,       Act::Drop,        Act::Drop,         Act::Drop, Act::Drop, Act::Drop},
-  /* ReqSent     */ {Act::Drop,    Act::MraWait, Act::RejConnect, Act::RepAccept, Act::Drop,     Act::Drop,        Act::Drop,         Act::Drop, Act::Drop, Act::RetryReq},
-  /* ReqRcvd     */ {Act::DupDrop, Act::Drop,    Act::RejConnect, Act::Drop,     Act::Drop,       Act::Drop,        Act::Drop,         Act::Drop, Act::Drop, Act::Drop},
-  /* MraReqSent  */ {Act::ResendMra, Act::Drop,  Act::RejConnect, Act::Drop,     Act::Drop,       Act::Drop,        Act::Drop,         Act::Drop, Act::Drop, Act::Drop},
-  /* MraReqRcvd  */ {Act::Drop,    Act::DupDrop, Act::RejConnect, Act::RepAccept, Act::Drop,     Act::Drop,        Act::Drop,         Act::Drop, Act::Drop, Act::RetryReq},
-  /* RepSent     */ {Act::DupDrop, Act::MraWait, Act::RejConnect, Act::Drop,     Act::RtuEstablish, Act::DreqAccept, Act::Drop,        Act::Drop, Act::Drop, Act::RetryRep},
-  /* RepRcvd     */ {Act::Drop,    Act::Drop,    Act::RejConnect, Act::DupDrop,  Act::Drop,       Act::DreqAccept,  Act::Drop,         Act::Drop, Act::Drop, Act::Drop},
-  /* MraRepSent  */ {Act::Drop,    Act::Drop,    Act::RejConnect, Act::ResendMra, Act::Drop,      Act::DreqAccept,  Act::Drop,         Act::Drop, Act::Drop, Act::Drop},
-  /* MraRepRcvd  */ {Act::DupDrop, Act::DupDrop, Act::RejConnect, Act::Drop,     Act::RtuEstablish, Act::DreqAccept, Act::Drop,        Act::Drop, Act::Drop, Act::RetryRep},
-  /* Established */ {Act::DupDrop, Act::Lap,     Act::Lap,      Act::ResendRtu,  Act::DupDrop,    Act::DreqAccept,  Act::Drop,         Act::Lap,  Act::Lap,  Act::Lap},
-  /* DreqSent    */ {Act::DupDrop, Act::Drop,    Act::Drop,     Act::Drop,      Act::Drop,       Act::DreqCollide, Act::DrepTimeWait, Act::Drop, Act::Drop, Act::RetryDreq},
-  /* DreqRcvd    */ {Act::DupDrop, Act::Drop,    Act::Drop,     Act::Drop,      Act::Drop,       Act::DupDrop,     Act::Drop,         Act::Drop, Act::Drop, Act::Drop},
-  /* TimeWait    */ {Act::RejStale, Act::Drop,   Act::Drop,     Act::Drop,      Act::Drop,       Act::ResendDrep,  Act::DupDrop,      Act::Drop, Act::Drop, Act::ExitTimeWait},
+  //                 REQ          MRA           REJ            REP            RTU              DREQ            DREP             LAP        APR        stale claim        Timeout
+  /* Idle        */ {Act::Drop,    Act::Drop,    Act::Drop,     Act::Drop,     Act::Drop,       Act::Drop,        Act::Drop,         Act::Drop, Act::Drop, Act::Drop,         Act::Drop},
+  /* ReqSent     */ {Act::Drop,    Act::MraWait, Act::RejConnect, Act::RepAccept, Act::Drop,     Act::Drop,        Act::Drop,         Act::Drop, Act::Drop, Act::Drop,         Act::RetryReq},
+  /* ReqRcvd     */ {Act::DupDrop, Act::Drop,    Act::RejConnect, Act::Drop,     Act::Drop,       Act::Drop,        Act::Drop,         Act::Drop, Act::Drop, Act::StaleDreq,    Act::Drop},
+  /* MraReqSent  */ {Act::ResendMra, Act::Drop,  Act::RejConnect, Act::Drop,     Act::Drop,       Act::Drop,        Act::Drop,         Act::Drop, Act::Drop, Act::StaleDreq,    Act::Drop},
+  /* MraReqRcvd  */ {Act::Drop,    Act::DupDrop, Act::RejConnect, Act::RepAccept, Act::Drop,     Act::Drop,        Act::Drop,         Act::Drop, Act::Drop, Act::Drop,         Act::RetryReq},
+  /* RepSent     */ {Act::DupDrop, Act::MraWait, Act::RejConnect, Act::Drop,     Act::RtuEstablish, Act::DreqAccept, Act::Drop,        Act::Drop, Act::Drop, Act::StaleDreq,    Act::RetryRep},
+  /* RepRcvd     */ {Act::Drop,    Act::Drop,    Act::RejConnect, Act::DupDrop,  Act::Drop,       Act::DreqAccept,  Act::Drop,         Act::Drop, Act::Drop, Act::StaleDreq,    Act::Drop},
+  /* MraRepSent  */ {Act::Drop,    Act::Drop,    Act::RejConnect, Act::ResendMra, Act::Drop,      Act::DreqAccept,  Act::Drop,         Act::Drop, Act::Drop, Act::StaleDreq,    Act::Drop},
+  /* MraRepRcvd  */ {Act::DupDrop, Act::DupDrop, Act::RejConnect, Act::Drop,     Act::RtuEstablish, Act::DreqAccept, Act::Drop,        Act::Drop, Act::Drop, Act::StaleDreq,    Act::RetryRep},
+  /* Established */ {Act::DupDrop, Act::Lap,     Act::Lap,      Act::ResendRtu,  Act::DupDrop,    Act::DreqAccept,  Act::Drop,         Act::Lap,  Act::Lap,  Act::StaleDreq,    Act::Lap},
+  /* DreqSent    */ {Act::DupDrop, Act::Drop,    Act::Drop,     Act::Drop,      Act::Drop,       Act::DreqCollide, Act::DrepTimeWait, Act::Drop, Act::Drop, Act::StaleReport,  Act::RetryDreq},
+  /* DreqRcvd    */ {Act::DupDrop, Act::Drop,    Act::Drop,     Act::Drop,      Act::Drop,       Act::DupDrop,     Act::Drop,         Act::Drop, Act::Drop, Act::StaleDrep,    Act::Drop},
+  /* TimeWait    */ {Act::RejStale, Act::Drop,   Act::Drop,     Act::Drop,      Act::Drop,       Act::ResendDrep,  Act::DupDrop,      Act::Drop, Act::Drop, Act::Drop,         Act::ExitTimeWait},
 };
 // clang-format on
 

@@ -159,5 +159,4 @@ wire::Dreq Cm::Impl::make_dreq(const Conn& c, std::span<const uint8_t> pd) const
   return d;
 }
 
-
 }  // namespace ibcm

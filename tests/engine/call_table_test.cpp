@@ -18,19 +18,18 @@ constexpr State kStates[] = {State::ReqSent,    State::ReqRcvd,    State::MraReq
                              State::MraReqRcvd, State::RepSent,    State::RepRcvd,
                              State::MraRepSent, State::MraRepRcvd, State::Established,
                              State::DreqSent,   State::DreqRcvd,   State::TimeWait};
-constexpr Call kCalls[] = {Call::Accept,     Call::Reject,   Call::SendMra,
-                           Call::SendRtu,    Call::Establish, Call::Disconnect,
-                           Call::SendDrep,   Call::LoadAlternatePath, Call::SendApr,
-                           Call::Migrate,    Call::Destroy};
+constexpr Call kCalls[] = {
+    Call::Accept,    Call::Reject,     Call::SendMra,  Call::SendRtu,
+    Call::Establish, Call::Disconnect, Call::SendDrep, Call::LoadAlternatePath,
+    Call::SendApr,   Call::Migrate,    Call::Destroy};
 constexpr LapState kLapStates[] = {LapState::Idle, LapState::LapSent, LapState::LapRcvd,
                                    LapState::MraLapSent, LapState::MraLapRcvd};
 constexpr Call kLapCalls[] = {Call::SendMra, Call::LoadAlternatePath, Call::SendApr};
 
 const char* name(Call c) {
-  constexpr const char* kNames[] = {"accept",     "reject",    "send_mra",
-                                    "send_rtu",   "establish", "disconnect",
-                                    "send_drep",  "load_alternate_path", "send_apr",
-                                    "migrate",    "destroy"};
+  constexpr const char* kNames[] = {"accept",    "reject",     "send_mra",  "send_rtu",
+                                    "establish", "disconnect", "send_drep", "load_alternate_path",
+                                    "send_apr",  "migrate",    "destroy"};
   static_assert(std::size(kNames) == engine::kCalls);
   return kNames[static_cast<size_t>(c)];
 }

@@ -16,8 +16,8 @@ namespace {
 using namespace ibcm;
 using namespace ibcm::engine;
 
-constexpr const char* kInputNames[] = {"REQ",  "MRA",  "REJ", "REP", "RTU",
-                                       "DREQ", "DREP", "LAP", "APR", "timer"};
+constexpr const char* kInputNames[] = {"REQ",  "MRA", "REJ", "REP",         "RTU",  "DREQ",
+                                       "DREP", "LAP", "APR", "stale claim", "timer"};
 static_assert(std::size(kInputNames) == kInputs);
 constexpr const char* kLapStateNames[] = {"idle", "LAP_SENT", "LAP_RCVD", "MRA_LAP_SENT",
                                           "MRA_LAP_RCVD"};

@@ -84,6 +84,18 @@ wire::Message message_for(Subject& x, Input in, State s) {
       m.remote_comm_id = r;
       return m;
     }
+    case Input::Stale: {
+      // A new REQ (a comm ID the subject does not know) from the peer's QP: the peer has
+      // forgotten the connection and reuses its QPN.
+      wire::Req m;
+      m.local_comm_id = 0x5151;
+      m.local_ca_guid = x.peer_guid();
+      m.local_qpn = x.peer_qpn;
+      m.service_id = 0x1234;
+      m.primary.remote_gid = x.self_addr().gid;
+      m.path_mtu = wire::Mtu::Mtu1024;
+      return m;
+    }
     default:
       return wire::Rtu{};
   }
@@ -93,12 +105,13 @@ constexpr State kLiveStates[] = {State::ReqSent,    State::ReqRcvd,    State::Mr
                                  State::MraReqRcvd, State::RepSent,    State::RepRcvd,
                                  State::MraRepSent, State::MraRepRcvd, State::Established,
                                  State::DreqSent,   State::DreqRcvd,   State::TimeWait};
-constexpr Input kInputs[] = {Input::Req,  Input::Mra,  Input::Rej, Input::Rep, Input::Rtu,
-                             Input::Dreq, Input::Drep, Input::Lap, Input::Apr, Input::Timeout};
+constexpr Input kInputs[] = {Input::Req, Input::Mra,   Input::Rej,    Input::Rep,
+                             Input::Rtu, Input::Dreq,  Input::Drep,   Input::Lap,
+                             Input::Apr, Input::Stale, Input::Timeout};
 
 std::string name(Input i) {
-  static const char* kNames[] = {"REQ",  "MRA",  "REJ", "REP", "RTU",
-                                 "DREQ", "DREP", "LAP", "APR", "Timeout"};
+  static const char* kNames[] = {"REQ",  "MRA", "REJ", "REP",   "RTU",    "DREQ",
+                                 "DREP", "LAP", "APR", "Stale", "Timeout"};
   return kNames[static_cast<int>(i)];
 }
 
@@ -124,7 +137,10 @@ TEST_P(StateTableCell, DoesWhatTheTableSays) {
   // new REQ (routes.h: on_new_req) and a DREQ naming us is one for an unknown connection (answered
   // with DREP). Neither reaches the table, whose cells there say Drop.
   bool remote_unknown = s == State::ReqSent || s == State::MraReqRcvd;
-  if (remote_unknown && (in == Input::Req || in == Input::Dreq)) {
+  // A stale claim needs a connection that holds the peer's QPN: one that knows it (not before
+  // the REP) and has not released it (TIMEWAIT). The claim then reaches no connection.
+  const bool no_claim = in == Input::Stale && (remote_unknown || s == State::TimeWait);
+  if ((remote_unknown && (in == Input::Req || in == Input::Dreq)) || no_claim) {
     EXPECT_EQ(a, Act::Drop);
     cm.handle_mad(p.now, x.peer_addr(), wire::encode(wire::make_mad(message_for(x, in, s), 42)));
     EXPECT_EQ(cm.state(x.self), s);
@@ -253,6 +269,36 @@ TEST_P(StateTableCell, DoesWhatTheTableSays) {
     case Act::ExitTimeWait:
       EXPECT_FALSE(after_state.has_value());
       break;
+    case Act::StaleDreq:
+    case Act::StaleReport:
+    case Act::StaleDrep: {
+      // The claim gets REJ 10; the connection it claims gets a DREQ naming the QPN (StaleDreq),
+      // or its DREQ already does (StaleReport), or a DREP (StaleDrep); the consumer is told once.
+      ASSERT_GE(sent.size(), 1u);
+      const wire::Mad first = sent[0].mad();
+      const auto* rej = std::get_if<wire::Rej>(&first.message);
+      ASSERT_NE(rej, nullptr);
+      EXPECT_EQ(rej->reason, wire::RejReason::StaleConnection);
+      auto told = p.last<ev::StaleConnection>(events);
+      ASSERT_TRUE(told.has_value());
+      EXPECT_EQ(told->conn, x.self);
+      if (a == Act::StaleReport) {
+        EXPECT_EQ(sent.size(), 1u);
+        EXPECT_EQ(after_state, State::DreqSent);
+      } else if (a == Act::StaleDrep) {
+        ASSERT_EQ(sent.size(), 2u);
+        EXPECT_TRUE(std::holds_alternative<wire::Drep>(sent[1].mad().message));
+        EXPECT_EQ(after_state, State::TimeWait);
+      } else {
+        ASSERT_EQ(sent.size(), 2u);
+        const wire::Mad second = sent[1].mad();
+        const auto* dreq = std::get_if<wire::Dreq>(&second.message);
+        ASSERT_NE(dreq, nullptr);
+        EXPECT_EQ(dreq->remote_qpn, x.peer_qpn);
+        EXPECT_EQ(after_state, State::DreqSent);
+      }
+      break;
+    }
     case Act::Lap:
       // ESTABLISHED with no LAP outstanding: a LAP starts the LAP machine; a REJ means the peer
       // has given the connection up (LapAct::PeerAbandoned: TIMEWAIT); the rest is dropped.
