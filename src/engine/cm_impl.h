@@ -112,12 +112,14 @@ class Cm::Impl {
   void prefetch_lookups(std::span<const uint8_t> bytes);
   // Starts loading the table slots a message's keys name: all of them, or (first_lookup false)
   // those read after the lookup that finds its connection.
-  void prefetch_keys(const engine::Route& r, const engine::Keys& k, bool first_lookup);
+  template <class M>
+  void prefetch_keys(const engine::Keys& k, bool first_lookup);
   // Message M, decoded in rx_ from `bytes`: its route's lookup, the checks that it comes from the
   // connection's peer, then the state table.
   template <class M>
   void route(const Address& from, const wire::Mad& mad, const M& msg, const uint8_t* bytes);
-  uint32_t look_up(const engine::Route& r, const engine::Keys& k, const wire::Mad& mad) const;
+  template <class M>
+  uint32_t look_up(const engine::Keys& k, const wire::Mad& mad) const;
   void on_class_port_info(const Address& from, const wire::Mad& mad);
   void answer_status(const Address& from, const wire::MadHeader& h, wire::MadStatus status);
   void dispatch(engine::Conn& c, uint32_t idx, engine::Input in, const Address& from,
@@ -133,8 +135,18 @@ class Cm::Impl {
     uint32_t idx;
     engine::CallAct act;
   };
-  Expected<Called, Error> begin_call(Time now, ConnId id, engine::Call call);
-  Expected<Called, Error> find_for_call(ConnId id, engine::Call call);
+  Expected<Called, Error> begin_call(Time now, ConnId id, engine::Call call) {
+    handle_timeout(now);
+    return find_for_call(id, call);
+  }
+  Expected<Called, Error> find_for_call(ConnId id, engine::Call call) {
+    uint32_t idx;
+    engine::Conn* c = find(id, &idx);
+    if (!c) return engine::fail(Error::UnknownConnection);
+    const engine::CallAct a = engine::call_act(c->state, c->lap, call);
+    if (a == engine::CallAct::Refuse) return engine::fail(Error::InvalidState);
+    return Called{c, idx, a};
+  }
 
   // ===== output.cpp =====
   void log(LogLevel level, const std::string& msg);

@@ -1,7 +1,7 @@
 // The receive path: each MAD is decoded, counted, routed to its connection by its row of the
 // routing table (routes.h), checked against the connection's peer, and handed to the state table
-// (state_table.h); each timer that fires is handed to the same table. Consumer calls meet the
-// call table here too (begin_call).
+// (state_table.h); each timer that fires is handed to the same table. (Consumer calls meet the
+// call table in begin_call, cm_impl.h.)
 #include "engine/cm_impl.h"
 #include "ibcm/wire/schema.h"
 #include "ibcm/wire/time.h"
@@ -47,56 +47,52 @@ void Cm::Impl::prefetch_lookups(std::span<const uint8_t> bytes) {
   if (bytes.size() != wire::kMadSize || bytes[1] != wire::kCmClass) return;
   const uint8_t* b = bytes.data();
   with_message_type(wire::bits::be16(b + 16),
-                    [&]<class M>() { prefetch_keys(route_of<M>(), keys_of<M>(b), true); });
+                    [&]<class M>() { prefetch_keys<M>(keys_of<M>(b), true); });
 }
 
-void Cm::Impl::prefetch_keys(const Route& r, const Keys& k, bool first_lookup) {
-  switch (r.lookup) {
-    case Lookup::None:
-      return;
-    case Lookup::PeerCommId:  // a REQ: the duplicate check
-      if (first_lookup) by_remote_.prefetch(RemoteKey{k.peer_id, k.peer_guid});
-      break;
-    case Lookup::OurCommId:
-    case Lookup::BothCommIds:
-    case Lookup::OurCommIdOrCa:
-      if (first_lookup) by_local_.prefetch(k.our_id);
-      // A REP: the entry for the peer's comm ID it brings, next to the stale check.
-      if (!r.peer_guid.empty()) by_remote_.prefetch(RemoteKey{k.peer_id, k.peer_guid});
-      break;
+template <class M>
+void Cm::Impl::prefetch_keys(const Keys& k, bool first_lookup) {
+  constexpr const Route& r = route_of<M>();
+  if constexpr (r.lookup == Lookup::None) {
+    return;
+  } else if constexpr (r.lookup == Lookup::PeerCommId) {  // a REQ: the duplicate check
+    if (first_lookup) by_remote_.prefetch(RemoteKey{k.peer_id, k.peer_guid});
+  } else {
+    if (first_lookup) by_local_.prefetch(k.our_id);
+    // A REP: the entry for the peer's comm ID it brings, next to the stale check.
+    if constexpr (!r.peer_guid.empty()) by_remote_.prefetch(RemoteKey{k.peer_id, k.peer_guid});
   }
-  if (!r.peer_qpn.empty()) by_rqpn_.prefetch(QpKey{k.peer_qpn, k.peer_guid});  // the stale check
+  if constexpr (!r.peer_qpn.empty())
+    by_rqpn_.prefetch(QpKey{k.peer_qpn, k.peer_guid});  // the stale check
 }
 
-uint32_t Cm::Impl::look_up(const Route& r, const Keys& k, const wire::Mad& mad) const {
+template <class M>
+uint32_t Cm::Impl::look_up(const Keys& k, const wire::Mad& mad) const {
+  constexpr const Route& r = route_of<M>();
   auto found = [](const uint32_t* i) { return i ? *i : kNoIndex; };
-  switch (r.lookup) {
-    case Lookup::None:
-      return kNoIndex;
-    case Lookup::PeerCommId:
-      return found(by_remote_.find(RemoteKey{k.peer_id, k.peer_guid}));
-    case Lookup::OurCommId:
-      return found(by_local_.find(k.our_id));
-    case Lookup::BothCommIds: {
-      const uint32_t i = found(by_local_.find(k.our_id));
-      return i != kNoIndex && conns_.items[i].remote_id == k.peer_id ? i : kNoIndex;
-    }
-    case Lookup::OurCommIdOrCa: {
-      if (k.our_id != 0) return found(by_local_.find(k.our_id));
-      const auto& rej = std::get<wire::Rej>(mad.message);
-      if (rej.reason != wire::RejReason::Timeout || rej.rejected_info_length < 8) return kNoIndex;
-      uint64_t guid = 0;
-      for (int i = 0; i < 8; ++i) guid = guid << 8 | rej.ari[i];
-      return found(by_remote_.find(RemoteKey{k.peer_id, guid}));
-    }
+  if constexpr (r.lookup == Lookup::PeerCommId) {
+    return found(by_remote_.find(RemoteKey{k.peer_id, k.peer_guid}));
+  } else if constexpr (r.lookup == Lookup::OurCommId) {
+    return found(by_local_.find(k.our_id));
+  } else if constexpr (r.lookup == Lookup::BothCommIds) {
+    const uint32_t i = found(by_local_.find(k.our_id));
+    return i != kNoIndex && conns_.items[i].remote_id == k.peer_id ? i : kNoIndex;
+  } else if constexpr (r.lookup == Lookup::OurCommIdOrCa) {
+    if (k.our_id != 0) return found(by_local_.find(k.our_id));
+    const auto& rej = std::get<wire::Rej>(mad.message);
+    if (rej.reason != wire::RejReason::Timeout || rej.rejected_info_length < 8) return kNoIndex;
+    uint64_t guid = 0;
+    for (int i = 0; i < 8; ++i) guid = guid << 8 | rej.ari[i];
+    return found(by_remote_.find(RemoteKey{k.peer_id, guid}));
+  } else {
+    return kNoIndex;
   }
-  return kNoIndex;
 }
 
 namespace {
 // Whether the sender's keys a message carries (its route's) are those the connection knows of
 // its peer.
-bool repeats_peer(const Route& r, const Keys& k, const Conn& c) {
+constexpr bool repeats_peer(const Route& r, const Keys& k, const Conn& c) {
   return (r.peer_id.empty() || k.peer_id == c.remote_id) &&
          (r.peer_guid.empty() || k.peer_guid == c.remote_guid) &&
          (r.peer_qpn.empty() || k.peer_qpn == c.remote_qpn);
@@ -118,8 +114,8 @@ void Cm::Impl::route(const Address& from, const wire::Mad& mad, const M& msg,
     static_assert(r.lookup != Lookup::None);
     constexpr std::string_view name = wire::Schema<M>::name;
     const Keys k = keys_of<M>(bytes);
-    prefetch_keys(r, k, false);  // what comes after the lookup: overlap its cache misses
-    const uint32_t idx = look_up(r, k, mad);
+    prefetch_keys<M>(k, false);  // what comes after the lookup: overlap its cache misses
+    const uint32_t idx = look_up<M>(k, mad);
     if (idx == kNoIndex) {
       switch (r.if_none) {
         case IfNone::NewRequest:
@@ -403,20 +399,6 @@ void Cm::Impl::on_timer(uint64_t cookie) {
       count_drop(Drop::InvalidState, "timer", to_string(c.state));
       return;
   }
-}
-
-Expected<Cm::Impl::Called, Error> Cm::Impl::find_for_call(ConnId id, Call call) {
-  uint32_t idx;
-  Conn* c = find(id, &idx);
-  if (!c) return Unexpected{Error::UnknownConnection};
-  const CallAct a = call_act(c->state, c->lap, call);
-  if (a == CallAct::Refuse) return Unexpected{Error::InvalidState};
-  return Called{c, idx, a};
-}
-
-Expected<Cm::Impl::Called, Error> Cm::Impl::begin_call(Time now, ConnId id, Call call) {
-  handle_timeout(now);
-  return find_for_call(id, call);
 }
 
 }  // namespace ibcm
