@@ -117,7 +117,7 @@ class Cm::Impl {
   // Message M, decoded in rx_ from `bytes`: its route's lookup, the checks that it comes from the
   // connection's peer, then the state table.
   template <class M>
-  void route(const Address& from, const wire::Mad& mad, const M& msg, const uint8_t* bytes);
+  void route(const Address& from, const wire::Mad& mad, const uint8_t* bytes);
   template <class M>
   uint32_t look_up(const engine::Keys& k, const wire::Mad& mad) const;
   void on_class_port_info(const Address& from, const wire::Mad& mad);

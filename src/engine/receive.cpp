@@ -100,9 +100,7 @@ constexpr bool repeats_peer(const Route& r, const Keys& k, const Conn& c) {
 }  // namespace
 
 template <class M>
-void Cm::Impl::route(const Address& from, const wire::Mad& mad, const M& msg,
-                     const uint8_t* bytes) {
-  (void)msg;
+void Cm::Impl::route(const Address& from, const wire::Mad& mad, const uint8_t* bytes) {
   constexpr const Route& r = route_of<M>();
   if constexpr (std::is_same_v<M, wire::ClassPortInfo>) {
     on_class_port_info(from, mad);
@@ -219,7 +217,7 @@ void Cm::Impl::read_mad(const Address& from, std::span<const uint8_t> bytes) {
   }
   CountedMsg m = counted_msg(mad.header.attribute_id);
   if (m != CountedMsg::kCount) ++counters_.of(m).rx;
-  std::visit([&](const auto& msg) { route(from, mad, msg, bytes.data()); }, mad.message);
+  std::visit([&]<class M>(const M&) { route<M>(from, mad, bytes.data()); }, mad.message);
 }
 
 void Cm::Impl::answer_status(const Address& from, const wire::MadHeader& h,
