@@ -26,7 +26,7 @@
 
 #include "engine_ops.h"
 #include "ibcm/engine/cm.h"
-#include "ibcm/engine/event_json.h"
+#include "ibcm/text/event_json.h"
 #include "ibcm/wire/mad.h"
 #include "ibcm/wire/schema.h"
 #include "ibcm/wire/time.h"
