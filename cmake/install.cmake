@@ -38,8 +38,8 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/ibcmConfigVersion.cmake
 install(FILES ${PROJECT_BINARY_DIR}/ibcmConfig.cmake ${PROJECT_BINARY_DIR}/ibcmConfigVersion.cmake
   DESTINATION ${IBCM_CMAKE_DIR} COMPONENT dev)
 
-# One .pc file per library, as rdma-core has one per library: ibcm, ibcm-sim, ibcm-transport,
-# ibcm-probe, ibcm-umad, ibcm-verbs, ibcm-daemon. The prefix is found from the file's own place, so that an install with
+# One .pc file per library, as rdma-core has one per library: ibcm, ibcm-sim, ibcm-text,
+# ibcm-transport, ibcm-probe, ibcm-umad, ibcm-verbs, ibcm-daemon. The prefix is found from the file's own place, so that an install with
 # `cmake --install --prefix` elsewhere, or a package, needs no rewriting.
 file(RELATIVE_PATH IBCM_PC_PREFIX "${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}/pkgconfig"
      "${CMAKE_INSTALL_PREFIX}")
@@ -61,6 +61,7 @@ function(ibcm_pc lib description requires requires_private libs_private)
 endfunction()
 ibcm_pc(ibcm "InfiniBand Communication Manager: wire format and sans-I/O engine" "" "" "")
 ibcm_pc(ibcm_sim "ibcm's deterministic simulated fabric" "ibcm" "" "")
+ibcm_pc(ibcm_text "ibcm's events as lines of text (JSON or key=value)" "ibcm" "" "")
 ibcm_pc(ibcm_transport "ibcm's RoCEv2 and MAD-over-UDP transports and runtime" "ibcm" "" "-pthread")
 ibcm_pc(ibcm_probe "ibcm's conformance probe for a remote CM" "ibcm-transport" "" "")
 ibcm_pc(ibcm_umad "ibcm's umad transport and SA queries (through the kernel's MAD layer)"

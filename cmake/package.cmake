@@ -21,7 +21,7 @@ if(BUILD_SHARED_LIBS)
   set(CPACK_DEBIAN_RUNTIME_PACKAGE_NAME libibcm${IBCM_SOVERSION})
   set(CPACK_DEBIAN_RUNTIME_PACKAGE_SECTION libs)
   set(CPACK_COMPONENT_RUNTIME_DESCRIPTION
-      "InfiniBand Communication Manager in user space: shared libraries\n The CM engine (sans I/O), simulator, transports, umad and verbs layers.")
+      "InfiniBand Communication Manager in user space: shared libraries\n The CM engine (sans I/O), simulator, events as text, transports, umad and verbs layers.")
   set(ibcm_runtime "libibcm${IBCM_SOVERSION} (= ${PROJECT_VERSION})")
   # The verbs headers include <infiniband/verbs.h>; ibcm-umad.pc requires libibumad (privately,
   # which pkg-config still needs to find).

@@ -25,8 +25,9 @@
 #include <vector>
 
 #include "engine_ops.h"
+#include "fixture/nodes.h"
 #include "ibcm/engine/cm.h"
-#include "ibcm/engine/event_json.h"
+#include "ibcm/text/event_json.h"
 #include "ibcm/wire/mad.h"
 #include "ibcm/wire/schema.h"
 #include "ibcm/wire/time.h"
@@ -61,12 +62,11 @@ Address address_of(int n) {
   return a;
 }
 
+// Node n's CM as the tests' pair has it (tests/fixture/nodes.h), at its address here and with a
+// new seed each time it reboots (generation).
 Config config_of(int n, uint64_t generation) {
-  Config c;
-  c.ca_guid = 0x0002c90300000000ull | uint64_t(n + 1);
-  c.local = address_of(n);
-  c.seed = generation * 16 + uint64_t(n);
-  return c;
+  return fixture::node_config(static_cast<uint32_t>(n + 1), address_of(n),
+                              generation * 16 + uint64_t(n));
 }
 
 struct InFlight {

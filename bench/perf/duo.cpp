@@ -1,14 +1,13 @@
 #include "perf/duo.h"
 
+#include "fixture/nodes.h"
+
 namespace ibcm::perf {
 
 namespace {
 
 Config config_of(uint8_t n, Time timewait) {
-  Config c;
-  c.ca_guid = 0x0002c90300000000ull | n;
-  c.local.gid = wire::Gid{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, n};
-  c.seed = 1000 + n;
+  Config c = fixture::config_of(n);
   c.timewait = timewait;
   return c;
 }
@@ -17,20 +16,11 @@ constexpr uint32_t kPassiveQpnBit = 0x800000;
 
 }  // namespace
 
-Duo::Duo(Time timewait) : a(config_of(1, timewait)), b(config_of(2, timewait)) {
+Duo::Duo(Time timewait)
+    : a(config_of(1, timewait)),
+      b(config_of(2, timewait)),
+      params_(fixture::connect_params(a.config().local, b.config().local, 0, kService)) {
   if (!b.listen(kService)) ++errors_;
-  ConnectParams& p = params_;
-  p.service_id = kService;
-  p.dest = b.config().local;
-  p.psn = 0x555;
-  p.primary.local_gid = a.config().local.gid;
-  p.primary.remote_gid = b.config().local.gid;
-  p.primary.local_lid = p.primary.remote_lid = 0xFFFF;
-  p.primary.hop_limit = 64;
-  p.primary.local_ack_timeout = 19;
-  p.packet_life_time = 18;
-  p.remote_cm_response_timeout = 20;
-  p.max_cm_retries = 15;
 }
 
 void Duo::drain_a() {

@@ -1,8 +1,9 @@
 // Two CMs back to back in one thread with zero latency: every MAD one side sends is handed to the
 // other at once, in the transport Runtime's receive batches, and a consumer on each side answers
 // every event after each batch, as the Runtime does (B accepts each REQ, A sends RTU for each REP,
-// B answers each DREQ with DREP). No simulator, no copies in flight, no
-// faults: what it costs is the engine.
+// B answers each DREQ with DREP). No simulator, no copies in flight, no faults: what it costs is
+// the engine. The nodes and the connection's parameters are the engine tests' pair's
+// (tests/fixture/nodes.h).
 #pragma once
 
 #include <cstddef>

@@ -20,6 +20,7 @@
 #include <cstring>
 #include <memory>
 
+#include "fixture/nodes.h"
 #include "ibcm/transport/roce_transport.h"
 #include "ibcm/transport/runtime.h"
 #include "ibcm/transport/udp_transport.h"
@@ -287,15 +288,9 @@ Phase raw_round_trips(Pair p, double seconds, size_t window, uint64_t* resent) {
 class Side {
  public:
   Side(uint8_t n, std::unique_ptr<Transport> t, const Address& peer, size_t window)
-      : rt_(config_of(n), std::move(t)), window_(window) {
-    cp_.service_id = kService;
-    cp_.dest = peer;
-    cp_.psn = 0x555;
-    cp_.primary.local_gid = rt_.cm().config().local.gid;
-    cp_.primary.remote_gid = peer.gid;
-    cp_.primary.local_lid = cp_.primary.remote_lid = 0xFFFF;
-    cp_.primary.hop_limit = 64;
-    cp_.primary.local_ack_timeout = 19;
+      : rt_(config_of(n), std::move(t)),
+        cp_(fixture::connect_params(rt_.cm().config().local, peer, 0, kService)),
+        window_(window) {
     // A MAD lost on loopback (a full socket queue under load) is sent again after about 140 ms, not
     // the 6 s of the defaults, so that it does not take a handshake out of the window for the rest
     // of the phase (the raw phase resends its lost datagrams too).

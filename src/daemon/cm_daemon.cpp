@@ -89,6 +89,13 @@ void CmDaemon::State::post(Id& id, proto::Event ev) {
   drain(ch);
 }
 
+void CmDaemon::State::resolved(Id& id, IdState state, int type) {
+  id.state = state;
+  proto::Event e = proto::event_of(type);
+  e.route = id.route;
+  post(id, e);
+}
+
 namespace {
 
 // A program's requests served in one round of the loop. A program that posts faster than we

@@ -23,6 +23,23 @@ bool first_disconnect(Id& id) {
   return true;
 }
 
+// A REQ's or REP's side of the connection parameters, seen from here (cm_format_req_event and
+// cm_format_rep_event swap responder resources and initiator depth), its private data from
+// `offset` (past rdma_cm's header in a REQ), and the QP attributes the engine has for the
+// connection now.
+template <class M>
+void peer_side(proto::Event& ev, const M& m, size_t offset, Cm& cm, ConnId conn) {
+  ev.conn.responder_resources = m.initiator_depth;
+  ev.conn.initiator_depth = m.responder_resources;
+  ev.conn.flow_control = m.end_to_end_flow_control;
+  ev.conn.rnr_retry_count = m.rnr_retry_count;
+  ev.conn.srq = m.srq;
+  ev.conn.qp_num = m.local_qpn;
+  proto::copy_private(ev.conn, m.private_data, offset);
+  if (auto a = cm.qp_attributes(conn, QpState::Rtr)) ev.rtr = *a;
+  if (auto a = cm.qp_attributes(conn, QpState::Rts)) ev.rts = *a;
+}
+
 }  // namespace
 
 Id* CmDaemon::State::passive_id(Id& listener, const IpEndpoint& src, const IpEndpoint& dst,
@@ -105,19 +122,10 @@ void CmDaemon::State::on_event(Cm& cm, Time now, const Event& e) {
     proto::Event ev = proto::event_of(RDMA_CM_EVENT_CONNECT_REQUEST);
     ev.listen_id = child->listener;
     ev.route = child->route;
-    // The REQ's side of the parameters, seen from here (cm_format_req_event swaps them).
-    ev.conn.responder_resources = req->req.initiator_depth;
-    ev.conn.initiator_depth = req->req.responder_resources;
-    ev.conn.flow_control = req->req.end_to_end_flow_control;
+    peer_side(ev, req->req, wire::rdma_cm::kHeaderSize, cm, req->conn);
     ev.conn.retry_count = req->req.retry_count;
-    ev.conn.rnr_retry_count = req->req.rnr_retry_count;
-    ev.conn.srq = req->req.srq;
-    ev.conn.qp_num = req->req.local_qpn;
-    proto::copy_private(ev.conn, req->req.private_data, wire::rdma_cm::kHeaderSize);
     // RTR and RTS as they stand before the accept (our starting PSN is the child's): the library
     // moves the program's QP in rdma_accept without asking for them.
-    if (auto a = cm.qp_attributes(req->conn, QpState::Rtr)) ev.rtr = *a;
-    if (auto a = cm.qp_attributes(req->conn, QpState::Rts)) ev.rts = *a;
     ev.rtr.rq_psn = ev.rts.rq_psn = child->psn;
     post(*child, ev);
     return;
@@ -134,15 +142,7 @@ void CmDaemon::State::on_event(Cm& cm, Time now, const Event& e) {
     if (id.state != IdState::Connecting) return;
     id.state = IdState::ConnectResponse;
     proto::Event ev = proto::event_of(RDMA_CM_EVENT_CONNECT_RESPONSE);
-    ev.conn.responder_resources = rep->rep.initiator_depth;
-    ev.conn.initiator_depth = rep->rep.responder_resources;
-    ev.conn.flow_control = rep->rep.end_to_end_flow_control;
-    ev.conn.rnr_retry_count = rep->rep.rnr_retry_count;
-    ev.conn.srq = rep->rep.srq;
-    ev.conn.qp_num = rep->rep.local_qpn;
-    proto::copy_private(ev.conn, rep->rep.private_data);
-    if (auto a = cm.qp_attributes(id.conn, QpState::Rtr)) ev.rtr = *a;
-    if (auto a = cm.qp_attributes(id.conn, QpState::Rts)) ev.rts = *a;
+    peer_side(ev, rep->rep, 0, cm, id.conn);
     ev.route = id.route;
     post(id, ev);
   } else if (std::holds_alternative<ev::Established>(e)) {

@@ -180,11 +180,8 @@ proto::Reply CmDaemon::State::handle(Cm& cm, Time now, int program, const proto:
       id.route = *local;
       id.route.dst = dst.addr;
       std::copy(dgid->begin(), dgid->end(), id.route.dgid);
-      id.state = IdState::AddrResolved;
+      resolved(id, IdState::AddrResolved, RDMA_CM_EVENT_ADDR_RESOLVED);
       out.route = id.route;
-      proto::Event e = proto::event_of(RDMA_CM_EVENT_ADDR_RESOLVED);
-      e.route = id.route;
-      post(id, e);
       return out;
     }
     case proto::Op::ResolveRoute: {
@@ -195,11 +192,8 @@ proto::Reply CmDaemon::State::handle(Cm& cm, Time now, int program, const proto:
         return out;
       }
       complete_route(id.route, port, id.dst, id.tos);
-      id.state = IdState::RouteResolved;
+      resolved(id, IdState::RouteResolved, RDMA_CM_EVENT_ROUTE_RESOLVED);
       out.route = id.route;
-      proto::Event e = proto::event_of(RDMA_CM_EVENT_ROUTE_RESOLVED);
-      e.route = id.route;
-      post(id, e);
       return out;
     }
     case proto::Op::Listen: {

@@ -63,10 +63,7 @@ int CmDaemon::State::deliver_routes(sa::QueryId sync) {
     if (a.result) {
       id.path = *a.result;
       fill_route(id.route, *a.result);
-      id.state = IdState::RouteResolved;
-      proto::Event e = proto::event_of(RDMA_CM_EVENT_ROUTE_RESOLVED);
-      e.route = id.route;
-      post(id, e);
+      resolved(id, IdState::RouteResolved, RDMA_CM_EVENT_ROUTE_RESOLVED);
       continue;
     }
     // As cma_query_handler: back to ADDR_RESOLVED, so that the program may ask again.

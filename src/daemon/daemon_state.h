@@ -173,6 +173,8 @@ struct CmDaemon::State {
   // The ID goes: its SIDR_REQ is forgotten, a SIDR_REQ it has not answered is rejected.
   void sidr_end(Cm& cm, Time now, Id& id);
   void post(Id& id, proto::Event ev);  // to the ID's channel
+  // The ID's address or route is resolved (`state`): its program hears `type` with the route.
+  void resolved(Id& id, IdState state, int type);
   void drain(Channel& ch);
 };
 

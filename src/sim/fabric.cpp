@@ -3,6 +3,8 @@
 
 #include <stdexcept>
 
+#include "ibcm/wire/roce.h"
+
 namespace ibcm::sim {
 
 namespace {
@@ -13,25 +15,13 @@ std::string node_name(NodeId n, size_t count) {
   return name += std::to_string(n);
 }
 
+// Node n at 10.x.y.z (x.y.z = n + 1: 10.0.0.0 is not a host address), IPv4-mapped.
 Address node_address(NodeId n) {
-  const uint32_t k = n + 1;  // 10.0.0.0 is not a host address
+  const uint32_t k = n + 1;
+  const uint8_t ip[4] = {10, static_cast<uint8_t>(k >> 16), static_cast<uint8_t>(k >> 8),
+                         static_cast<uint8_t>(k)};
   Address a;
-  a.gid = wire::Gid{0,
-                    0,
-                    0,
-                    0,
-                    0,
-                    0,
-                    0,
-                    0,
-                    0,
-                    0,
-                    0xff,
-                    0xff,
-                    10,
-                    static_cast<uint8_t>(k >> 16),
-                    static_cast<uint8_t>(k >> 8),
-                    static_cast<uint8_t>(k)};
+  a.gid = wire::roce::ipv4_mapped_gid(ip);
   return a;
 }
 

@@ -34,21 +34,31 @@ void check_connected(Story& s) {
           "A and B end ESTABLISHED, one connection each");
 }
 
+// Whether a message went out twice, the copy one retry interval after the first.
+bool retried_once(const std::vector<Time>& sent) {
+  return sent.size() == 2 && sent[1] - sent[0] == kRetryInterval;
+}
+
+// A handshake from A's REQ at 0 ends with A and B connected: the report, its setup time to B's
+// `established` of which `waited` went on `waited_on`.
+ScenarioReport connected(Story& s, std::string from, Time waited, std::string waited_on) {
+  check_connected(s);
+  s.measure("setup", std::move(from), 0s, "B established", s.when(B, "established"), waited,
+            std::move(waited_on));
+  return s.finish();
+}
+
 }  // namespace
 
 // Scenario 4b. The REQ is lost once: A sends it again one retry interval later.
 ScenarioReport lost_req(uint64_t seed) {
   Story s("lost-req", "the first REQ is lost", seed);
   start(s, {}, drop_next(wire::AttrId::Req, A, B));
-  const auto reqs = s.sent(wire::AttrId::Req, A);
-  s.check(reqs.size() == 2 && reqs[1] - reqs[0] == kRetryInterval,
+  s.check(retried_once(s.sent(wire::AttrId::Req, A)),
           "A sends the REQ again 4.831838208 s later (2 x 2^16 + 2^20 x 4.096 us)");
   s.check(s.sent(wire::AttrId::Rep, B).size() == 1 && s.sent(wire::AttrId::Rtu, A).size() == 1,
           "one REP, one RTU");
-  check_connected(s);
-  s.measure("setup", "A's first REQ", 0s, "B established", s.when(B, "established"), kRetryInterval,
-            "the REQ retry interval");
-  return s.finish();
+  return connected(s, "A's first REQ", kRetryInterval, "the REQ retry interval");
 }
 
 // Scenario 4c. The REP is lost once. A's REQ retry meets a B in REP_SENT, which drops it as a
@@ -56,17 +66,12 @@ ScenarioReport lost_req(uint64_t seed) {
 ScenarioReport lost_rep(uint64_t seed) {
   Story s("lost-rep", "the first REP is lost", seed);
   start(s, {}, drop_next(wire::AttrId::Rep, B, A));
-  const auto reps = s.sent(wire::AttrId::Rep, B);
-  s.check(reps.size() == 2 && reps[1] - reps[0] == kRetryInterval,
-          "B sends the REP again 4.831838208 s later");
+  s.check(retried_once(s.sent(wire::AttrId::Rep, B)), "B sends the REP again 4.831838208 s later");
   s.check(s.f().cm(B).counters().of(CountedMsg::Req).rx_duplicates ==
               s.sent(wire::AttrId::Req, A).size() - 1,
           "B counts A's REQ retries as duplicates and starts nothing new");
   s.check(s.sent(wire::AttrId::Rtu, A).size() == 1, "A answers the REP that arrives with RTU");
-  check_connected(s);
-  s.measure("setup", "A's first REQ", 0s, "B established", s.when(B, "established"), kRetryInterval,
-            "the REP retry interval");
-  return s.finish();
+  return connected(s, "A's first REQ", kRetryInterval, "the REP retry interval");
 }
 
 // Scenario 4d. The RTU is lost once: A is ESTABLISHED, B in REP_SENT retries the REP; A answers
@@ -75,18 +80,14 @@ ScenarioReport lost_rtu(uint64_t seed) {
   Story s("lost-rtu", "the first RTU is lost", seed);
   start(s, {}, drop_next(wire::AttrId::Rtu, A, B));
   const auto reps = s.sent(wire::AttrId::Rep, B);
-  s.check(reps.size() == 2 && reps[1] - reps[0] == kRetryInterval,
-          "B sends the REP again 4.831838208 s later");
+  s.check(retried_once(reps), "B sends the REP again 4.831838208 s later");
   s.check(s.sent(wire::AttrId::Rtu, A).size() == 2 &&
               s.f().cm(A).counters().of(CountedMsg::Rep).rx_duplicates == 1,
           "A counts the duplicate REP and sends the RTU again");
   s.check(s.when(A, "established") == 2 * kLatency, "A is ESTABLISHED as soon as it sends RTU");
   s.check(s.when(B, "established") == reps.back() + kRoundTrip,
           "B is ESTABLISHED one round trip after its REP retry");
-  check_connected(s);
-  s.measure("setup", "A's REQ", 0s, "B established", s.when(B, "established"), kRetryInterval,
-            "the REP retry interval");
-  return s.finish();
+  return connected(s, "A's REQ", kRetryInterval, "the REP retry interval");
 }
 
 // Scenario 4e. B takes 10 s to accept, two REQ retry intervals. It sends MRA at once (service
@@ -105,9 +106,7 @@ ScenarioReport slow_passive_mra(uint64_t seed) {
   const auto reps = s.sent(wire::AttrId::Rep, B);
   s.check(reps.size() == 1 && reps[0] == kLatency + 10s, "B's REP goes out 10 s after the REQ");
   s.check(s.count_events(A, "req_timeout") == 0, "no REQ timeout");
-  check_connected(s);
-  s.measure("setup", "A's REQ", 0s, "B established", s.when(B, "established"), 10s, "B's consumer");
-  return s.finish();
+  return connected(s, "A's REQ", 10s, "B's consumer");
 }
 
 // Scenario 4f. Nobody listens on the service: REJ 8 (invalid service ID) at once, no retries.

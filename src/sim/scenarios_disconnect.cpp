@@ -5,20 +5,6 @@ namespace ibcm::sim::story {
 
 namespace {
 
-// A connects to B (which listens and accepts); returns A's connection once both are ESTABLISHED.
-std::optional<ConnId> connected_pair(Story& s, AutoConsumer& server, AutoConsumer& client) {
-  Fabric& f = s.f();
-  server.policy().listen = {kService};
-  server.attach(f, B);
-  client.attach(f, A);
-  auto c = client.connect(f, A, B, kService);
-  f.run_until(1s);
-  if (!s.check(c.has_value() && holds_one_established(f, A) && holds_one_established(f, B),
-               "A and B are connected"))
-    return std::nullopt;
-  return *c;
-}
-
 // DREQ at t0 and 15 retries at the retry interval, the timeout one interval after the last.
 void check_dreq_timeout(Story& s, Time t0) {
   const auto dreqs = s.sent(wire::AttrId::Dreq, A);
@@ -36,23 +22,33 @@ void check_dreq_timeout(Story& s, Time t0) {
           "A holds no connection and no timer afterwards");
 }
 
+// A disconnects `c` now and the run goes on until idle. Returns when A disconnected.
+Time a_disconnects(Story& s, ConnId c) {
+  const Time t0 = s.f().now();
+  s.check(s.f().cm(A).disconnect(t0, c).has_value(), "A disconnects");
+  s.run();
+  return t0;
+}
+
+// A teardown that ends by the DREQ's timeout: from A's disconnect at t0 to its TIMEWAIT exit.
+void measure_dreq_timeout(Story& s, Time t0) {
+  s.measure("teardown", "A's disconnect", t0, "A's timewait_exit", s.when(A, "timewait_exit"),
+            16 * kRetryInterval + kTimewait, "16 DREQ retry intervals + TIMEWAIT");
+}
+
 }  // namespace
 
 // Scenario 2a. B goes away (crashes, never comes back) while connected; A disconnects.
 ScenarioReport dreq_unanswered(uint64_t seed) {
   Story s("dreq-unanswered", "A disconnects from a B that has gone away", seed);
   AutoConsumer server, client;
-  auto c = connected_pair(s, server, client);
+  auto c = connected_pair(s, server, B, client, A);
   if (!c) return s.finish();
-  Fabric& f = s.f();
-  f.crash(B);
-  f.run_until(2s);
-  const Time t0 = f.now();
-  s.check(f.cm(A).disconnect(t0, *c).has_value(), "A disconnects");
-  s.run();
+  s.f().crash(B);
+  s.f().run_until(2s);
+  const Time t0 = a_disconnects(s, *c);
   check_dreq_timeout(s, t0);
-  s.measure("teardown", "A's disconnect", t0, "A's timewait_exit", s.when(A, "timewait_exit"),
-            16 * kRetryInterval + kTimewait, "16 DREQ retry intervals + TIMEWAIT");
+  measure_dreq_timeout(s, t0);
   return s.finish();
 }
 
@@ -60,20 +56,16 @@ ScenarioReport dreq_unanswered(uint64_t seed) {
 ScenarioReport drep_lost(uint64_t seed) {
   Story s("drep-lost", "A disconnects and every DREP from B is lost", seed);
   AutoConsumer server, client;
-  auto c = connected_pair(s, server, client);
+  auto c = connected_pair(s, server, B, client, A);
   if (!c) return s.finish();
-  Fabric& f = s.f();
-  f.add_rule(drop_next(wire::AttrId::Drep, B, A, 1000));
-  const Time t0 = f.now();
-  s.check(f.cm(A).disconnect(t0, *c).has_value(), "A disconnects");
-  s.run();
+  s.f().add_rule(drop_next(wire::AttrId::Drep, B, A, 1000));
+  const Time t0 = a_disconnects(s, *c);
   check_dreq_timeout(s, t0);
   s.check(s.sent(wire::AttrId::Drep, B).size() == 16,
           "B answers every DREQ: the first one, and the retries for a connection it has left");
   s.check(s.when(B, "timewait_exit") == t0 + kLatency + kTimewait,
           "B leaves TIMEWAIT 536.870912 ms after the first DREQ");
-  s.measure("teardown", "A's disconnect", t0, "A's timewait_exit", s.when(A, "timewait_exit"),
-            16 * kRetryInterval + kTimewait, "16 DREQ retry intervals + TIMEWAIT");
+  measure_dreq_timeout(s, t0);
   return s.finish();
 }
 
@@ -82,7 +74,7 @@ ScenarioReport drep_lost(uint64_t seed) {
 ScenarioReport both_disconnect(uint64_t seed) {
   Story s("both-disconnect", "A and B disconnect at the same moment", seed);
   AutoConsumer server, client;
-  auto c = connected_pair(s, server, client);
+  auto c = connected_pair(s, server, B, client, A);
   if (!c) return s.finish();
   Fabric& f = s.f();
   const ConnId b_conn = last_established(f, B).value_or(0);

@@ -14,17 +14,8 @@ constexpr uint32_t kQpn = 0x100;  // AutoConsumer's first QPN, handed out again 
 ScenarioReport stale_reboot(uint64_t seed) {
   Story s("stale-reboot", "B reboots while connected and reconnects to A from the same QPN", seed);
   Fabric& f = s.f();
-  AutoPolicy sp;
-  sp.listen = {kService};
-  AutoConsumer server(sp), client;
-  server.attach(f, A);
-  client.attach(f, B);
-  reconnect_after_stale(f, B, client, A, kQpn);
-
-  client.connect(f, B, A, kService);
-  f.run_until(1s);
-  if (!s.check(holds_one_established(f, A) && holds_one_established(f, B), "A and B are connected"))
-    return s.finish();
+  AutoConsumer server, client;
+  if (!connected_pair(s, server, A, client, B, kQpn)) return s.finish();
 
   f.reboot(B);
   const Time t_req = f.now();
@@ -73,17 +64,8 @@ ScenarioReport dreq_lost_then_req(uint64_t seed) {
           "connection",
           seed);
   Fabric& f = s.f();
-  AutoPolicy sp;
-  sp.listen = {kService};
-  AutoConsumer server(sp), client;
-  server.attach(f, B);
-  client.attach(f, A);
-  reconnect_after_stale(f, A, client, B, kQpn);
-
-  client.connect(f, A, B, kService);
-  f.run_until(1s);
-  if (!s.check(holds_one_established(f, A) && holds_one_established(f, B), "A and B are connected"))
-    return s.finish();
+  AutoConsumer server, client;
+  if (!connected_pair(s, server, B, client, A, kQpn)) return s.finish();
 
   const uint32_t kAll = 16;  // the first DREQ and its 15 retries
   f.add_rule(drop_next(wire::AttrId::Dreq, A, B, kAll));

@@ -73,6 +73,22 @@ void reconnect_after_stale(Fabric& f, NodeId n, AutoConsumer c, NodeId to, uint3
   });
 }
 
+std::optional<ConnId> connected_pair(Story& s, AutoConsumer& server, NodeId to,
+                                     AutoConsumer& client, NodeId from,
+                                     std::optional<uint32_t> reconnect_qpn) {
+  Fabric& f = s.f();
+  server.policy().listen = {kService};
+  server.attach(f, to);
+  client.attach(f, from);
+  if (reconnect_qpn) reconnect_after_stale(f, from, client, to, *reconnect_qpn);
+  auto c = client.connect(f, from, to, kService);
+  f.run_until(1s);
+  if (!s.check(c.has_value() && holds_one_established(f, A) && holds_one_established(f, B),
+               "A and B are connected"))
+    return std::nullopt;
+  return *c;
+}
+
 std::optional<ConnId> last_established(const Fabric& f, NodeId n) {
   const auto& ev = f.trace().events;
   for (auto it = ev.rbegin(); it != ev.rend(); ++it)

@@ -61,6 +61,14 @@ class Story {
 // REJ 10, connects again from the same QP once that attempt's TIMEWAIT is over.
 void reconnect_after_stale(Fabric& f, NodeId n, AutoConsumer c, NodeId to, uint32_t qpn);
 
+// `server` on node `to` listens on kService and `client` on node `from` connects to it; the fabric
+// runs a second. With `reconnect_qpn`, the client's node connects again from that QPN after a
+// REJ 10 (reconnect_after_stale). Returns the client's connection if both sides then hold one
+// ESTABLISHED connection (checked: "A and B are connected"), else nullopt.
+std::optional<ConnId> connected_pair(Story& s, AutoConsumer& server, NodeId to,
+                                     AutoConsumer& client, NodeId from,
+                                     std::optional<uint32_t> reconnect_qpn = std::nullopt);
+
 // The connection of node n's most recent `established` event.
 std::optional<ConnId> last_established(const Fabric& f, NodeId n);
 // Node n's most recently established connection is still ESTABLISHED and is its only one.

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <random>
 
+#include "fixture/nodes.h"
 #include "forged_mads.h"
 #include "ibcm/engine/cm.h"
 #include "ibcm/wire/mad.h"
@@ -30,33 +31,10 @@ constexpr uint32_t kEvery = 1000;     // one real client per this many forged me
 constexpr uint32_t kPerHalfRtt = 10;  // forged messages arriving while a real one is in flight
 constexpr uint64_t kService = 0x1234;
 
-Address addr(uint32_t n) {
-  Address a;
-  a.gid = wire::Gid{0,
-                    0,
-                    0,
-                    0,
-                    0,
-                    0,
-                    0,
-                    0,
-                    0,
-                    0,
-                    0xff,
-                    0xff,
-                    10,
-                    static_cast<uint8_t>(n >> 16),
-                    static_cast<uint8_t>(n >> 8),
-                    static_cast<uint8_t>(n)};
-  return a;
-}
+using fixture::addr_of;
 
 Config config(uint32_t n) {
-  Config c;
-  c.ca_guid = 0x0002c90300000000ull | n;
-  c.local = addr(n);
-  c.seed = n;
-  return c;
+  return fixture::node_config(n, addr_of(n), n);
 }
 
 class Flood {
@@ -68,7 +46,7 @@ class Flood {
   // A REQ (or SIDR_REQ) from nobody in particular.
   void forge(bool sidr) {
     now += std::chrono::microseconds(1);
-    Address from = addr(0x100000 | static_cast<uint32_t>(rng() & 0xFFFFF));
+    Address from = addr_of(0x100000 | static_cast<uint32_t>(rng() & 0xFFFFF));
     from.gid[0] = 0xfe;  // not the real client's subnet
     const wire::MadBytes bytes = forged_mad(rng, kService, sidr);
     server.handle_mad(now, from, bytes);

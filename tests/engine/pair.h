@@ -1,5 +1,7 @@
 // Two CMs wired back to back for engine tests: messages move only when the test says so, so a
-// test can drop, duplicate or inspect any of them, and time moves only when the test says so.
+// test can drop, duplicate or inspect any of them, and time moves only when the test says so. The
+// nodes and the connection's parameters are the fixture's (fixture/nodes.h), as the benchmarks'
+// and the fuzz targets' are.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -8,24 +10,14 @@
 #include <optional>
 #include <vector>
 
+#include "fixture/nodes.h"
 #include "ibcm/engine/cm.h"
 #include "ibcm/wire/mad.h"
 
 namespace ibcm::test {
 
-inline Address addr_of(uint8_t n) {
-  Address a;
-  a.gid = wire::Gid{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, n};
-  return a;
-}
-
-inline Config config_of(uint8_t n, uint64_t seed = 1) {
-  Config c;
-  c.ca_guid = 0x0002c90300000000ull | n;
-  c.local = addr_of(n);
-  c.seed = seed * 1000 + n;
-  return c;
-}
+using fixture::addr_of;
+using fixture::config_of;
 
 struct Wire {
   Address from;
@@ -148,20 +140,7 @@ class Pair {
   }
 
   ConnectParams params(uint32_t qpn, uint64_t sid = 0x1234) const {
-    ConnectParams p;
-    p.service_id = sid;
-    p.dest = b.config().local;
-    p.qpn = qpn;
-    p.psn = 0x555;
-    p.primary.local_gid = a.config().local.gid;
-    p.primary.remote_gid = b.config().local.gid;
-    p.primary.local_lid = p.primary.remote_lid = 0xFFFF;
-    p.primary.hop_limit = 64;
-    p.primary.local_ack_timeout = 19;
-    p.packet_life_time = 18;
-    p.remote_cm_response_timeout = 20;
-    p.max_cm_retries = 15;
-    return p;
+    return fixture::connect_params(a.config().local, b.config().local, qpn, sid);
   }
 
  private:

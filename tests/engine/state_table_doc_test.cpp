@@ -1,14 +1,14 @@
 // docs/engine.md shows the state machine as the code has it: the tables of state_table.h and
-// what each action does, rendered here and compared with the page, so that the page cannot drift
-// from the code. IBCM_UPDATE_DOCS=1 writes the rendering into the page instead (then commit it).
+// what each action does, rendered here and compared with the page (doc_region.h), so that the page
+// cannot drift from the code. IBCM_UPDATE_DOCS=1 writes the rendering into the page instead (then
+// commit it).
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-#include <fstream>
 #include <ostream>
 #include <sstream>
 #include <string>
 
+#include "doc_region.h"
 #include "engine/state_table.h"
 
 namespace {
@@ -76,30 +76,10 @@ std::string render() {
   return o.str();
 }
 
-constexpr const char* kBegin =
-    "<!-- state tables: rendered from src/engine/state_table.h by "
-    "tests/engine/state_table_doc_test.cpp -->\n";
-constexpr const char* kEnd = "<!-- end of the state tables -->\n";
-
 TEST(StateTableDoc, TheEnginePageShowsTheTablesAsTheCodeHasThem) {
-  const std::string path = std::string(IBCM_VECTORS_DIR) + "/../../docs/engine.md";
-  std::ifstream in(path);
-  ASSERT_TRUE(in) << path;
-  std::string page((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const size_t begin = page.find(kBegin), end = page.find(kEnd);
-  ASSERT_NE(begin, std::string::npos) << "no rendered tables in " << path;
-  ASSERT_NE(end, std::string::npos);
-  ASSERT_LT(begin, end);
-  const size_t from = begin + std::string(kBegin).size();
-  const std::string rendered = render();
-  if (std::getenv("IBCM_UPDATE_DOCS")) {
-    page.replace(from, end - from, rendered);
-    std::ofstream(path) << page;
-    GTEST_SKIP() << "wrote the tables into " << path;
-  }
-  EXPECT_EQ(page.substr(from, end - from), rendered)
-      << "docs/engine.md's state tables differ from src/engine/state_table.h: run "
-         "IBCM_UPDATE_DOCS=1 build/tests/engine_tests --gtest_filter='StateTableDoc.*'";
+  test::check_doc_region({"engine.md", "state tables", "src/engine/state_table.h",
+                          "tests/engine/state_table_doc_test.cpp"},
+                         render());
 }
 
 // The action names the page shows are the enum's, in its order (the docs array is kept by hand).

@@ -29,7 +29,8 @@ uint32_t reference_crc32(const std::vector<uint8_t>& bytes) {
   return ~crc;
 }
 
-// The ICRC as roce-and-lab.md words it, over an IP packet without its ICRC.
+// The ICRC as the RoCEv2 annex (IBTA Annex A17) words it, over an IP packet without its ICRC
+// (docs/wire.md, "RoCEv2 framing and ICRC").
 uint32_t reference_icrc(std::span<const uint8_t> ip) {
   std::vector<uint8_t> m(8 + ip.size(), 0xff);
   std::copy(ip.begin(), ip.end(), m.begin() + 8);

@@ -257,12 +257,7 @@ int run_connect(const ConnectOptions& o) {
                " per_second=" + rate);
   }
   bool ok = !ended_early && all([](const Attempt& a) { return a.ok; });
-  if (device) {
-    ok = ok && device->data_ok();
-    s.print_stats(device->counters());
-  } else {
-    s.print_stats();
-  }
+  ok = finish_session(s, device.get()) && ok;
   return ok ? 0 : 1;
 }
 

@@ -342,4 +342,14 @@ std::vector<std::pair<std::string, uint64_t>> DeviceQps::counters() const {
           {"data.failed_connections", data_failures_}};
 }
 
+bool finish_session(Session& s, DeviceQps* device) {
+  if (!device) {
+    s.print_stats();
+    return true;
+  }
+  device->close_datagram_qp();
+  s.print_stats(device->counters());
+  return device->data_ok();
+}
+
 }  // namespace ibcm::cli

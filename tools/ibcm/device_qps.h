@@ -104,4 +104,9 @@ class DeviceQps {
   uint64_t messages_sent_ = 0, messages_received_ = 0;
 };
 
+// A command's end: the UD QP goes (if there is one), --stats prints the counters (the device's
+// with the session's), and the result is whether every data exchange went well (true without a
+// device).
+bool finish_session(Session& s, DeviceQps* device);
+
 }  // namespace ibcm::cli

@@ -226,13 +226,7 @@ int run_listen(ListenOptions o) {
     s.report_send_error(rt.now());  // one peer out of reach does not stop serving the others
     if (failed && o.count == 0) stopped = true;
   }
-  if (device) {
-    device->close_datagram_qp();
-    s.print_stats(device->counters());
-    failed = failed || !device->data_ok();
-  } else {
-    s.print_stats();
-  }
+  failed = !finish_session(s, device.get()) || failed;
   return failed ? 1 : 0;
 }
 

@@ -7,8 +7,8 @@
 #include <iostream>
 #include <random>
 
-#include "ibcm/engine/event_json.h"
 #include "ibcm/sim/random_run.h"
+#include "ibcm/text/event_json.h"
 #include "ibcm/transport/roce_transport.h"
 #include "ibcm/transport/udp_transport.h"
 #include "ibcm/wire/print.h"

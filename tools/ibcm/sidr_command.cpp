@@ -62,13 +62,8 @@ int run_sidr(const SidrOptions& o) {
     if (s.report_send_error(rt.now())) break;  // one peer, and it cannot be reached
     if (sending && device->datagrams_done()) done = true;
   }
-  if (device) {
-    ok = ok && device->datagrams_done() && device->data_ok();
-    device->close_datagram_qp();
-    s.print_stats(device->counters());
-  } else {
-    s.print_stats();
-  }
+  if (device && !device->datagrams_done()) ok = false;
+  ok = finish_session(s, device.get()) && ok;
   return ok ? 0 : 1;
 }
 

@@ -1,4 +1,4 @@
-#include "ibcm/engine/event_json.h"
+#include "ibcm/text/event_json.h"
 
 #include <cstdio>
 #include <span>
