@@ -21,17 +21,20 @@ Outcome invalid_req(Conversation& c, const std::function<void(wire::Req&, wire::
   spoil(std::get<wire::Req>(mad.message), mad.header);
   c.send_mad(mad);
   auto got = c.wait(answers_req(id), c.options().answer_wait);
-  if (!got) return deviation("no answer within " + secs(c.options().answer_wait));
+  if (!got) {
+    // Withdrawn, as our REQ's timeout would: a remote that holds it undecided lets it go.
+    c.send(timeout_rej(c, id, 0, wire::MsgRef::Req), mad.header.transaction_id);
+    return deviation("no answer within " + secs(c.options().answer_wait));
+  }
   std::string what = describe(got->mad) + " at " + secs(got->at);
   const auto* rej = std::get_if<wire::Rej>(&got->mad.message);
   if (rej && rej->rejected_info_length > 0) {
-    what += ", ARI ";
-    for (size_t i = 0; i < std::min<size_t>(rej->rejected_info_length, 4); ++i) {
+    what += ", ARI ";  // in hex: a GID, a class version, ...
+    for (size_t i = 0; i < std::min<size_t>(rej->rejected_info_length, 16); ++i) {
       char b[4];
       std::snprintf(b, sizeof b, "%02x", rej->ari[i]);
       what += b;
     }
-    if (rej->rejected_info_length > 4) what += "...";
   }
   if (rej && right(*rej)) return pass(what);
   if (std::holds_alternative<wire::Rep>(got->mad.message)) reject_rep(c, id, *got);
