@@ -333,6 +333,16 @@ lab_host_wait() {
   return "$rc"
 }
 
+# lab_host_stop TAG SECONDS: end a lab_host_bg command with SIGTERM (which `timeout` passes on to
+# it) and wait for it; returns its exit status
+lab_host_stop() {
+  local pid
+  eval "pid=\${LAB_BG_$1:-}"
+  [ -n "$pid" ] || lab_fail "lab_host_stop: no background command $1"
+  kill -TERM "$pid" 2>/dev/null || true
+  lab_host_wait "$1" "$2"
+}
+
 # lab_capture FILE: capture the link (tap0, a pair's br0) from now on (when lab_start had no -p);
 # one at a time (vm/stop ends it)
 lab_capture() {

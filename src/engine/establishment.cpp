@@ -25,6 +25,45 @@ bool unspecified_gid(const wire::Gid& g) {
   return true;
 }
 
+// An alternate path is present when AlternateLocalPortLID is set or, on RoCE, its GIDs are.
+bool has_alternate(const wire::Req& r) {
+  return r.alternate.local_lid != 0 || !wire::same_gid(r.alternate.local_gid, wire::Gid{});
+}
+
+// PrimaryPacketRate / AlternatePacketRate, encoded as a PathRecord's Rate: 2..25 (2.5 Gb/s to
+// 1600 Gb/s, IBTA up to release 1.8) and 0, which Linux's rdma_cm sends for a link of unknown
+// speed; 1 and 26..63 are reserved whatever the port.
+bool reserved_rate(uint8_t rate) {
+  return rate == 1 || rate > 25;
+}
+
+// A REQ's fields that are invalid whatever port receives it, with the REJ reason for each, in
+// the order they are checked (the GID, which depends on the port, is checked after them).
+struct ReqRule {
+  wire::RejReason reason;
+  bool (*invalid)(const wire::Req&);
+};
+constexpr ReqRule kReqRules[] = {
+    // RC, UC and XRC; RD needs an EE context we do not have; QP 0 cannot be connected.
+    {wire::RejReason::InvalidTransportType,
+     [](const wire::Req& r) {
+       bool ok = r.transport_service_type == wire::TransportType::RC ||
+                 r.transport_service_type == wire::TransportType::UC ||
+                 (r.transport_service_type == wire::TransportType::Extended &&
+                  r.extended_transport_type == wire::ExtendedTransport::XRC);
+       return !ok || r.local_qpn == 0;
+     }},
+    // PathPacketPayloadMTU: 1 (256) to 5 (4096); 0 and 6..15 are reserved encodings.
+    {wire::RejReason::InvalidMtu,
+     [](const wire::Req& r) {
+       return r.path_mtu == wire::Mtu::None || r.path_mtu > wire::Mtu::Mtu4096;
+     }},
+    {wire::RejReason::InvalidPacketRate,
+     [](const wire::Req& r) { return reserved_rate(r.primary.packet_rate); }},
+    {wire::RejReason::InvalidAltPacketRate,
+     [](const wire::Req& r) { return has_alternate(r) && reserved_rate(r.alternate.packet_rate); }},
+};
+
 }  // namespace
 
 std::optional<ListenId> Cm::Impl::match_listener(uint64_t sid) const {
@@ -300,25 +339,23 @@ Expected<QpAttr, Error> Cm::Impl::qp_attributes(ConnId id, QpState target) const
 
 void Cm::Impl::on_new_req(const Address& from, const wire::Mad& mad) {
   const auto& req = std::get<wire::Req>(mad.message);
-  // RC, UC and XRC; RD needs an EE context we do not have.
-  bool transport_ok = req.transport_service_type == wire::TransportType::RC ||
-                      req.transport_service_type == wire::TransportType::UC ||
-                      (req.transport_service_type == wire::TransportType::Extended &&
-                       req.extended_transport_type == wire::ExtendedTransport::XRC);
-  if (!transport_ok || req.local_qpn == 0) {
-    reject_req(from, mad, wire::RejReason::InvalidTransportType);
-    return;
+  for (const ReqRule& rule : kReqRules) {
+    if (rule.invalid(req)) {
+      reject_req(from, mad, rule.reason);
+      return;
+    }
   }
-  // PathPacketPayloadMTU: 1 (256) to 5 (4096); 0 and 6..15 are reserved encodings.
-  if (req.path_mtu == wire::Mtu::None || req.path_mtu > wire::Mtu::Mtu4096) {
-    reject_req(from, mad, wire::RejReason::InvalidMtu);
-    return;
-  }
-  if (cfg_.check_req_gid && !wire::same_gid(req.primary.remote_gid, cfg_.local.gid) &&
-      !unspecified_gid(cfg_.local.gid)) {
-    // Addressed to a port that is not this one: REJ 12, and the GID it may try instead.
-    reject_req(from, mad, wire::RejReason::InvalidGid, cfg_.local.gid);
-    return;
+  if (cfg_.check_req_gid && !unspecified_gid(cfg_.local.gid)) {
+    // Addressed to a port that is not this one: REJ 12 (18 for the alternate path, which on a
+    // port with one GID can only be another path to the same GID), and the GID to try instead.
+    const bool primary_ok = wire::same_gid(req.primary.remote_gid, cfg_.local.gid);
+    if (!primary_ok ||
+        (has_alternate(req) && !wire::same_gid(req.alternate.remote_gid, cfg_.local.gid))) {
+      reject_req(from, mad,
+                 primary_ok ? wire::RejReason::InvalidAltGid : wire::RejReason::InvalidGid,
+                 cfg_.local.gid);
+      return;
+    }
   }
   if (peer_to_peer_collision(from, mad)) return;
 
@@ -376,7 +413,7 @@ void Cm::Impl::accept_req_into(Conn& c, uint32_t idx, const Address& from, const
     return p;
   };
   s.primary = flip(req.primary);
-  if (req.alternate.local_lid != 0 || !wire::same_gid(req.alternate.local_gid, wire::Gid{}))
+  if (has_alternate(req))
     alts_for(idx).alternate = flip(req.alternate);
   else if (AltPaths* a = alts(idx))  // a peer-to-peer REQ of ours turned passive: theirs counts
     a->alternate.reset();

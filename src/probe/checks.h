@@ -18,11 +18,15 @@ struct CheckDef {
   CheckInfo info;
   std::string_view expected;
   Outcome (*run)(Conversation&);
+  // Set (and `run` null) for a rule that no remote can be held to from its messages alone: the
+  // check is n/a, for this reason, and nothing is sent.
+  std::string_view not_applicable = {};
 };
 
-// Per file: service-level checks (checks_service.cpp), connection establishment
-// (checks_connect.cpp), stale connections (checks_stale.cpp), disconnects (checks_disconnect.cpp),
-// identifiers reused and LAP (checks_ids.cpp), the probe as the passive side (checks_passive.cpp).
+// Per file: service-level checks (checks_service.cpp), a REQ with a field the remote cannot
+// accept (checks_fields.cpp), connection establishment (checks_connect.cpp), stale connections
+// (checks_stale.cpp), disconnects (checks_disconnect.cpp), identifiers reused and LAP
+// (checks_ids.cpp), the probe as the passive side (checks_passive.cpp).
 Outcome check_class_port_info(Conversation& c);
 Outcome check_unknown_service(Conversation& c);
 Outcome check_sidr_unknown_service(Conversation& c);
@@ -30,6 +34,10 @@ Outcome check_invalid_transport(Conversation& c);
 Outcome check_invalid_mtu(Conversation& c);
 Outcome check_invalid_gid(Conversation& c);
 Outcome check_invalid_qpn(Conversation& c);
+Outcome check_invalid_packet_rate(Conversation& c);
+Outcome check_invalid_alt_gid(Conversation& c);
+Outcome check_invalid_alt_packet_rate(Conversation& c);
+Outcome check_invalid_class_version(Conversation& c);
 Outcome check_duplicate_req(Conversation& c);
 Outcome check_lost_rtu(Conversation& c);
 Outcome check_mra_rep(Conversation& c);

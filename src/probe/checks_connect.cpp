@@ -1,6 +1,5 @@
-// Connection establishment: a REQ the CM cannot serve, a REQ sent twice, an RTU that never comes.
+// Connection establishment: a REQ sent twice, an RTU that never comes, an MRA for the REP.
 #include <algorithm>
-#include <functional>
 
 #include "ibcm/wire/time.h"
 #include "probe/checks.h"
@@ -28,65 +27,6 @@ std::string listing(std::string_view name, const std::vector<Got>& got) {
 }
 
 }  // namespace
-
-namespace {
-
-// A REQ with one field the remote cannot accept: its answer is judged by `right`; a REP (a
-// connection after all) is ended with a REJ.
-Outcome invalid_req(Conversation& c, const std::function<void(wire::Req&)>& spoil,
-                    const std::function<bool(const wire::Rej&)>& right) {
-  uint32_t id = c.new_comm_id();
-  wire::Req req = c.req(id, c.new_qpn());
-  spoil(req);
-  c.send(req, c.new_tid());
-  auto got = c.wait(answers_req(id), c.options().answer_wait);
-  if (!got) return deviation("no answer within " + secs(c.options().answer_wait));
-  std::string what = describe(got->mad) + " at " + secs(got->at);
-  const auto* rej = std::get_if<wire::Rej>(&got->mad.message);
-  if (rej && right(*rej)) return pass(what);
-  if (std::holds_alternative<wire::Rep>(got->mad.message)) reject_rep(c, id, *got);
-  return deviation(what);
-}
-
-bool reason_is(const wire::Rej& rej, wire::RejReason reason) {
-  return rej.reason == reason && rej.message_rejected == wire::MsgRef::Req;
-}
-
-}  // namespace
-
-Outcome check_invalid_transport(Conversation& c) {
-  // RD: a CM without end-to-end contexts cannot serve it (and an RC listener never could).
-  return invalid_req(
-      c, [](wire::Req& r) { r.transport_service_type = wire::TransportType::RD; },
-      [](const wire::Rej& r) { return reason_is(r, wire::RejReason::InvalidTransportType); });
-}
-
-Outcome check_invalid_mtu(Conversation& c) {
-  // PathPacketPayloadMTU 7: a reserved encoding (1..5 are 256..4096 bytes).
-  return invalid_req(
-      c, [](wire::Req& r) { r.path_mtu = static_cast<wire::Mtu>(7); },
-      [](const wire::Rej& r) { return reason_is(r, wire::RejReason::InvalidMtu); });
-}
-
-Outcome check_invalid_gid(Conversation& c) {
-  // Addressed to 2001:db8::1 (the documentation prefix: no port's GID) on the remote's port; the
-  // rdma_cm header still names the remote's IP address, so only the GID is wrong.
-  return invalid_req(
-      c,
-      [](wire::Req& r) {
-        r.primary.remote_gid = wire::Gid{0x20, 0x01, 0x0d, 0xb8};
-        r.primary.remote_gid[15] = 1;
-      },
-      [](const wire::Rej& r) { return reason_is(r, wire::RejReason::InvalidGid); });
-}
-
-Outcome check_invalid_qpn(Conversation& c) {
-  // QP 0 (the SMI's) cannot be one end of a connection; the spec names no REJ reason of its own
-  // for it, so any REJ is right and only a connection (REP) or silence is wrong.
-  return invalid_req(
-      c, [](wire::Req& r) { r.local_qpn = 0; },
-      [](const wire::Rej& r) { return r.message_rejected == wire::MsgRef::Req; });
-}
 
 Outcome check_duplicate_req(Conversation& c) {
   uint32_t id = c.new_comm_id();

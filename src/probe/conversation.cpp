@@ -34,6 +34,13 @@ void Conversation::send_to(const Address& to, const wire::Message& m, uint64_t t
   t_.send(std::span<const Transmit>(&tx, 1));
 }
 
+void Conversation::send_mad(const wire::Mad& m) {
+  Transmit tx;
+  tx.to = to_;
+  wire::encode(m, tx.mad);
+  t_.send(std::span<const Transmit>(&tx, 1));
+}
+
 bool Conversation::pump(Time until) {
   std::array<Received, 16> in;
   for (;;) {

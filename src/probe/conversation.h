@@ -40,6 +40,8 @@ class Conversation {
   // Sends `m` to the remote: Send, or Get for ClassPortInfo.
   void send(const wire::Message& m, uint64_t tid) { send_to(to_, m, tid); }
   void send_to(const Address& to, const wire::Message& m, uint64_t tid);
+  // Sends a whole MAD with its header as given (a CM class version of another kind, say).
+  void send_mad(const wire::Mad& m);
   // From now on the remote is at `to`: where its REQ came from, when it connects to us (a CM
   // whose MADs come from another address than the one the probe was given, as separate
   // processes on MAD-over-UDP do).

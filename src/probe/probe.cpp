@@ -9,6 +9,25 @@ namespace ibcm::probe {
 
 namespace {
 
+// The REQ fields whose validity depends on the receiving port, not on their encoding: no value
+// is invalid whatever the port, so no remote can be held to a REJ for one by its messages alone.
+constexpr std::string_view kLidNa =
+    "depends on the port: a LID is invalid unless it is the receiving port's (within its LMC), "
+    "which only the subnet knows; RoCE and MAD-over-UDP ports have no LID (Linux sends 0xFFFF "
+    "there) and do not look at the field";
+constexpr std::string_view kSlNa =
+    "depends on the port: all 16 SLs are valid encodings, and one is refused only where the "
+    "port's SL-to-VL table (on RoCE, its priority setup) sends it nowhere";
+constexpr std::string_view kTrafficClassNa =
+    "depends on the port: all 256 traffic classes are valid encodings, and one is refused only by "
+    "the port's own policy (on RoCE, its DSCP setup)";
+constexpr std::string_view kHopLimitNa =
+    "depends on the path: every hop limit 0-255 is a valid encoding, and whether one reaches the "
+    "remote depends on the routers between the ports (on RoCEv2 it is the IP TTL)";
+constexpr std::string_view kFlowLabelNa =
+    "depends on the port: every 20-bit flow label is a valid encoding (0: none), and one is "
+    "refused only by the port's own policy";
+
 // Where each rule is in IBTA Vol 1: chapter 12's messages and REJ reasons (12.6), its state
 // diagrams (12.9), SIDR (12.11), and ClassPortInfo in the MAD chapter (13.4.8.1).
 constexpr std::array kChecks{
@@ -33,6 +52,68 @@ constexpr std::array kChecks{
               "remote's"},
              "REJ with reason 12 (invalid GID)",
              check_invalid_gid},
+    CheckDef{{"invalid-lid", "12.6", "REQ whose PrimaryRemotePortLID is not the remote port's"},
+             "REJ with reason 13 (invalid LID)",
+             nullptr,
+             kLidNa},
+    CheckDef{{"invalid-sl", "12.6", "REQ with a PrimarySL the remote port cannot use"},
+             "REJ with reason 14 (invalid SL)",
+             nullptr,
+             kSlNa},
+    CheckDef{{"invalid-traffic-class", "12.6",
+              "REQ with a PrimaryTrafficClass the remote port cannot use"},
+             "REJ with reason 15 (invalid traffic class)",
+             nullptr,
+             kTrafficClassNa},
+    CheckDef{
+        {"invalid-hop-limit", "12.6", "REQ with a PrimaryHopLimit that cannot reach the remote"},
+        "REJ with reason 16 (invalid hop limit)",
+        nullptr,
+        kHopLimitNa},
+    CheckDef{{"invalid-packet-rate", "12.6", "REQ with a reserved PrimaryPacketRate (63)"},
+             "REJ with reason 17 (invalid packet rate)",
+             check_invalid_packet_rate},
+    CheckDef{{"invalid-alt-gid", "12.6",
+              "REQ with an alternate path whose AlternateRemotePortGID is 2001:db8::1, not the "
+              "remote's"},
+             "REJ with reason 18 (invalid alternate GID)",
+             check_invalid_alt_gid},
+    CheckDef{{"invalid-alt-lid", "12.6",
+              "REQ whose AlternateRemotePortLID is not a port of the remote's"},
+             "REJ with reason 19 (invalid alternate LID)",
+             nullptr,
+             kLidNa},
+    CheckDef{{"invalid-alt-sl", "12.6", "REQ with an AlternateSL the remote port cannot use"},
+             "REJ with reason 20 (invalid alternate SL)",
+             nullptr,
+             kSlNa},
+    CheckDef{{"invalid-alt-traffic-class", "12.6",
+              "REQ with an AlternateTrafficClass the remote port cannot use"},
+             "REJ with reason 21 (invalid alternate traffic class)",
+             nullptr,
+             kTrafficClassNa},
+    CheckDef{{"invalid-alt-hop-limit", "12.6",
+              "REQ with an AlternateHopLimit that cannot reach the remote"},
+             "REJ with reason 22 (invalid alternate hop limit)",
+             nullptr,
+             kHopLimitNa},
+    CheckDef{{"invalid-alt-packet-rate", "12.6",
+              "REQ with an alternate path whose AlternatePacketRate is reserved (63)"},
+             "REJ with reason 23 (invalid alternate packet rate)",
+             check_invalid_alt_packet_rate},
+    CheckDef{
+        {"invalid-class-version", "12.6", "REQ of CM class version 3 (the CM class is version 2)"},
+        "REJ with reason 31 (invalid class version), naming the REQ",
+        check_invalid_class_version},
+    CheckDef{{"invalid-flow-label", "12.6", "REQ with a PrimaryFlowLabel the remote cannot use"},
+             "REJ with reason 32 (invalid flow label)",
+             nullptr,
+             kFlowLabelNa},
+    CheckDef{
+        {"invalid-alt-flow-label", "12.6", "REQ with an AlternateFlowLabel the remote cannot use"},
+        "REJ with reason 33 (invalid alternate flow label)",
+        nullptr,
+        kFlowLabelNa},
     CheckDef{{"invalid-qpn", "12.6", "REQ from QP 0, which cannot be connected"},
              "a REJ (the spec assigns no reason of its own), never a connection",
              check_invalid_qpn},
@@ -113,11 +194,15 @@ class CountingTransport final : public Transport {
     received += n;
     return n;
   }
-  void send(std::span<const Transmit> batch) override { t_.send(batch); }
+  void send(std::span<const Transmit> batch) override {
+    sent += batch.size();
+    t_.send(batch);
+  }
   Address local() const override { return t_.local(); }
   const TransportCounters& counters() const override { return t_.counters(); }
   std::string name() const override { return t_.name(); }
   uint64_t received = 0;
+  uint64_t sent = 0;
 
  private:
   Transport& t_;
@@ -164,7 +249,7 @@ Expected<std::vector<CheckResult>, std::string> run(Transport& t, const ProbeOpt
     if (!o.only.empty() && std::find(o.only.begin(), o.only.end(), d.info.name) == o.only.end())
       continue;
     Conversation c(counting, o, rng);
-    Outcome out = d.run(c);
+    Outcome out = d.run ? d.run(c) : not_applicable(std::string(d.not_applicable));
     (void)c.strays();  // late answers of this check are not the next one's
     CheckResult r;
     r.check = d.info.name;
@@ -177,7 +262,7 @@ Expected<std::vector<CheckResult>, std::string> run(Transport& t, const ProbeOpt
     if (o.on_result) o.on_result(r);
     results.push_back(std::move(r));
   }
-  if (counting.received == 0 && !results.empty())
+  if (counting.received == 0 && counting.sent > 0)
     return Unexpected{
         std::string("not one MAD came back from the remote: does a CM listen there?")};
   return results;

@@ -295,22 +295,15 @@ TEST(Handshake, ReqWithAReservedMtuGetsRej26) {
     SCOPED_TRACE(static_cast<int>(mtu));
     const bool valid = mtu >= 1 && mtu <= 5;
     Pair p;
-    ASSERT_TRUE(p.b.listen(0x1234).has_value());
-    auto params = p.params(0x100);
-    auto bad = params;
+    auto bad = p.params(0x100);
     bad.mtu = static_cast<wire::Mtu>(mtu);
     if (!valid) {
       auto refused = p.a.connect(p.now, bad);
       ASSERT_FALSE(refused.has_value());
       EXPECT_EQ(refused.error(), Error::InvalidArgument);
     }
-    auto ca = p.a.connect(p.now, params);
-    ASSERT_TRUE(ca.has_value());
-    p.collect();
-    ASSERT_EQ(p.in_flight.size(), 1u);
-    auto req = std::get<wire::Req>(p.in_flight.front().mad().message);
-    req.path_mtu = static_cast<wire::Mtu>(mtu);  // as a peer that would send it
-    p.in_flight.front().bytes = wire::encode(wire::make_mad(req, 7));
+    ConnId ca = p.req_in_flight();
+    p.change_req([mtu](wire::Req& r) { r.path_mtu = static_cast<wire::Mtu>(mtu); });
     p.deliver_one();
     auto got = p.last<ev::ReqReceived>(p.b_events);
     if (valid) {
@@ -320,12 +313,54 @@ TEST(Handshake, ReqWithAReservedMtuGetsRej26) {
     }
     EXPECT_FALSE(got.has_value());
     EXPECT_EQ(p.b.connection_count(), 0u);
-    Wire rej = p.deliver_one();
-    ASSERT_TRUE(std::holds_alternative<wire::Rej>(rej.mad().message));
-    const auto r = std::get<wire::Rej>(rej.mad().message);
-    EXPECT_EQ(r.reason, wire::RejReason::InvalidMtu);
-    EXPECT_EQ(r.remote_comm_id, *ca);
-    EXPECT_FALSE(p.a.state(*ca).has_value());
+    EXPECT_EQ(p.deliver_rej(ca).reason, wire::RejReason::InvalidMtu);
+    EXPECT_FALSE(p.a.state(ca).has_value());
+  }
+}
+
+// PrimaryPacketRate and AlternatePacketRate are encoded as a PathRecord's Rate: 2..25, and 0
+// (Linux's rdma_cm sends it for a link of unknown speed); 1 and 26..63 are reserved whatever the
+// port: REJ 17 for the primary path, 23 for an alternate one (present: its local LID is set), and
+// no connection. The alternate's rate is not looked at when there is no alternate path.
+TEST(Handshake, ReqWithAReservedPacketRateGetsRej17Or23) {
+  struct Case {
+    uint8_t rate;
+    bool alternate;  // the rate is the alternate path's (else the primary's)
+    bool alt_present;
+  };
+  for (Case k :
+       {Case{0, false, false}, Case{1, false, false}, Case{2, false, false}, Case{25, false, false},
+        Case{26, false, false}, Case{63, false, false}, Case{3, true, true}, Case{1, true, true},
+        Case{63, true, true}, Case{63, true, false}}) {
+    SCOPED_TRACE(std::to_string(k.rate) + (k.alternate ? " alternate" : " primary") +
+                 (k.alt_present ? "" : ", no alternate path"));
+    const bool valid = k.rate != 1 && k.rate <= 25;
+    const bool rejects = !valid && (!k.alternate || k.alt_present);
+    Pair p;
+    ConnId ca = p.req_in_flight();
+    p.change_req([k](wire::Req& req) {
+      if (!k.alternate) {
+        req.primary.packet_rate = k.rate;
+        return;
+      }
+      req.alternate = req.primary;  // another path between the same ports
+      req.alternate.local_lid = k.alt_present ? 0xFFFF : 0;
+      if (!k.alt_present) req.alternate.local_gid = wire::Gid{};
+      req.alternate.packet_rate = k.rate;
+    });
+    p.deliver_one();
+    auto got = p.last<ev::ReqReceived>(p.b_events);
+    if (!rejects) {
+      ASSERT_TRUE(got.has_value());
+      continue;
+    }
+    EXPECT_FALSE(got.has_value());
+    EXPECT_EQ(p.b.connection_count(), 0u);
+    const auto r = p.deliver_rej(ca);
+    EXPECT_EQ(r.reason, k.alternate ? wire::RejReason::InvalidAltPacketRate
+                                    : wire::RejReason::InvalidPacketRate);
+    EXPECT_EQ(r.message_rejected, wire::MsgRef::Req);
+    EXPECT_FALSE(p.a.state(ca).has_value());
   }
 }
 
@@ -368,5 +403,32 @@ TEST(Handshake, ReqForAnotherGidGetsRej12WhenThePortHasOneGid) {
     EXPECT_TRUE(std::equal(cb.local.gid.begin(), cb.local.gid.end(), r.ari.begin()));
     EXPECT_FALSE(p.a.state(*ca).has_value());
     EXPECT_TRUE(p.a.state(*ok).has_value());
+  }
+}
+
+// The same for the alternate path (present: its local LID is set): on a port with one GID it can
+// only be another path to that GID; another GID gets REJ 18 with the port's GID in the ARI.
+TEST(Handshake, ReqWhoseAlternatePathIsForAnotherGidGetsRej18) {
+  const wire::Gid elsewhere{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  for (bool other : {false, true}) {
+    SCOPED_TRACE(other ? "another GID" : "the port's GID");
+    Config cb = config_of(2);
+    cb.check_req_gid = true;
+    Pair p(config_of(1), cb);
+    ConnId ca = p.req_in_flight();
+    p.change_req([&](wire::Req& req) {
+      req.alternate = req.primary;
+      req.alternate.local_lid = 0xFFFF;
+      req.alternate.flow_label ^= 1;
+      if (other) req.alternate.remote_gid = elsewhere;
+    });
+    p.deliver_one();
+    EXPECT_EQ(p.b.connection_count(), other ? 0u : 1u);
+    if (!other) continue;
+    const auto r = p.deliver_rej(ca);
+    EXPECT_EQ(r.reason, wire::RejReason::InvalidAltGid);
+    ASSERT_EQ(r.rejected_info_length, 16u);
+    EXPECT_TRUE(std::equal(cb.local.gid.begin(), cb.local.gid.end(), r.ari.begin()));
+    EXPECT_FALSE(p.a.state(ca).has_value());
   }
 }

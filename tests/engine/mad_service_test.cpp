@@ -94,6 +94,39 @@ TEST(MadService, WrongClassVersionGetIsAnsweredBadVersion) {
   EXPECT_EQ(p.b.counters().total_drops(), 1u);
 }
 
+// A REQ of a CM class version the engine does not speak (3) is not read as a REQ (counted as a
+// drop), but it is answered: REJ 31 naming it by its LocalCommID, the highest class version the
+// engine speaks (2) in the ARI; no connection on either side.
+TEST(MadService, ReqOfAnotherClassVersionGetsRej31) {
+  Pair p;
+  ConnId ca = p.req_in_flight();
+  p.in_flight.front().bytes[2] = 3;      // ClassVersion
+  p.in_flight.front().bytes[8] ^= 0x55;  // a TID of its own, which the REJ copies
+  wire::MadHeader h;
+  ASSERT_TRUE(wire::decode_header(p.in_flight.front().bytes, h));
+  p.deliver_one();
+  EXPECT_EQ(p.b.counters().drop(Drop::ClassVersion), 1u);
+  EXPECT_EQ(p.b.connection_count(), 0u);
+  EXPECT_TRUE(p.b_events.empty());
+  p.collect();
+  ASSERT_FALSE(p.in_flight.empty());
+  EXPECT_EQ(p.in_flight.front().mad().header.transaction_id, h.transaction_id);
+  const auto r = p.deliver_rej(ca);
+  EXPECT_EQ(r.reason, wire::RejReason::InvalidClassVersion);
+  EXPECT_EQ(r.message_rejected, wire::MsgRef::Req);
+  EXPECT_EQ(r.local_comm_id, 0u);
+  ASSERT_EQ(r.rejected_info_length, 1u);
+  EXPECT_EQ(r.ari[0], wire::kCmClassVersion);
+  EXPECT_FALSE(p.a.state(ca).has_value());  // the REJ ends the attempt
+  // Other messages of another class version are only counted.
+  auto dreq = wire::encode(wire::make_mad(wire::Dreq{}, 9));
+  dreq[2] = 3;
+  p.b.handle_mad(p.now, p.a.config().local, dreq);
+  p.collect();
+  EXPECT_TRUE(p.in_flight.empty());
+  EXPECT_EQ(p.b.counters().drop(Drop::ClassVersion), 2u);
+}
+
 TEST(MadService, GarbageIsCountedAndChangesNothing) {
   Pair p;
   auto [ca, cb] = p.connect();

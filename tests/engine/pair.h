@@ -117,6 +117,34 @@ class Pair {
     return std::nullopt;
   }
 
+  // B listens on 0x1234 and A's REQ (QPN 0x100) for it is the one MAD in flight, for the test to
+  // change (change_req) before it is delivered: A's comm ID.
+  ConnId req_in_flight() {
+    EXPECT_TRUE(b.listen(0x1234).has_value());
+    listening_ = true;
+    auto ca = a.connect(now, params(0x100));
+    EXPECT_TRUE(ca.has_value());
+    collect();
+    EXPECT_EQ(in_flight.size(), 1u);
+    return ca ? *ca : 0;
+  }
+  // The REQ in flight, changed by `f` as a peer that sends such a REQ would.
+  template <class F>
+  void change_req(F f) {
+    auto req = std::get<wire::Req>(in_flight.front().mad().message);
+    f(req);
+    in_flight.front().bytes = wire::encode(wire::make_mad(req, 7));
+  }
+  // Delivers the next MAD, which must be a REJ for A's `ca` (its RemoteCommID): the REJ.
+  wire::Rej deliver_rej(ConnId ca) {
+    const wire::Mad m = deliver_one().mad();  // a copy: the REJ is read out of it
+    const auto* r = std::get_if<wire::Rej>(&m.message);
+    EXPECT_TRUE(r != nullptr) << "not a REJ";
+    if (!r) return {};
+    EXPECT_EQ(r->remote_comm_id, ca);
+    return *r;
+  }
+
   // A full handshake: A connects with QPN qa, B accepts with QPN qb. Returns {A's id, B's id}.
   std::pair<ConnId, ConnId> connect(uint32_t qa = 0x100, uint32_t qb = 0x200,
                                     uint64_t sid = 0x1234) {

@@ -2,7 +2,9 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <csignal>
+#include <cstdio>
 #include <map>
 #include <random>
 #include <tuple>
@@ -10,6 +12,7 @@
 #include "device_qps.h"
 #include "ibcm/commands.h"
 #include "ibcm/wire/rdma_cm.h"
+#include "ibcm/wire/time.h"
 #include "session.h"
 
 namespace ibcm::cli {
@@ -25,6 +28,7 @@ struct ListenOptions {
   std::string qpn;
   double hold = -1;  // >= 0: disconnect (DREQ) this long after ESTABLISHED
   double timeout = 0;
+  double linger = -1;  // >= 0: at most this long for the peers' retries once --count is reached
   DataOptions data;
   std::vector<std::string> mutations;
 };
@@ -42,6 +46,17 @@ std::optional<wire::RejReason> parse_reason(const std::string& s) {
     if (wire::to_string(static_cast<wire::RejReason>(r)) == s)
       return static_cast<wire::RejReason>(r);
   return std::nullopt;
+}
+
+// How long after a message of ours the peer that sent `req` may still retry what that message
+// answers (a DREQ whose DREP is lost, a REQ whose REJ is lost): its MaxCMRetries retries and
+// the wait after the last, each two packet lifetimes (the REQ's local ACK timeout covers about
+// two) and the CM response time it asked of us, as the spec times a retry. For Linux's rdma_cm
+// (15 retries, 2 x 2^18 + 2^20 x 4.096 us) that is 16 x 6.4 s: about 103 s.
+Time peer_retry_span(const wire::Req& req) {
+  uint8_t plt = req.primary.local_ack_timeout > 0 ? req.primary.local_ack_timeout - 1 : 0;
+  Time one = 2 * wire::cm_time(plt) + wire::cm_time(req.remote_cm_response_timeout);
+  return (req.max_cm_retries + 1) * one;
 }
 
 int run_listen(ListenOptions o) {
@@ -94,6 +109,28 @@ int run_listen(ListenOptions o) {
   std::map<ConnId, Time> accept_at;        // MRA sent: accept when the time comes
   std::map<ConnId, Time> disconnect_at;    // --hold: disconnect when the time comes
   std::map<ConnId, ev::ReqReceived> reqs;  // REQs not yet accepted (the device needs their path)
+  std::map<ConnId, Time> retry_span;       // peer_retry_span of each connection's REQ
+  // Once --count connections have ended, the listener stays until no peer can retry a message
+  // it answered (a lost answer would otherwise leave the peer retrying into silence), or for
+  // --linger at most.
+  Time retries_over{0};           // when the last peer's retries are over
+  Time reached_at = Time::max();  // when the count was reached
+  bool lingering = false;
+  auto answered = [&](Time now, ConnId c) {
+    auto span = retry_span.find(c);
+    if (span != retry_span.end()) retries_over = std::max(retries_over, now + span->second);
+  };
+  auto linger_end = [&] {
+    return o.linger < 0
+               ? retries_over
+               : std::min(retries_over, reached_at + std::chrono::duration_cast<Time>(
+                                                         std::chrono::duration<double>(o.linger)));
+  };
+  auto done = [&](Time now) {
+    if (o.count <= 0 || ended < o.count) return false;
+    reached_at = std::min(reached_at, now);
+    return now >= linger_end();
+  };
 
   auto accept = [&](Cm& cm, Time now, ConnId c) {
     AcceptParams ap;
@@ -121,9 +158,12 @@ int run_listen(ListenOptions o) {
     s.print(now, e);
     if (auto* req = std::get_if<ev::ReqReceived>(&e)) {
       reqs.emplace(req->conn, *req);
+      retry_span[req->conn] = peer_retry_span(req->req);
       if (reject) {
         reqs.erase(req->conn);
         cm.reject(now, req->conn, *reject);
+        answered(now, req->conn);
+        retry_span.erase(req->conn);
         ++ended;
       } else if (o.mra) {
         cm.send_mra(now, req->conn, 24);
@@ -137,12 +177,14 @@ int run_listen(ListenOptions o) {
     } else if (auto* d = std::get_if<ev::DreqReceived>(&e)) {
       disconnect_at.erase(d->conn);
       cm.send_drep(now, d->conn);
+      answered(now, d->conn);
     } else if (auto* lap = std::get_if<ev::LapReceived>(&e)) {
       // Without a device there is no QP to load the path into, so it is taken as loaded; a
       // device's QPs are not given alternate paths (no automatic path migration): unsupported.
       cm.send_apr(now, lap->conn, device ? wire::ApStatus::Unsupported : wire::ApStatus::Success);
     } else if (std::holds_alternative<ev::TimeWaitExit>(e)) {
       reqs.erase(event_conn(e));
+      retry_span.erase(event_conn(e));
       ++ended;
     } else if (auto* rej = std::get_if<ev::RejReceived>(&e)) {
       reqs.erase(rej->conn);
@@ -165,7 +207,7 @@ int run_listen(ListenOptions o) {
       }
       cm.sidr_reply(now, sr->id, rp);
     }
-    if (o.count > 0 && ended >= o.count) rt.stop();
+    if (done(now)) rt.stop();
   });
   (void)rt.post([&](Cm& cm, Time now) {  // the first task: the queue is empty
     auto l = cm.listen(wire::rdma_cm::service_id(wire::rdma_cm::PortSpace::TCP, o.s.port));
@@ -190,9 +232,16 @@ int run_listen(ListenOptions o) {
           : Time::max();
   bool stopped = false;
   bool sidr_counted = false;
-  while (!g_interrupted && !(o.count > 0 && ended >= o.count) && !stopped) {
+  while (!g_interrupted && !done(rt.now()) && !stopped) {
     Time now = rt.now();
+    if (o.count > 0 && ended >= o.count && !lingering) {
+      lingering = true;  // the count is reached: only the peers' retries are waited for
+      char t[32];
+      std::snprintf(t, sizeof t, "%.3f", std::chrono::duration<double>(linger_end() - now).count());
+      s.note(now, "lingering", std::string("\"seconds\":") + t, std::string("seconds=") + t);
+    }
     if (now > deadline) {
+      if (lingering) break;  // the work asked for is done
       s.note(now, "timeout", "", "");
       failed = true;
       break;
@@ -236,8 +285,13 @@ void add_listen(CLI::App& app, Runner& run) {
   auto* cmd = app.add_subcommand("listen", "Accept (or reject) rdma_cm connections on a port");
   static ListenOptions o;
   add_session_options(*cmd, o.s, false);
-  cmd->add_option("--count", o.count, "exit after N connections have ended (0: until interrupted)")
+  cmd->add_option("--count", o.count,
+                  "exit after N connections have ended and their peers cannot retry a DREQ or "
+                  "REQ we answered any more (0: until interrupted)")
       ->capture_default_str();
+  cmd->add_option("--linger", o.linger,
+                  "once --count connections have ended, wait at most this many seconds for their "
+                  "peers' retries (default: as long as their REQs say they may retry)");
   cmd->add_option("--reject", o.reject, "reject every REQ with this reason (number or name)");
   cmd->add_flag("--mra", o.mra, "answer each REQ with MRA first, accept after --mra-delay");
   cmd->add_option("--mra-delay", o.mra_delay, "seconds between MRA and REP")->capture_default_str();
@@ -245,7 +299,9 @@ void add_listen(CLI::App& app, Runner& run) {
                   "disconnect (DREQ) each connection this many seconds after it is established "
                   "(default: wait for the peer's DREQ)");
   cmd->add_option("--qpn", o.qpn, "QPN for the first accepted connection (then +1 each)");
-  cmd->add_option("--timeout", o.timeout, "give up after this many seconds (0: never)");
+  cmd->add_option("--timeout", o.timeout,
+                  "give up after this many seconds (0: never); once --count connections have "
+                  "ended it only cuts short the wait for their peers' retries");
   add_data_options(*cmd, o.data);
   cmd->add_option("--mutation", o.mutations,
                   "break this engine rule on purpose, for testing a conformance tester such as "

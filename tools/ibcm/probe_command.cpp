@@ -36,12 +36,12 @@ std::vector<std::string> split_names(const std::string& list) {
 }
 
 void print_row(const probe::CheckResult& r) {
-  std::printf("%-21s %-11s %-9s %7.3f s  %s\n", r.check.c_str(), r.section.c_str(),
+  std::printf("%-25s %-11s %-9s %7.3f s  %s\n", r.check.c_str(), r.section.c_str(),
               std::string(probe::to_string(r.result)).c_str(), r.seconds, r.seen.c_str());
   if (r.result == probe::Verdict::Deviation)
-    std::printf("%-21s %-11s expected: %s\n", "", "", r.expected.c_str());
+    std::printf("%-25s %-11s expected: %s\n", "", "", r.expected.c_str());
   if (r.left_open > 0)
-    std::printf("%-21s %-11s left open: %u connection(s) the probe could not end\n", "", "",
+    std::printf("%-25s %-11s left open: %u connection(s) the probe could not end\n", "", "",
                 r.left_open);
   std::fflush(stdout);
 }
@@ -75,7 +75,7 @@ int run_probe(const ProbeCommandOptions& o) {
   po.remote_disconnect_wait = seconds_of(o.disconnect_wait);
   po.remote_connect_wait = seconds_of(o.connect_wait);
   if (!o.s.json)
-    std::printf("%-21s %-11s %-9s %9s  %s\n", "check", "section", "result", "time", "seen");
+    std::printf("%-25s %-11s %-9s %9s  %s\n", "check", "section", "result", "time", "seen");
   po.on_result = o.s.json ? print_json : print_row;
   auto results = probe::run(s.raw_transport(), po);
   if (!results) {

@@ -77,7 +77,7 @@ struct ProbeOptions {
 
 /// Runs the checks against the remote through `t` (which nothing else may read meanwhile).
 /// Fails, with one line why, only when the probe cannot run at all: an unknown check name in
-/// `only`, or not one MAD from the remote in the whole run.
+/// `only`, or not one MAD back from the remote for all those the run sent.
 Expected<std::vector<CheckResult>, std::string> run(Transport& t, const ProbeOptions& options);
 
 }  // namespace ibcm::probe
