@@ -1,17 +1,17 @@
-// The engine, both sides in one thread with zero latency (perf::Duo): full handshakes (REQ, REP,
+// The engine, both sides in one thread with zero latency (perf::CmPair): full handshakes (REQ, REP,
 // RTU) and teardowns (DREQ, DREP, TIMEWAIT exit on both sides), in batches of state.range(0), and
 // one at a time for latency percentiles. `ibcm bench` runs the same loops and checks the targets.
 #include <benchmark/benchmark.h>
 
 #include <vector>
 
-#include "perf/duo.h"
+#include "perf/cm_pair.h"
 #include "perf/perf.h"
 
 namespace {
 
 using ibcm::ConnId;
-using ibcm::perf::Duo;
+using ibcm::perf::CmPair;
 
 enum class Timed { Handshakes, Teardowns, Both };
 
@@ -19,7 +19,7 @@ enum class Timed { Handshakes, Teardowns, Both };
 // run out), timing one phase or both (a whole connection life).
 void rounds(benchmark::State& state, Timed timed) {
   const auto batch = static_cast<size_t>(state.range(0));
-  Duo d;
+  CmPair d;
   std::vector<ConnId> ids;
   ids.reserve(batch);
   for (auto _ : state) {

@@ -4,19 +4,19 @@
 
 #include <vector>
 
-#include "perf/duo.h"
+#include "perf/cm_pair.h"
 #include "perf/perf.h"
 
 namespace {
 
 using ibcm::ConnId;
-using ibcm::perf::Duo;
+using ibcm::perf::CmPair;
 
 constexpr uint32_t kChurnQpn = 0x700000;
 
 // One pair grown as the benchmarks ask for more (their arguments ascend).
 struct Grown {
-  Duo d;
+  CmPair d;
   size_t live = 0;
   void grow_to(size_t n) {
     while (live < n) {

@@ -1,4 +1,4 @@
-// The engine in one thread (Duo): handshake and teardown rates, latency percentiles, and the
+// The engine in one thread (CmPair): handshake and teardown rates, latency percentiles, and the
 // cost of one more handshake as the number of live connections grows.
 #include <malloc.h>
 #include <time.h>
@@ -9,7 +9,7 @@
 #include <memory>
 #include <stdexcept>
 
-#include "perf/duo.h"
+#include "perf/cm_pair.h"
 #include "perf/perf.h"
 
 namespace ibcm::perf {
@@ -22,7 +22,7 @@ double clock_seconds(clockid_t id) {
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
-void check(const Duo& d, const char* what) {
+void check(const CmPair& d, const char* what) {
   if (d.errors() != 0)
     throw std::runtime_error(
         std::string("engine benchmark: unexpected events or refused calls in ") + what);
@@ -79,7 +79,7 @@ Percentiles percentiles(std::vector<double> v) {
 EngineResult measure_engine(uint64_t handshakes, size_t batch, size_t rounds,
                             size_t latency_samples) {
   EngineResult r;
-  Duo d;
+  CmPair d;
   std::vector<ConnId> ids;
   ids.reserve(batch);
   // Warm-up: pools, maps and queues reach their working size (as a running server's have).
@@ -166,11 +166,11 @@ ScaleResult measure_scale(const std::vector<size_t>& sizes, size_t batch, size_t
   constexpr size_t kSetupBatch = 4096;
   // One pair per size, each grown to its size; the largest one's set-up is timed and its memory
   // measured (the resident size before it was made, and at the end).
-  std::vector<std::unique_ptr<Duo>> duos;
+  std::vector<std::unique_ptr<CmPair>> pairs;
   for (size_t target : sizes) {
     if (target >= kChurnQpn) throw std::invalid_argument("measure_scale: too many connections");
     if (target == sizes.back()) r.rss_before = resident_bytes();
-    auto d = std::make_unique<Duo>();
+    auto d = std::make_unique<CmPair>();
     double c0 = thread_cpu_seconds(), w0 = wall_seconds();
     size_t live = 0;
     while (live < target) {
@@ -186,7 +186,7 @@ ScaleResult measure_scale(const std::vector<size_t>& sizes, size_t batch, size_t
     ScalePoint p;
     p.live = live;
     r.points.push_back(p);
-    duos.push_back(std::move(d));
+    pairs.push_back(std::move(d));
   }
 
   // The sizes take turns, round after round (the order rotating), so that a slow spell of the
@@ -195,7 +195,7 @@ ScaleResult measure_scale(const std::vector<size_t>& sizes, size_t batch, size_t
   // same pair, which brings a small pair's state back into the cache after a big one's round.
   std::vector<ConnId> ids;
   ids.reserve(batch);
-  auto round = [&](Duo& d) {
+  auto round = [&](CmPair& d) {
     ids.clear();
     double t0 = thread_cpu_seconds();
     size_t made = d.connect(batch, kChurnQpn, &ids);
@@ -203,14 +203,14 @@ ScaleResult measure_scale(const std::vector<size_t>& sizes, size_t batch, size_t
     d.disconnect(ids);
     return (t1 - t0) * 1e9 / static_cast<double>(std::max<size_t>(made, 1));
   };
-  const size_t k = duos.size();
+  const size_t k = pairs.size();
   std::vector<std::vector<double>> cost(k), over_smallest(k);
   std::vector<double> this_round(k);
   for (size_t i = 0; i < rounds; ++i) {
     for (size_t j = 0; j < k; ++j) {
       size_t s = (i + j) % k;
-      round(*duos[s]);
-      this_round[s] = round(*duos[s]);
+      round(*pairs[s]);
+      this_round[s] = round(*pairs[s]);
     }
     for (size_t s = 0; s < k; ++s) {
       cost[s].push_back(this_round[s]);
@@ -218,7 +218,7 @@ ScaleResult measure_scale(const std::vector<size_t>& sizes, size_t batch, size_t
     }
   }
   for (size_t s = 0; s < k; ++s) {
-    check(*duos[s], "the measured handshakes");
+    check(*pairs[s], "the measured handshakes");
     r.points[s].handshake_ns = spread_of(cost[s]).median;
     r.points[s].over_smallest_spread = spread_of(over_smallest[s]);
     r.points[s].over_smallest = r.points[s].over_smallest_spread.median;

@@ -1,4 +1,4 @@
-#include "perf/duo.h"
+#include "perf/cm_pair.h"
 
 #include "fixture/nodes.h"
 
@@ -16,14 +16,14 @@ constexpr uint32_t kPassiveQpnBit = 0x800000;
 
 }  // namespace
 
-Duo::Duo(Time timewait)
+CmPair::CmPair(Time timewait)
     : a(config_of(1, timewait)),
       b(config_of(2, timewait)),
       params_(fixture::connect_params(a.config().local, b.config().local, 0, kService)) {
   if (!b.listen(kService)) ++errors_;
 }
 
-void Duo::drain_a() {
+void CmPair::drain_a() {
   while (auto e = a.poll_event()) {
     if (auto* rep = std::get_if<ev::RepReceived>(&*e)) {
       if (!a.send_rtu(now, rep->conn)) ++errors_;
@@ -38,7 +38,7 @@ void Duo::drain_a() {
   }
 }
 
-void Duo::drain_b() {
+void CmPair::drain_b() {
   while (auto e = b.poll_event()) {
     if (auto* req = std::get_if<ev::ReqReceived>(&*e)) {
       AcceptParams ap;
@@ -57,7 +57,7 @@ void Duo::drain_b() {
   }
 }
 
-bool Duo::deliver(Cm& from, Cm& to, void (Duo::*drain_to)()) {
+bool CmPair::deliver(Cm& from, Cm& to, void (CmPair::*drain_to)()) {
   bool any = false;
   for (auto batch = from.peek_transmits(); !batch.empty(); batch = from.peek_transmits()) {
     any = true;
@@ -71,17 +71,17 @@ bool Duo::deliver(Cm& from, Cm& to, void (Duo::*drain_to)()) {
   return any;
 }
 
-void Duo::pump() {
+void CmPair::pump() {
   drain_a();
   drain_b();
   for (;;) {
-    bool any = deliver(a, b, &Duo::drain_b);
-    any = deliver(b, a, &Duo::drain_a) || any;
+    bool any = deliver(a, b, &CmPair::drain_b);
+    any = deliver(b, a, &CmPair::drain_a) || any;
     if (!any) return;
   }
 }
 
-size_t Duo::connect(size_t n, uint32_t first_qpn, std::vector<ConnId>* ids) {
+size_t CmPair::connect(size_t n, uint32_t first_qpn, std::vector<ConnId>* ids) {
   uint64_t before = std::min(a_established_, b_established_);
   sink_ = ids;
   for (size_t i = 0; i < n; ++i) {
@@ -93,7 +93,7 @@ size_t Duo::connect(size_t n, uint32_t first_qpn, std::vector<ConnId>* ids) {
   return static_cast<size_t>(std::min(a_established_, b_established_) - before);
 }
 
-size_t Duo::disconnect(std::span<const ConnId> ids) {
+size_t CmPair::disconnect(std::span<const ConnId> ids) {
   uint64_t before = std::min(a_exits_, b_exits_);
   for (ConnId id : ids)
     if (!a.disconnect(now, id)) ++errors_;

@@ -16,10 +16,10 @@
 
 namespace ibcm::perf {
 
-class Duo {
+class CmPair {
  public:
   // timewait: Config::timewait on both sides (teardowns advance time past it).
-  explicit Duo(Time timewait = std::chrono::microseconds(1));
+  explicit CmPair(Time timewait = std::chrono::microseconds(1));
 
   Cm a;  // active: connects and disconnects
   Cm b;  // passive: listens, accepts, answers DREQ
@@ -46,7 +46,7 @@ class Duo {
   // Moves everything `from` has to send into `to` as the transport Runtime does: at most
   // Runtime::kReceiveBatch MADs a handle_mads call, then `to`'s events are answered (drain_to)
   // before the next batch. False if `from` had nothing to send.
-  bool deliver(Cm& from, Cm& to, void (Duo::*drain_to)());
+  bool deliver(Cm& from, Cm& to, void (CmPair::*drain_to)());
   std::vector<Inbound> in_;
   std::vector<ConnId>* sink_ = nullptr;
   uint64_t a_established_ = 0, b_established_ = 0;
