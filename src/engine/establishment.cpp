@@ -136,9 +136,12 @@ wire::Req req_of(const ConnectParams& p, uint32_t local_comm_id, uint64_t ca_gui
 
 Expected<ConnId, Error> Cm::Impl::connect(Time now, const ConnectParams& p) {
   handle_timeout(now);
-  // A reserved MTU encoding is what a passive side answers with REJ 26: not sent at all.
+  // A reserved MTU or packet rate encoding is what a passive side answers with REJ 26, 17 or 23:
+  // not sent at all.
   if (p.qpn == 0 || p.qpn > kMax24Bits || p.psn > kMax24Bits || p.max_cm_retries > 15 ||
-      p.mtu == wire::Mtu::None || p.mtu > wire::Mtu::Mtu4096)
+      p.mtu == wire::Mtu::None || p.mtu > wire::Mtu::Mtu4096 ||
+      reserved_rate(p.primary.packet_rate) ||
+      (p.alternate && reserved_rate(p.alternate->packet_rate)))
     return fail(Error::InvalidArgument);
   if (p.private_data.size() > 92) return fail(Error::PrivateDataTooLong);
   if (auto busy = local_qpn_busy(p.qpn)) return fail(*busy);

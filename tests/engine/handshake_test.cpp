@@ -321,7 +321,8 @@ TEST(Handshake, ReqWithAReservedMtuGetsRej26) {
 // PrimaryPacketRate and AlternatePacketRate are encoded as a PathRecord's Rate: 2..25, and 0
 // (Linux's rdma_cm sends it for a link of unknown speed); 1 and 26..63 are reserved whatever the
 // port: REJ 17 for the primary path, 23 for an alternate one (present: its local LID is set), and
-// no connection. The alternate's rate is not looked at when there is no alternate path.
+// no connection. The alternate's rate is not looked at when there is no alternate path. connect()
+// refuses to send such a REQ.
 TEST(Handshake, ReqWithAReservedPacketRateGetsRej17Or23) {
   struct Case {
     uint8_t rate;
@@ -337,6 +338,18 @@ TEST(Handshake, ReqWithAReservedPacketRateGetsRej17Or23) {
     const bool valid = k.rate != 1 && k.rate <= 25;
     const bool rejects = !valid && (!k.alternate || k.alt_present);
     Pair p;
+    if (rejects) {
+      auto bad = p.params(0x100);
+      if (k.alternate) {
+        bad.alternate = bad.primary;
+        bad.alternate->packet_rate = k.rate;
+      } else {
+        bad.primary.packet_rate = k.rate;
+      }
+      auto refused = p.a.connect(p.now, bad);
+      ASSERT_FALSE(refused.has_value());
+      EXPECT_EQ(refused.error(), Error::InvalidArgument);
+    }
     ConnId ca = p.req_in_flight();
     p.change_req([k](wire::Req& req) {
       if (!k.alternate) {
