@@ -82,7 +82,9 @@ class Cm {
   /// it (an exact listener before a catch-all, whichever was made first).
   Expected<ListenId, Error> listen(uint64_t service_id, uint64_t mask = ~uint64_t{0});
   Status unlisten(ListenId id);
-  /// Sends REQ. Fails with QpnInTimeWait / QpnInUse if the QPN still belongs to a connection.
+  /// Sends REQ. Fails with QpnInTimeWait / QpnInUse if the QPN still belongs to a connection, and
+  /// with InvalidArgument for a value a REQ cannot carry or a passive side must reject (QPN 0 or
+  /// wider than 24 bits, a reserved MTU or packet rate encoding, more than 15 retries).
   Expected<ConnId, Error> connect(Time now, const ConnectParams& p);
   /// Sends REP for a received REQ (REQ_RCVD or MRA_REQ_SENT).
   Status accept(Time now, ConnId c, const AcceptParams& p);
