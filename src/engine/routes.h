@@ -89,9 +89,12 @@ uint64_t peek(const uint8_t* mad) {
   if constexpr (kName.empty()) {
     return 0;
   } else {
-    constexpr const wire::Field<M>* f = wire::field_named<M>(kName);
-    static_assert(f != nullptr && f->is_number(), "a route names a field its message lacks");
-    return wire::bits::get_fixed<f->byte, f->bit, f->width, wire::Schema<M>::region>(
+    // By index and value: a pointer into the table is not a constant under ASan.
+    constexpr size_t i = wire::field_index<M>(kName);
+    static_assert(i < wire::Schema<M>::fields.size(), "a route names a field its message lacks");
+    constexpr wire::Field<M> f = wire::Schema<M>::fields[i];
+    static_assert(f.is_number(), "a route's key is a number field");
+    return wire::bits::get_fixed<f.byte, f.bit, f.width, wire::Schema<M>::region>(
         mad + wire::kMadHeaderSize);
   }
 }
