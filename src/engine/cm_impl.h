@@ -244,6 +244,10 @@ class Cm::Impl {
   // behind the REJ (a duplicate REQ in TIMEWAIT), 0 when none does.
   void reject_req(const Address& from, const wire::Mad& mad, wire::RejReason reason,
                   std::span<const uint8_t> ari = {}, ConnId from_conn = 0);
+  // REJ for a message that no connection of ours answers yet (a REQ, a stale REP, a REQ we cannot
+  // decode): the sender's comm ID, and ours (0 when no connection of ours stands behind it).
+  void send_rej_to(const Address& to, uint64_t tid, wire::MsgRef rejected, uint32_t their_id,
+                   ConnId our_id, wire::RejReason reason, std::span<const uint8_t> ari = {});
   // REJ for the REQ or REP of connection idx, which ends: freed, or (keep_qpn) kept in TIMEWAIT.
   void reject_conn(engine::Conn& c, uint32_t idx, wire::MsgRef rejected, wire::RejReason reason,
                    std::span<const uint8_t> ari, std::span<const uint8_t> pd, bool keep_qpn);

@@ -478,16 +478,22 @@ void Cm::Impl::evict_oldest_half_open() {
 
 void Cm::Impl::reject_req(const Address& from, const wire::Mad& mad, wire::RejReason reason,
                           std::span<const uint8_t> ari, ConnId from_conn) {
-  const auto& req = std::get<wire::Req>(mad.message);
+  send_rej_to(from, mad.header.transaction_id, wire::MsgRef::Req,
+              std::get<wire::Req>(mad.message).local_comm_id, from_conn, reason, ari);
+}
+
+void Cm::Impl::send_rej_to(const Address& to, uint64_t tid, wire::MsgRef rejected,
+                           uint32_t their_id, ConnId our_id, wire::RejReason reason,
+                           std::span<const uint8_t> ari) {
   wire::Rej r;
-  r.local_comm_id = from_conn;
-  r.remote_comm_id = req.local_comm_id;
-  r.message_rejected = wire::MsgRef::Req;
+  r.local_comm_id = our_id;
+  r.remote_comm_id = their_id;
+  r.message_rejected = rejected;
   r.reason = reason;
   r.rejected_info_length = static_cast<uint8_t>(std::min(ari.size(), wire::kAriSize));
   std::copy_n(ari.begin(), r.rejected_info_length, r.ari.begin());
   if (reason == wire::RejReason::StaleConnection) ++counters_.rej_sent_stale;
-  send_msg(from, r, mad.header.transaction_id);
+  send_msg(to, r, tid);
 }
 
 void Cm::Impl::send_rej_timeout(const Conn& c, wire::MsgRef rejected) {
@@ -505,13 +511,8 @@ void Cm::Impl::act_rep_accept(Conn& c, uint32_t idx, const Address& from, const 
     // the REP comes from its peer), and our own attempt stops (its REQ retries too) and waits out
     // TIMEWAIT: a REP whose QPN claim conflicts cannot set up a connection either way.
     uint32_t old_idx = *old;
-    wire::Rej r;
-    r.local_comm_id = c.local_id;
-    r.remote_comm_id = rep.local_comm_id;
-    r.message_rejected = wire::MsgRef::Rep;
-    r.reason = wire::RejReason::StaleConnection;
-    ++counters_.rej_sent_stale;
-    send_msg(from, r, mad.header.transaction_id);
+    send_rej_to(from, mad.header.transaction_id, wire::MsgRef::Rep, rep.local_comm_id, c.local_id,
+                wire::RejReason::StaleConnection);
     stale_claim(old_idx, from, rep.local_qpn, "REP");
     Conn& self = conns_.items[idx];
     if (self.p2p) remove_p2p(idx);

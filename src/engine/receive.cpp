@@ -218,12 +218,10 @@ void Cm::Impl::read_mad(const Address& from, std::span<const uint8_t> bytes) {
         f.header.method == static_cast<uint8_t>(wire::Method::Send)) {
       // A REQ of a CM class version we do not speak: REJ 31, the highest one we do in the ARI.
       // Its LocalCommID leads the data in every version; nothing else of it is used.
-      wire::Rej r;
-      r.remote_comm_id = keys_of<wire::Req>(bytes.data()).peer_id;
-      r.reason = wire::RejReason::InvalidClassVersion;
-      r.rejected_info_length = 1;
-      r.ari[0] = wire::kCmClassVersion;
-      send_msg(from, r, f.header.transaction_id);
+      const uint8_t highest[] = {wire::kCmClassVersion};
+      send_rej_to(from, f.header.transaction_id, wire::MsgRef::Req,
+                  keys_of<wire::Req>(bytes.data()).peer_id, 0, wire::RejReason::InvalidClassVersion,
+                  highest);
     }
     return;
   }
