@@ -2,9 +2,9 @@
 // assigns to that field (12.6), or any REJ where it assigns none. The fields whose validity
 // depends on the receiving port are n/a rows of the check table (probe.cpp).
 #include <algorithm>
-#include <cstdio>
 #include <functional>
 
+#include "ibcm/wire/print.h"
 #include "probe/checks.h"
 #include "probe/link.h"
 
@@ -29,12 +29,9 @@ Outcome invalid_req(Conversation& c, const std::function<void(wire::Req&, wire::
   std::string what = describe(got->mad) + " at " + secs(got->at);
   const auto* rej = std::get_if<wire::Rej>(&got->mad.message);
   if (rej && rej->rejected_info_length > 0) {
-    what += ", ARI ";  // in hex: a GID, a class version, ...
-    for (size_t i = 0; i < std::min<size_t>(rej->rejected_info_length, 16); ++i) {
-      char b[4];
-      std::snprintf(b, sizeof b, "%02x", rej->ari[i]);
-      what += b;
-    }
+    // In hex: a GID, a class version, ...
+    what += ", ARI " + wire::bytes_to_hex(std::span(rej->ari).first(
+                           std::min<size_t>(rej->rejected_info_length, 16)));
   }
   if (rej && right(*rej)) return pass(what);
   if (std::holds_alternative<wire::Rep>(got->mad.message)) reject_rep(c, id, *got);

@@ -32,13 +32,7 @@ class Obj {
     // Trailing zeros are padding: private data has no length on the wire.
     size_t n = bytes.size();
     while (n > 0 && bytes[n - 1] == 0) --n;
-    std::string h;
-    char buf[3];
-    for (size_t i = 0; i < n; ++i) {
-      std::snprintf(buf, sizeof buf, "%02x", bytes[i]);
-      h += buf;
-    }
-    str(k, h);
+    str(k, wire::bytes_to_hex(bytes.first(n)));
   }
 
  private:

@@ -107,6 +107,13 @@ std::string text_value(std::string_view s) {
   return plain ? std::string(s) : json_quote(s);
 }
 
+std::string bytes_to_hex(std::span<const uint8_t> bytes) {
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  append_hex(out, bytes);
+  return out;
+}
+
 std::string id_to_string(uint64_t id, unsigned bits) {
   char buf[24];
   std::snprintf(buf, sizeof buf, "0x%0*llx", static_cast<int>((bits + 3) / 4),

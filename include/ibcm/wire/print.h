@@ -2,6 +2,7 @@
 /// Human and JSON renderings of a MAD, driven by the field tables: every field by its spec name.
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -24,6 +25,8 @@ std::string to_text(const Mad& mad);
 /// IPv6 text, byte fields as lowercase hex strings. No surrounding newline.
 std::string to_json(const Mad& mad);
 
+/// Bytes as lowercase hex, two digits each, as every output form shows a byte field.
+std::string bytes_to_hex(std::span<const uint8_t> bytes);
 /// The GID as IPv6 text (RFC 5952, IPv4-mapped shown as \::ffff:a.b.c.d).
 std::string gid_to_string(const Gid& gid);
 /// JSON string literal with escaping.
