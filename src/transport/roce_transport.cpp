@@ -81,15 +81,17 @@ Expected<std::unique_ptr<RoceTransport>, std::string> RoceTransport::open(
     ::setsockopt(udp, SOL_SOCKET, SO_BINDTODEVICE, interface.c_str(),
                  static_cast<socklen_t>(interface.size()));
   if (!t->v4_) {
-    t->rx_fd_ = t->tx_fd_ = udp;
+    t->rx_fd_ = udp;
+    t->sender_ = RoceSender::over_udp_socket(udp, t->local_, options.pkey);
     return t;
   }
   t->sink_fd_ = udp;
   int small = 4096;
   ::setsockopt(udp, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
 
-  t->tx_fd_ = ::socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
-  if (t->tx_fd_ < 0) return fail(sys_error("raw socket for sending"));
+  auto sender = RoceSender::open(t->local_, options.pkey, interface);
+  if (!sender) return fail(sender.error());
+  t->sender_ = std::move(*sender);
   t->rx_fd_ = ::socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
   if (t->rx_fd_ < 0) return fail(sys_error("raw socket for receiving"));
   attach_roce_filter(t->rx_fd_);
@@ -98,18 +100,16 @@ Expected<std::unique_ptr<RoceTransport>, std::string> RoceTransport::open(
   uint8_t discard[kMaxPacket];
   while (::recv(t->rx_fd_, discard, sizeof discard, MSG_DONTWAIT) >= 0) {
   }
-  if (!interface.empty()) {
-    for (int fd : {t->tx_fd_, t->rx_fd_})
-      ::setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, interface.c_str(),
-                   static_cast<socklen_t>(interface.size()));
-  }
+  if (!interface.empty())
+    ::setsockopt(t->rx_fd_, SOL_SOCKET, SO_BINDTODEVICE, interface.c_str(),
+                 static_cast<socklen_t>(interface.size()));
   return t;
 }
 
 RoceTransport::~RoceTransport() {
+  sender_.reset();  // before the IPv6 socket it sends on
   for (int fd : {rx_fd_, sink_fd_})
     if (fd >= 0) ::close(fd);
-  if (tx_fd_ >= 0 && tx_fd_ != rx_fd_) ::close(tx_fd_);
 }
 
 Address RoceTransport::local() const {
@@ -200,29 +200,10 @@ size_t RoceTransport::receive(std::span<Received> out) {
 }
 
 void RoceTransport::send(std::span<const Transmit> batch) {
-  uint8_t buf[kMaxPacket];
   for (const Transmit& t : batch) {
-    roce::Datagram d;
-    d.src_gid = gid_of(local_);
-    d.dst_gid = t.to.gid;
-    d.src_port = options_.port;
-    d.dst_port = roce::kUdpPort;
-    d.ip_id = ip_id_++;
-    d.bth.pkey = options_.pkey;  // one partition: replies and requests alike are in ours
-    d.bth.psn = psn_++ & 0xFFFFFF;
-    d.payload = t.mad;
-    size_t n = roce::build_ip_packet(d, buf);
     IpEndpoint to = endpoint_of(t.to.gid, options_.peer_port);
-    ssize_t rc;
-    if (v4_) {
-      rc = ::sendto(tx_fd_, buf, n, 0, reinterpret_cast<const sockaddr*>(&to.addr), to.len);
-    } else {
-      // The kernel writes the IPv6 and UDP headers; we send what follows them.
-      rc = ::sendto(tx_fd_, buf + 48, n - 48, 0, reinterpret_cast<const sockaddr*>(&to.addr),
-                    to.len);
-    }
-    if (rc < 0)
-      count_send_error(counters_, errno, to);
+    if (int e = sender_->send(to, t.mad); e != 0)
+      count_send_error(counters_, e, to);
     else
       ++counters_.tx_packets;
   }

@@ -7,6 +7,7 @@
 
 #include "ibcm/umad/umad_transport.h"
 #include "umad/address_map.h"
+#include "umad/roce_direct.h"
 
 namespace ibcm::umad {
 
@@ -138,6 +139,8 @@ Expected<LocalPort, UmadError> local_port_of(const PortInfo& p, const UmadOption
   l.lid = p.lid;
   l.gid = gid->gid;
   l.gid_index = static_cast<uint8_t>(gid->index);
+  l.roce_v2 = gid->type == GidType::RoceV2;
+  l.netdev = gid->ndev;
   l.pkeys = p.pkeys.empty() ? std::vector<uint16_t>{0xFFFF} : p.pkeys;  // RoCE: the default one
   auto index = pkey_index_of(l.pkeys, o.pkey);
   if (!index) {
@@ -162,7 +165,9 @@ Expected<std::unique_ptr<UmadTransport>, UmadError> UmadTransport::open(const Um
   const PortOpener& opener = o.open_port ? o.open_port : PortOpener(open_libibumad_port);
   auto umad = opener(local->device, local->port);
   if (!umad) return Failure{umad.error()};
-  return open(std::move(*umad), *local);
+  std::unique_ptr<DirectSender> direct;
+  if (o.direct_send) direct = roce_direct_sender(*local);
+  return open(std::move(*umad), *local, std::move(direct));
 }
 
 }  // namespace ibcm::umad

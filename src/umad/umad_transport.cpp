@@ -20,9 +20,10 @@ bool is_response(const wire::MadBytes& mad) {
 }  // namespace
 
 Expected<std::unique_ptr<UmadTransport>, UmadError> UmadTransport::open(
-    std::unique_ptr<UmadPort> port, const LocalPort& local) {
+    std::unique_ptr<UmadPort> port, const LocalPort& local, std::unique_ptr<DirectSender> direct) {
   std::unique_ptr<UmadTransport> t(new UmadTransport());
   t->port_ = std::move(port);
+  if (local.link_layer == LinkLayer::Ethernet) t->direct_ = std::move(direct);
   t->local_ = local;
   auto agent = t->port_->register_agent(wire::kCmClass, wire::kCmClassVersion, kCmRequestMethods);
   if (!agent) {
@@ -128,7 +129,7 @@ void UmadTransport::send(std::span<const Transmit> batch) {
     tx_.addr = address_to(t.to, known ? &slot : nullptr, local_);
     tx_.length = static_cast<int32_t>(wire::kMadSize);
     tx_.mad = t.mad;
-    int rc = write(tx_);
+    int rc = direct_ && !direct_->is_local(t.to.gid) ? direct_->send(tx_.addr, t.mad) : write(tx_);
     if (rc == 0)
       ++counters_.tx_packets;
     else

@@ -58,6 +58,14 @@ TEST(UsageCli, UsageErrorsExitTwo) {
   EXPECT_EQ(run("sim --seed not-a-number 2>/dev/null").exit_code, 2);
 }
 
+TEST(UsageCli, DeviceOptionsNeedTheUmadTransport) {
+  for (const char* option : {"--device rxe0", "--gid-index 1", "--umad-writes"}) {
+    CliRun r = run(std::string("listen --transport udp --local 127.0.0.1:0 ") + option + " 2>&1");
+    EXPECT_NE(r.exit_code, 0) << option;
+    EXPECT_NE(joined(r).find("need --transport umad"), std::string::npos) << joined(r);
+  }
+}
+
 TEST(UsageCli, ManPagesListEveryCommandAndItsOptions) {
   std::string top = joined(run("man"));
   EXPECT_EQ(top.rfind(".TH IBCM 1 ", 0), 0u) << top;

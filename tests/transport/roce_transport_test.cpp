@@ -358,3 +358,27 @@ TEST(RoceTransport, Ipv4OpenCountsNoDropsFromOtherTraffic) {
   ::close(sink);
   EXPECT_EQ(drops, 0u);
 }
+
+// RoceSender on its own (the umad transport's direct sends): from an IPv6 address and a port the
+// kernel picks, the packet a RoCEv2 receiver takes, from that address.
+TEST(RoceSender, SendsAPacketAReceiverTakesFromAnEphemeralPort) {
+  Family f = ipv6_family();
+  auto rx = RoceTransport::open(f.passive, f.passive_options);
+  ASSERT_TRUE(rx.has_value()) << rx.error();
+  auto tx = RoceSender::open(f.active, 0xFFFF, "");
+  ASSERT_TRUE(tx.has_value()) << tx.error();
+  wire::MadBytes mad{};
+  mad[0] = 1;
+  mad[1] = 0x07;
+  mad[17] = 0x15;
+  IpEndpoint to = f.passive;
+  to.set_port(f.passive_options.port);
+  ASSERT_EQ((*tx)->send(to, mad), 0);
+  std::array<Received, 2> in;
+  pollfd p{(*rx)->fd(), POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 5000), 1);
+  ASSERT_EQ((*rx)->receive(in), 1u) << "bad ICRC " << (*rx)->counters().rx_bad_icrc;
+  EXPECT_EQ(in[0].mad, mad);
+  EXPECT_EQ(in[0].from.gid, gid_of(f.active));
+  EXPECT_EQ(in[0].from.pkey, 0xFFFF);
+}

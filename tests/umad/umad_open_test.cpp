@@ -192,3 +192,20 @@ TEST(UmadOpen, TheRealPortOnADeviceThatDoesNotExistSaysWhichAndWhy) {
   EXPECT_TRUE(has(p.error().message, "ibcm-no-such-device port 1")) << p.error().message;
   EXPECT_EQ(p.error().message.find('\n'), std::string::npos);
 }
+
+TEST(UmadOpen, KnowsWhetherItsGidIsRoceV2AndItsNetDevice) {
+  Host s;
+  s.sysfs.add_gid("rxe0", 1, 3, "0000:0000:0000:0000:0000:ffff:c633:6409", "IB/RoCE v1", "eth1");
+  s.options.local_ip = ip("198.51.100.3");
+  auto v2 = s.open();
+  ASSERT_TRUE(v2.has_value()) << v2.error().message;
+  EXPECT_TRUE((*v2)->local_port().roce_v2);
+  EXPECT_EQ((*v2)->local_port().netdev, "eth0");
+  s.options.local_ip.reset();
+  s.options.gid_index = 3;
+  auto v1 = s.open();
+  ASSERT_TRUE(v1.has_value()) << v1.error().message;
+  EXPECT_FALSE((*v1)->local_port().roce_v2);  // RoCE v1 frames are not UDP: never sent direct
+  EXPECT_FALSE((*v1)->sends_direct());
+  EXPECT_EQ((*v1)->local_port().netdev, "eth1");
+}

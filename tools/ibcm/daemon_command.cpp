@@ -115,6 +115,7 @@ void add_daemon(CLI::App& app, Runner& run) {
   cmd->add_option("--device", o.s.device,
                   "the RDMA device (default: the first with an ACTIVE port)");
   cmd->add_option("--port-num", o.s.port_num, "its port (default: the first ACTIVE one)");
+  add_umad_writes_flag(*cmd, o.s);
   cmd->add_option("--socket", o.socket,
                   "the socket programs connect to (default $IBCM_SOCKET, or /run/ibcm/cm.sock)");
   cmd->add_option("--cm-response-timeout", o.s.cm_response_timeout,

@@ -53,6 +53,13 @@ uint64_t random_seed() {
 
 }  // namespace
 
+void add_umad_writes_flag(CLI::App& cmd, SessionOptions& o) {
+  cmd.add_flag(
+      "--umad-writes", o.umad_writes,
+      "umad on RoCEv2: write every MAD to umad (slower: the kernel resolves the peer's MAC "
+      "for each), instead of sending them to other hosts as RoCEv2 packets of QP 1");
+}
+
 void add_session_options(CLI::App& cmd, SessionOptions& o, bool with_remote) {
   cmd.add_option("--transport", o.transport,
                  "umad (an RDMA device, in place of the kernel CM), roce (RoCEv2 on a raw socket, "
@@ -70,6 +77,7 @@ void add_session_options(CLI::App& cmd, SessionOptions& o, bool with_remote) {
   cmd.add_option("--gid-index", o.gid_index,
                  "umad: the GID index to send from (default: the RoCEv2 GID of --local)")
       ->check(CLI::Range(0, 65535));
+  add_umad_writes_flag(cmd, o);
   if (with_remote)
     cmd.add_option("--remote", o.remote, "the peer's address (udp: ADDR[:PORT])")->required();
   cmd.add_option("--port", o.port, "rdma_cm port (service ID in the TCP/UDP port space)")
@@ -142,8 +150,8 @@ std::unique_ptr<Session> Session::open(const SessionOptions& o, const char* comm
   }
   uint16_t udp_default = 4791;
   bool umad = o.transport == "umad";
-  if (!umad && (!o.device.empty() || o.port_num != 0 || o.gid_index >= 0))
-    return fail("--device, --port-num and --gid-index need --transport umad");
+  if (!umad && (!o.device.empty() || o.port_num != 0 || o.gid_index >= 0 || o.umad_writes))
+    return fail("--device, --port-num, --gid-index and --umad-writes need --transport umad");
   std::unique_ptr<Transport> t;
   if (umad) {
     // The device comes first: without --local, our address is the one its GID names.
@@ -151,6 +159,7 @@ std::unique_ptr<Session> Session::open(const SessionOptions& o, const char* comm
     uo.device = o.device;
     uo.port_num = static_cast<uint8_t>(o.port_num);
     if (o.gid_index >= 0) uo.gid_index = static_cast<uint16_t>(o.gid_index);
+    uo.direct_send = !o.umad_writes;
     if (!o.local.empty()) {
       auto ip = parse_endpoint(o.local, 0);
       if (!ip) return fail("bad --local address '" + o.local + "'");

@@ -33,12 +33,15 @@ struct SessionOptions {
   std::string device;
   int port_num = 0;
   int gid_index = -1;
-  uint32_t mutations = 0;  // Config::mutations (listen --mutation): rules broken on purpose
+  bool umad_writes = false;  // umad: every MAD through umad, none as a RoCEv2 packet of ours
+  uint32_t mutations = 0;    // Config::mutations (listen --mutation): rules broken on purpose
 };
 
 // Adds --transport, --local, --port, --json, --stats, --pcap, --ca-guid, --interface, --seed,
-// --device, --port-num, --gid-index (and --remote if asked).
+// --device, --port-num, --gid-index, --umad-writes (and --remote if asked).
 void add_session_options(CLI::App& cmd, SessionOptions& o, bool with_remote);
+// --umad-writes alone (ibcm daemon, whose other device options are its own).
+void add_umad_writes_flag(CLI::App& cmd, SessionOptions& o);
 
 class Session {
  public:

@@ -15,6 +15,7 @@
 #include "ibcm/api.h"
 #include "ibcm/result.h"
 #include "ibcm/transport/ip_address.h"
+#include "ibcm/transport/roce_sender.h"
 #include "ibcm/transport/transport.h"
 
 IBCM_API_BEGIN
@@ -55,10 +56,8 @@ class RoceTransport final : public Transport {
   RoceOptions options_;
   bool v4_ = true;
   int rx_fd_ = -1;    ///< v4: raw IPPROTO_UDP; v6: the UDP socket
-  int tx_fd_ = -1;    ///< v4: raw IPPROTO_RAW; v6: the UDP socket
   int sink_fd_ = -1;  ///< v4: a UDP socket on 4791, so the kernel does not answer ICMP unreachable
-  uint16_t ip_id_ = 1;
-  uint32_t psn_ = 0;
+  std::unique_ptr<RoceSender> sender_;  ///< v4: its raw socket; v6: over the UDP socket
   TransportCounters counters_;
 };
 
