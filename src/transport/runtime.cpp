@@ -91,6 +91,7 @@ bool Runtime::run_once(std::chrono::milliseconds max_wait) {
   if (n < 0 && errno != EINTR) return false;
   size_t ready_watched = 0;
   int ready[8];
+  bool input = false;
   for (int i = 0; i < n; ++i) {
     uint64_t v;
     int fd = evs[i].data.fd;
@@ -99,11 +100,15 @@ bool Runtime::run_once(std::chrono::milliseconds max_wait) {
     } else if (fd == timer_fd_) {
       [[maybe_unused]] auto r = ::read(timer_fd_, &v, sizeof v);
       armed_.reset();
-    } else if (fd != transport_->fd()) {
+    } else if (fd == transport_->fd()) {
+      input = true;
+    } else {
       ready[ready_watched++] = fd;
     }
   }
-  process(now(), true);
+  // A round woken by a program, a task or the timer does not ask the transport for MADs it has
+  // not reported (a daemon serving requests paid one empty read per request).
+  process(now(), input);
   for (size_t i = 0; i < ready_watched; ++i) {
     std::shared_ptr<FdHandler> handler;
     for (auto& [fd, h] : watched_)
