@@ -47,9 +47,8 @@ Expected<std::unique_ptr<RoceSender>, std::string> RoceSender::open(const IpEndp
       return fail("getsockname");
     s->local_ = endpoint_of(bound, len);
   }
-  if (!interface.empty() &&
-      ::setsockopt(s->fd_, SOL_SOCKET, SO_BINDTODEVICE, interface.c_str(),
-                   static_cast<socklen_t>(interface.size())) != 0)
+  if (!interface.empty() && ::setsockopt(s->fd_, SOL_SOCKET, SO_BINDTODEVICE, interface.c_str(),
+                                         static_cast<socklen_t>(interface.size())) != 0)
     return fail("bind to device " + interface);
   return s;
 }

@@ -35,10 +35,10 @@ struct Direct {
   std::shared_ptr<FakeDirect::Log> log = std::make_shared<FakeDirect::Log>();
   std::unique_ptr<UmadTransport> t;
   explicit Direct(const LocalPort& local = roce_port(3)) {
-    port = fabric.add_port(local.link_layer, local.link_layer == LinkLayer::Ethernet
-                                                 ? roce_gids(3)
-                                                 : std::vector<wire::Gid>{local.gid},
-                           local.lid);
+    port = fabric.add_port(
+        local.link_layer,
+        local.link_layer == LinkLayer::Ethernet ? roce_gids(3) : std::vector<wire::Gid>{local.gid},
+        local.lid);
     auto r = UmadTransport::open(open_fake(port), local, std::make_unique<FakeDirect>(log));
     EXPECT_TRUE(r.has_value());
     if (r) t = std::move(*r);
