@@ -19,9 +19,9 @@ using namespace std::chrono_literals;
 
 // The remote disconnects on its own after `kHold`: later than a check waits for an answer (so a
 // DREQ it sends is never mistaken for one the check asked for), sooner than the probe waits for
-// it (dreq-unanswered).
-constexpr Time kAnswerWait =
-    600ms;  // 300 ms failed once in a loaded Debug build: an RTU came later
+// it (dreq-unanswered). 300 ms of answer wait was too short once in a loaded Debug build (an RTU
+// came later).
+constexpr Time kAnswerWait = 600ms;
 constexpr Time kHold = 2000ms;
 
 struct ProbeRun {
