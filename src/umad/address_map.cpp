@@ -16,7 +16,7 @@ Address address_from(const MadAddress& from, const LocalPort& port) {
   if (from.grh_present) a.gid = from.gid;
   a.lid = port.link_layer == LinkLayer::Ethernet ? 0xFFFF : from.lid;
   a.qpn = from.qpn;
-  a.pkey = from.pkey_index < port.pkeys.size() ? port.pkeys[from.pkey_index] : 0xFFFF;
+  a.pkey = pkey_at(port.pkeys, from.pkey_index);
   return a;
 }
 
@@ -88,6 +88,10 @@ std::optional<uint16_t> pkey_index_of(const std::vector<uint16_t>& pkeys, uint16
     if ((pkeys[i] & 0x7FFF) == (pkey & 0x7FFF) && (pkey & 0x7FFF) != 0)
       return static_cast<uint16_t>(i);
   return std::nullopt;
+}
+
+uint16_t pkey_at(const std::vector<uint16_t>& pkeys, uint16_t index) {
+  return index < pkeys.size() ? pkeys[index] : 0xFFFF;
 }
 
 }  // namespace ibcm::umad

@@ -30,5 +30,7 @@ wire::Gid placeholder_gid(const wire::Gid& ours, uint16_t lid);
 size_t peer_slot(const wire::Gid& gid, uint16_t lid);
 // The index of `pkey` in the table: an exact match, else one with the same partition number.
 std::optional<uint16_t> pkey_index_of(const std::vector<uint16_t>& pkeys, uint16_t pkey);
+// The P_Key at `index` in the table; 0xFFFF (the default partition) outside it.
+uint16_t pkey_at(const std::vector<uint16_t>& pkeys, uint16_t index);
 
 }  // namespace ibcm::umad

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "ibcm/transport/roce_sender.h"
+#include "umad/address_map.h"
 
 namespace ibcm::umad {
 
@@ -46,8 +47,8 @@ class RoceDirect final : public DirectSender {
 
 std::unique_ptr<DirectSender> roce_direct_sender(const LocalPort& port) {
   if (port.link_layer != LinkLayer::Ethernet || !port.roce_v2) return nullptr;
-  uint16_t pkey = port.pkey_index < port.pkeys.size() ? port.pkeys[port.pkey_index] : 0xFFFF;
-  auto sender = RoceSender::open(endpoint_of(port.gid, 0), pkey, port.netdev);
+  auto sender =
+      RoceSender::open(endpoint_of(port.gid, 0), pkey_at(port.pkeys, port.pkey_index), port.netdev);
   if (!sender) return nullptr;
   return std::make_unique<RoceDirect>(std::move(*sender));
 }

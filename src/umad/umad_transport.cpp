@@ -48,7 +48,7 @@ Address UmadTransport::local() const {
   Address a;
   a.gid = local_.gid;
   a.lid = local_.link_layer == LinkLayer::Ethernet ? 0xFFFF : local_.lid;
-  a.pkey = local_.pkey_index < local_.pkeys.size() ? local_.pkeys[local_.pkey_index] : 0xFFFF;
+  a.pkey = pkey_at(local_.pkeys, local_.pkey_index);
   return a;
 }
 
