@@ -5,9 +5,9 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 
 #include "ibcm/wire/roce.h"
+#include "transport/roce_socket_error.h"
 
 namespace ibcm {
 
@@ -26,12 +26,7 @@ Expected<std::unique_ptr<RoceSender>, std::string> RoceSender::open(const IpEndp
   s->pkey_ = pkey;
   s->v4_ = local.is_v4();
   s->owns_fd_ = true;
-  auto fail = [](const std::string& what) {
-    std::string m = what + ": " + std::strerror(errno);
-    if (errno == EPERM || errno == EACCES)
-      m += " (RoCEv2 over IPv4 sends with a raw socket: run as root or grant CAP_NET_RAW)";
-    return Unexpected{m};
-  };
+  auto fail = [](const std::string& what) { return Unexpected{roce_socket_error(what)}; };
   if (s->v4_) {
     s->fd_ = ::socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
     if (s->fd_ < 0) return fail("raw socket for sending");

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "ibcm/wire/roce.h"
+#include "transport/roce_socket_error.h"
 
 namespace ibcm {
 
@@ -18,13 +19,6 @@ namespace roce = wire::roce;
 namespace {
 
 constexpr size_t kMaxPacket = 2048;
-
-std::string sys_error(const std::string& what) {
-  std::string msg = what + ": " + std::strerror(errno);
-  if (errno == EPERM || errno == EACCES)
-    msg += " (RoCEv2 over IPv4 sends with a raw socket: run as root or grant CAP_NET_RAW)";
-  return msg;
-}
 
 // Lets only UDP packets to port 4791 reach the raw IPv4 socket (it would otherwise see every UDP
 // packet on the host). Classic BPF over the IPv4 header: protocol 17, not a fragment, port 4791.
@@ -67,13 +61,13 @@ Expected<std::unique_ptr<RoceTransport>, std::string> RoceTransport::open(
 
   // The UDP socket on 4791: the data path for IPv6, the ICMP silencer for IPv4.
   int udp = ::socket(t->v4_ ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (udp < 0) return fail(sys_error("socket"));
+  if (udp < 0) return fail(roce_socket_error("socket"));
   // No SO_REUSEADDR: a second stack on this address and port must fail here, not share the port
   // and take some of the first one's datagrams.
   int one = 1;
   if (!t->v4_) ::setsockopt(udp, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one);
   if (::bind(udp, reinterpret_cast<const sockaddr*>(&t->local_.addr), t->local_.len) != 0) {
-    std::string m = sys_error("bind " + t->local_.to_string());
+    std::string m = roce_socket_error("bind " + t->local_.to_string());
     ::close(udp);
     return fail(m + " (is another RoCE stack or ibcm using port 4791 on this address?)");
   }
@@ -93,7 +87,7 @@ Expected<std::unique_ptr<RoceTransport>, std::string> RoceTransport::open(
   if (!sender) return fail(sender.error());
   t->sender_ = std::move(*sender);
   t->rx_fd_ = ::socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
-  if (t->rx_fd_ < 0) return fail(sys_error("raw socket for receiving"));
+  if (t->rx_fd_ < 0) return fail(roce_socket_error("raw socket for receiving"));
   attach_roce_filter(t->rx_fd_);
   // What arrived between socket() and the filter is any IPv4 UDP on this host (another program's
   // datagrams): it would be counted as drops. Nothing was ours yet, so it is thrown away.
