@@ -1,4 +1,5 @@
-// Cm, the public face of the engine: every call is one call of Cm::Impl (cm_impl.h).
+// Cm, the public face of the engine: every call is one call of Cm::Impl (cm_impl.h), and those that
+// can end a REQ_SENT then send the REQs that waited for its place (Config::max_reqs_in_flight).
 #include "engine/cm_impl.h"
 
 namespace ibcm {
@@ -10,12 +11,15 @@ Cm& Cm::operator=(Cm&&) noexcept = default;
 
 void Cm::handle_mad(Time now, const Address& from, std::span<const uint8_t> mad) {
   impl_->handle_mad(now, from, mad);
+  impl_->send_waiting_reqs();
 }
 void Cm::handle_mads(Time now, std::span<const Inbound> batch) {
   impl_->handle_mads(now, batch);
+  impl_->send_waiting_reqs();
 }
 void Cm::handle_timeout(Time now) {
   impl_->handle_timeout(now);
+  impl_->send_waiting_reqs();
 }
 std::optional<Time> Cm::next_timeout() const {
   return impl_->next_timeout();
@@ -57,7 +61,9 @@ Status Cm::accept(Time now, ConnId c, const AcceptParams& p) {
 }
 Status Cm::reject(Time now, ConnId c, wire::RejReason reason, std::span<const uint8_t> ari,
                   std::span<const uint8_t> pd) {
-  return impl_->reject(now, c, reason, ari, pd);
+  Status s = impl_->reject(now, c, reason, ari, pd);
+  impl_->send_waiting_reqs();
+  return s;
 }
 Status Cm::send_mra(Time now, ConnId c, uint8_t service_timeout, std::span<const uint8_t> pd) {
   return impl_->send_mra(now, c, service_timeout, pd);
@@ -69,7 +75,9 @@ Status Cm::establish(Time now, ConnId c) {
   return impl_->establish(now, c);
 }
 Status Cm::disconnect(Time now, ConnId c, std::span<const uint8_t> pd) {
-  return impl_->disconnect(now, c, pd);
+  Status s = impl_->disconnect(now, c, pd);
+  impl_->send_waiting_reqs();
+  return s;
 }
 Status Cm::send_drep(Time now, ConnId c, std::span<const uint8_t> pd) {
   return impl_->send_drep(now, c, pd);
@@ -93,6 +101,7 @@ Status Cm::sidr_reply(Time now, SidrId id, const SidrReplyParams& p) {
 }
 void Cm::destroy(Time now, ConnId c) {
   impl_->destroy(now, c);
+  impl_->send_waiting_reqs();
 }
 
 Expected<QpAttr, Error> Cm::qp_attributes(ConnId c, QpState target) const {

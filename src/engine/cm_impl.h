@@ -27,6 +27,7 @@
 #include "engine/index_table.h"
 #include "engine/local_ids.h"
 #include "engine/qpn_index.h"
+#include "engine/req_window.h"
 #include "engine/routes.h"
 #include "engine/state_table.h"
 #include "ibcm/engine/cm.h"
@@ -68,7 +69,11 @@ class Cm::Impl {
   void handle_timeout(Time now);
 
   // --- output (output.cpp) ---
-  std::optional<Time> next_timeout() const { return timers_.next_wakeup(); }
+  std::optional<Time> next_timeout() const {
+    // REQs that may leave (send_waiting_reqs held them for output room): at once.
+    if (!req_ready_.empty()) return now_;
+    return timers_.next_wakeup();
+  }
   engine::Fifo<Transmit>& transmits() { return tx_queue_; }
   engine::Fifo<Event>& events() { return events_; }
   const Counters& counters() const { return counters_; }
@@ -301,6 +306,19 @@ class Cm::Impl {
   void act_peer_abandoned(engine::Conn& c, uint32_t idx, const wire::Mad& mad);
   void act_retry_lap(engine::Conn& c, uint32_t idx);
 
+  // ===== req_window.cpp =====
+  // Sends connection idx's REQ (and starts its retry timer), or keeps it until its peer's window
+  // has room.
+  void send_req(engine::Conn& c, uint32_t idx, const wire::Req& r);
+  // c's REQ is answered or given up (or was never sent): its place in the window is free.
+  void req_done(engine::Conn& c);
+  void drop_req_window(uint32_t ws);
+
+ public:
+  // Sends the REQs that req_done made room for; the end of every call that can end a REQ_SENT.
+  void send_waiting_reqs();
+
+ private:
   // ===== sidr.cpp =====
   void on_sidr_req(const Address& from, const wire::Mad& mad);
   void on_sidr_rep(const Address& from, const wire::Mad& mad);
@@ -334,6 +352,9 @@ class Cm::Impl {
   engine::QpnIndex by_lqpn_;
   std::vector<uint32_t> p2p_pending_;  // connections in REQ_SENT that are peer-to-peer
   size_t half_open_ = 0;
+  engine::Slab<engine::ReqWindow> req_windows_;
+  engine::FlatMap<wire::Gid, uint32_t> req_windows_by_peer_;
+  std::vector<uint32_t> req_ready_;  // windows with room and connects waiting
   uint32_t ho_head_ = engine::kNoIndex, ho_tail_ = engine::kNoIndex;
 
   engine::Slab<engine::Listener> listeners_;  // ListenId = index + 1

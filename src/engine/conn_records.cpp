@@ -91,6 +91,7 @@ void Cm::Impl::free_conn(uint32_t idx) {
   if (c.in_remote_map) by_remote_.prefetch_hashed(h_remote);
   if (c.in_rqpn_map) by_rqpn_.prefetch_hashed(h_rqpn);
   disarm(c);
+  req_done(c);
   release_tx(c);
   if (c.half_open) half_open_remove(c);
   if (c.in_remote_map) by_remote_.erase_hashed(h_remote, idx);
@@ -130,6 +131,7 @@ bool Cm::Impl::is_peer_gid(uint32_t idx, const wire::Gid& gid) const {
 }
 
 void Cm::Impl::set_state(Conn& c, State s) {
+  if (s != State::ReqSent) req_done(c);
   if (c.half_open && s != State::ReqRcvd && s != State::MraReqSent && s != State::RepSent &&
       s != State::MraRepRcvd) {
     half_open_remove(c);

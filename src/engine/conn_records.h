@@ -30,8 +30,8 @@ struct Conn {
   Address peer;
   State state = State::Idle;
   LapState lap = LapState::Idle;
-  uint8_t retries_left = 0;
-  uint8_t max_retries = 0;
+  uint8_t retries_left : 4 = 0;  // MaxCMRetries is 4 bits on the wire
+  uint8_t max_retries : 4 = 0;
   uint8_t packet_lifetime = 0;  // exponent
   uint8_t peer_resp = 0;        // the peer CM's response time exponent
   uint8_t ack_timeout = 0;      // the longest local ACK timeout exponent of its paths (TIMEWAIT)
@@ -44,6 +44,10 @@ struct Conn {
   bool in_lqpn_map : 1 = false;
   bool half_open : 1 = false;       // counted against max_half_open, linked in the half-open list
   bool stale_reported : 1 = false;  // the consumer has had its stale_connection event
+  // Config::max_reqs_in_flight: our REQ is out and counted against its peer's window, or kept
+  // (in tx) until the window has room.
+  bool req_in_flight : 1 = false;
+  bool req_held : 1 = false;
   uint32_t ho_prev = kNoIndex, ho_next = kNoIndex;  // the half-open list, oldest first
 };
 static_assert(sizeof(Conn) <= 96, "a connection record is on every live connection's bill");

@@ -176,8 +176,7 @@ Expected<ConnId, Error> Cm::Impl::connect(Time now, const ConnectParams& p) {
   update_ack_timeout(idx);
 
   set_state(c, State::ReqSent);
-  keep_tx(c, r, c.tid);
-  arm(c, idx, retry_interval(c));
+  send_req(c, idx, r);
   if (c.p2p) p2p_pending_.push_back(idx);
   return c.local_id;
 }

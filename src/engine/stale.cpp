@@ -35,7 +35,7 @@ void Cm::Impl::tear_down_stale(uint32_t idx, uint32_t remote_qpn) {
       release_tx(c);
       c.lap = LapState::Idle;
       c.remote_qpn = remote_qpn;
-      if (c.max_retries == 0) c.max_retries = cfg_.max_cm_retries;
+      if (c.max_retries == 0) c.max_retries = std::min<uint8_t>(cfg_.max_cm_retries, 15);
       start_dreq(c, idx, {});
       ++counters_.dreq_sent_stale;
       break;

@@ -34,6 +34,10 @@ void Cm::Impl::destroy(Time now, ConnId id) {
   Conn& c = *call->c;
   const uint32_t idx = call->idx;
   c.detached = true;
+  if (c.req_held) {  // its REQ never left (Config::max_reqs_in_flight): nobody to tell
+    free_conn(idx);
+    return;
+  }
   switch (call->act) {
     case CallAct::Free:
       free_conn(idx);

@@ -282,6 +282,10 @@ void add_connect(CLI::App& app, Runner& run) {
                   "with the packet lifetime it sets the REQ and DREQ retry interval")
       ->check(CLI::Range(0, 31))
       ->capture_default_str();
+  cmd->add_option("--max-reqs-in-flight", o.s.max_reqs_in_flight,
+                  "REQs out to one peer and not yet answered, at most; the connects beyond wait "
+                  "their turn (0: no limit)")
+      ->capture_default_str();
   cmd->add_option("--max-cm-retries", o.max_cm_retries,
                   "REQ/REP/DREQ retransmissions before giving up (MaxCMRetries)")
       ->check(CLI::Range(0, 15))

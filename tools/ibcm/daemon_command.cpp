@@ -123,6 +123,10 @@ void add_daemon(CLI::App& app, Runner& run) {
                   "rdma_cm's (20)")
       ->check(CLI::Range(0, 31))
       ->capture_default_str();
+  cmd->add_option("--max-reqs-in-flight", o.s.max_reqs_in_flight,
+                  "REQs out to one peer and not yet answered, at most; the connects beyond wait "
+                  "their turn (0: no limit)")
+      ->capture_default_str();
   cmd->add_option("--max-cm-retries", o.max_cm_retries,
                   "REQ/REP/DREQ retransmissions before giving up, as rdma_cm's (15)")
       ->check(CLI::Range(0, 15))

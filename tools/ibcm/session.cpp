@@ -231,6 +231,7 @@ std::unique_ptr<Session> Session::open(const SessionOptions& o, const char* comm
   cfg.ca_guid = s->guid_;
   cfg.cm_response_timeout = static_cast<uint8_t>(o.cm_response_timeout & 31);
   cfg.seed = seed ? *seed : random_seed();
+  cfg.max_reqs_in_flight = o.max_reqs_in_flight;
   cfg.mutations = o.mutations;
   // MAD-over-UDP and RoCEv2 are bound to --local: one GID, which a REQ must name (REJ 12). A
   // device's port answers to every GID in its table.
@@ -322,6 +323,7 @@ void Session::print_stats(const std::vector<std::pair<std::string, uint64_t>>& e
   // What is still held at exit: connection objects (comm IDs, TIMEWAIT included) and timers.
   add("cm.connections_live", rt_->cm().connection_count());
   add("cm.timers_armed", rt_->cm().timer_count());
+  add("cm.reqs_waited", c.reqs_waited);  // connects that waited for --max-reqs-in-flight
   for (const auto& [name, value] : extra) add(name, value);
   if (o_.json) {
     std::cout << "{\"event\":\"stats\"," << j << "}" << std::endl;

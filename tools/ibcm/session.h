@@ -27,7 +27,11 @@ struct SessionOptions {
   std::string ca_guid;           // hex or decimal; default derived from the local address
   std::string interface;         // RoCE: the interface to send on (default: by route)
   int cm_response_timeout = 20;  // Config::cm_response_timeout, 0..31 (connect sets it)
-  std::string seed;              // Config::seed (comm IDs); default: from getrandom()
+  // Config::max_reqs_in_flight (connect and daemon set it): a quarter of the MAD layer's 512
+  // receive buffers per port, so that the REPs answering a burst of connects fit in ours and
+  // the REQs in the peer's, with room for everything else
+  uint32_t max_reqs_in_flight = 128;
+  std::string seed;  // Config::seed (comm IDs); default: from getrandom()
   // umad: the RDMA device, its port (0: the first ACTIVE one) and the GID index to send from
   // (default: the RoCEv2 GID of --local, or the first RoCEv2 GID of the port).
   std::string device;

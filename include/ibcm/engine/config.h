@@ -51,6 +51,13 @@ struct Config {
   /// and index slots when it starts, so that growing to that size allocates and rehashes nothing
   /// while MADs are being handled (0: grow on demand, by doubling). Room only: not a limit.
   uint32_t expected_connections = 0;
+  /// REQs sent to one peer (port GID) and not yet answered (REP, REJ or MRA) or given up, at most
+  /// this many at once; a connect beyond that keeps its REQ until one of them is answered, then
+  /// sends it (in connect order, its timer starting then). A burst of connects then cannot
+  /// overrun the peer's MAD receive queue, nor ours with the burst of REPs that answers it: a MAD
+  /// that finds no receive buffer is dropped and costs a whole CM timeout (4 s at rdma_cm's 20).
+  /// 0: no limit (as the kernel CM). ibcm's CLI and daemon set 128 (docs/engine.md).
+  uint32_t max_reqs_in_flight = 0;
   uint32_t max_listeners = 1u << 16;
   uint32_t max_sidr = 1u << 16;  ///< SIDR requests kept, each direction (incoming: oldest evicted)
   /// Output queue bounds (at least 2 each). Input that could not put all it produces in them is

@@ -83,6 +83,7 @@ struct Counters {
   uint64_t half_open_evicted = 0;  ///< oldest half-open connections ended to admit a new REQ
   uint64_t sidr_evicted = 0;       ///< oldest incoming SIDR entries dropped to admit a new SIDR_REQ
   uint64_t class_port_info_answered = 0;
+  uint64_t reqs_waited = 0;  ///< connects whose REQ waited for Config::max_reqs_in_flight
   /// handle_timeout calls that left due timers armed because an output queue was full (they run
   /// once the queues are drained)
   uint64_t timers_held = 0;
