@@ -43,6 +43,10 @@ class Run {
     fc.node.max_cm_retries = timing_.retries;
     fc.node.sidr_timeout = 100ms;
     fc.node.mutations = o.mutations;
+    // A window of unanswered REQs (Config::max_reqs_in_flight) in half the runs, 1 to 4 so that
+    // it fills; drawn from the seed apart from rng_, so the rest of a seed's run is as before.
+    const uint64_t w = mix64(o.seed ^ 0x77696e646f77ull);
+    fc.node.max_reqs_in_flight = (w & 1) ? 1 + static_cast<uint32_t>((w >> 1) % 4) : 0;
     // Many runs with little loss, some with a lot (up to 50 %).
     const double u = static_cast<double>(rng_.below(1'000'001)) / 1e6;
     fc.link.loss = 0.5 * u * u;
@@ -341,6 +345,8 @@ class Run {
     s_.mads = f_->trace().mads.size();
     s_.steps = f_->stats().steps;
     s_.end = f_->now();
+    for (NodeId n = 0; n < f_->size(); ++n)
+      if (const Cm* cm = f_->find_cm(n)) s_.reqs_waited += cm->counters().reqs_waited;
     for (const auto& m : f_->trace().mads) {
       if (m.attr() != static_cast<uint16_t>(wire::AttrId::Rej)) continue;
       auto d = wire::decode(m.bytes);

@@ -39,6 +39,7 @@ TEST(RandomRun, ManySeedsHoldEveryInvariant) {
     sum.one_sided_peer_rebooted += r.stats.one_sided_peer_rebooted;
     sum.one_sided_last_word_lost += r.stats.one_sided_last_word_lost;
     sum.qpn_reuses_refused += r.stats.qpn_reuses_refused;
+    sum.reqs_waited += r.stats.reqs_waited;
     // Every one-sided connection was explained; any other is a violation (passed() above).
     EXPECT_EQ(r.stats.one_sided_after_heal,
               r.stats.one_sided_peer_rebooted + r.stats.one_sided_last_word_lost)
@@ -58,6 +59,7 @@ TEST(RandomRun, ManySeedsHoldEveryInvariant) {
   EXPECT_GT(sum.one_sided_peer_rebooted, 100u);
   EXPECT_GT(sum.one_sided_last_word_lost, 100u);
   EXPECT_GT(sum.qpn_reuses_refused, 300u);
+  EXPECT_GT(sum.reqs_waited, 10u);  // the REQ window (half the runs, 1 to 4) filled: 32 times here
   EXPECT_GT(sum.established, 1000u);
   EXPECT_GT(max_loss, 0.4);
 }

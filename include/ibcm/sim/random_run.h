@@ -44,6 +44,8 @@ struct RandomRunStats {
   /// DREQ) was lost.
   uint64_t one_sided_after_heal = 0, one_sided_peer_rebooted = 0, one_sided_last_word_lost = 0;
   uint64_t qpn_reuses_refused = 0;  ///< connect() from a QPN still held, refused by the engine
+  /// connects whose REQ waited for Config::max_reqs_in_flight (nodes up at the end)
+  uint64_t reqs_waited = 0;
   uint64_t mads = 0, steps = 0;
   Time end{0};  ///< virtual time when the run drained
 };
