@@ -9,31 +9,30 @@ namespace ibcm {
 using namespace engine;
 
 void Cm::Impl::send_req(Conn& c, uint32_t idx, const wire::Req& r) {
-  if (cfg_.max_reqs_in_flight == 0) {
-    keep_tx(c, r, c.tid);
-    arm(c, idx, retry_interval(c));
-    return;
+  ReqWindow* w = nullptr;
+  if (cfg_.max_reqs_in_flight != 0) {
+    uint32_t* slot = req_windows_by_peer_.find(c.peer.gid);
+    uint32_t ws = slot ? *slot : req_windows_.alloc();
+    w = &req_windows_.items[ws];
+    if (!slot) {
+      w->peer = c.peer.gid;
+      req_windows_by_peer_.insert(c.peer.gid, ws);
+    }
+    if (w->in_flight >= cfg_.max_reqs_in_flight || !w->waiting.empty()) {
+      if (c.tx == kNoIndex) c.tx = tx_bufs_.alloc();
+      wire::encode_send(r, c.tid, tx_bufs_.items[c.tx]);
+      c.req_held = true;
+      w->waiting.push({idx, c.local_id});
+      ++counters_.reqs_waited;
+      return;
+    }
   }
-  uint32_t* slot = req_windows_by_peer_.find(c.peer.gid);
-  if (!slot) {
-    uint32_t w = req_windows_.alloc();
-    req_windows_.items[w].peer = c.peer.gid;
-    req_windows_by_peer_.insert(c.peer.gid, w);
-    slot = req_windows_by_peer_.find(c.peer.gid);
-  }
-  ReqWindow& w = req_windows_.items[*slot];
-  if (w.in_flight < cfg_.max_reqs_in_flight && w.waiting.empty()) {
-    keep_tx(c, r, c.tid);
-    arm(c, idx, retry_interval(c));
+  keep_tx(c, r, c.tid);
+  arm(c, idx, retry_interval(c));
+  if (w) {
     c.req_in_flight = true;
-    ++w.in_flight;
-    return;
+    ++w->in_flight;
   }
-  if (c.tx == kNoIndex) c.tx = tx_bufs_.alloc();
-  wire::encode_send(r, c.tid, tx_bufs_.items[c.tx]);
-  c.req_held = true;
-  w.waiting.push({idx, c.local_id});
-  ++counters_.reqs_waited;
 }
 
 void Cm::Impl::req_done(Conn& c) {
