@@ -1,5 +1,6 @@
 // Cm, the public face of the engine: every call is one call of Cm::Impl (cm_impl.h), and those that
-// can end a REQ_SENT then send the REQs that waited for its place (Config::max_reqs_in_flight).
+// can end a REQ_SENT (a MAD, a timer, destroy: the call table refuses every other consumer call
+// there) then send the REQs that waited for its place (Config::max_reqs_in_flight).
 #include "engine/cm_impl.h"
 
 namespace ibcm {
@@ -61,9 +62,7 @@ Status Cm::accept(Time now, ConnId c, const AcceptParams& p) {
 }
 Status Cm::reject(Time now, ConnId c, wire::RejReason reason, std::span<const uint8_t> ari,
                   std::span<const uint8_t> pd) {
-  Status s = impl_->reject(now, c, reason, ari, pd);
-  impl_->send_waiting_reqs();
-  return s;
+  return impl_->reject(now, c, reason, ari, pd);
 }
 Status Cm::send_mra(Time now, ConnId c, uint8_t service_timeout, std::span<const uint8_t> pd) {
   return impl_->send_mra(now, c, service_timeout, pd);
@@ -75,9 +74,7 @@ Status Cm::establish(Time now, ConnId c) {
   return impl_->establish(now, c);
 }
 Status Cm::disconnect(Time now, ConnId c, std::span<const uint8_t> pd) {
-  Status s = impl_->disconnect(now, c, pd);
-  impl_->send_waiting_reqs();
-  return s;
+  return impl_->disconnect(now, c, pd);
 }
 Status Cm::send_drep(Time now, ConnId c, std::span<const uint8_t> pd) {
   return impl_->send_drep(now, c, pd);
